@@ -1,0 +1,183 @@
+package backendtest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/stratastore/strata/tiered/driver"
+)
+
+// HookedHighVolume wraps a HighVolume backend with Hooks.
+type HookedHighVolume struct {
+	Inner driver.HighVolume
+	Hooks
+}
+
+var _ driver.HighVolume = (*HookedHighVolume)(nil)
+
+// Name returns the inner backend's name.
+func (h *HookedHighVolume) Name() string { return h.Inner.Name() }
+
+// PutNonTombstone forwards through the hooks.
+func (h *HookedHighVolume) PutNonTombstone(ctx context.Context, id driver.ObjectID, md driver.Metadata, payload []byte) (t *driver.Tombstone, err error) {
+	err = h.run(ctx, &Call{Op: OpPutNonTombstone, ID: id}, func() error {
+		t, err = h.Inner.PutNonTombstone(ctx, id, md, payload)
+		return err
+	})
+	return t, err
+}
+
+// GetTiered forwards through the hooks.
+func (h *HookedHighVolume) GetTiered(ctx context.Context, id driver.ObjectID) (e driver.Entry, err error) {
+	err = h.run(ctx, &Call{Op: OpGetTiered, ID: id}, func() error {
+		e, err = h.Inner.GetTiered(ctx, id)
+		return err
+	})
+	return e, err
+}
+
+// GetTieredMetadata forwards through the hooks.
+func (h *HookedHighVolume) GetTieredMetadata(ctx context.Context, id driver.ObjectID) (e driver.Entry, err error) {
+	err = h.run(ctx, &Call{Op: OpGetTieredMetadata, ID: id}, func() error {
+		e, err = h.Inner.GetTieredMetadata(ctx, id)
+		return err
+	})
+	return e, err
+}
+
+// DeleteNonTombstone forwards through the hooks.
+func (h *HookedHighVolume) DeleteNonTombstone(ctx context.Context, id driver.ObjectID) (t *driver.Tombstone, err error) {
+	err = h.run(ctx, &Call{Op: OpDeleteNonTombstone, ID: id}, func() error {
+		t, err = h.Inner.DeleteNonTombstone(ctx, id)
+		return err
+	})
+	return t, err
+}
+
+// CompareAndWrite forwards through the hooks. A hook returning ErrLostRace yields (false, nil).
+func (h *HookedHighVolume) CompareAndWrite(ctx context.Context, id driver.ObjectID, current *driver.ObjectID, w driver.Write) (ok bool, err error) {
+	err = h.run(ctx, &Call{Op: OpCompareAndWrite, ID: id}, func() error {
+		ok, err = h.Inner.CompareAndWrite(ctx, id, current, w)
+		return err
+	})
+	if errors.Is(err, ErrLostRace) {
+		return false, nil
+	}
+	return ok, err
+}
+
+// HookedLongTerm wraps a Multipart backend with Hooks.
+type HookedLongTerm struct {
+	Inner driver.Multipart
+	Hooks
+}
+
+var _ driver.Multipart = (*HookedLongTerm)(nil)
+
+// Name returns the inner backend's name.
+func (h *HookedLongTerm) Name() string { return h.Inner.Name() }
+
+// Put forwards through the hooks; a hook may replace Call.Body.
+func (h *HookedLongTerm) Put(ctx context.Context, id driver.ObjectID, md driver.Metadata, body io.Reader) error {
+	c := &Call{Op: OpPut, ID: id, Body: body}
+	return h.run(ctx, c, func() error { return h.Inner.Put(ctx, id, md, c.Body) })
+}
+
+// Get forwards through the hooks.
+func (h *HookedLongTerm) Get(ctx context.Context, id driver.ObjectID, rng *driver.ByteRange) (o *driver.Object, err error) {
+	err = h.run(ctx, &Call{Op: OpGet, ID: id}, func() error {
+		o, err = h.Inner.Get(ctx, id, rng)
+		return err
+	})
+	return o, err
+}
+
+// Head forwards through the hooks.
+func (h *HookedLongTerm) Head(ctx context.Context, id driver.ObjectID) (md driver.Metadata, err error) {
+	err = h.run(ctx, &Call{Op: OpHead, ID: id}, func() error {
+		md, err = h.Inner.Head(ctx, id)
+		return err
+	})
+	return md, err
+}
+
+// Delete forwards through the hooks.
+func (h *HookedLongTerm) Delete(ctx context.Context, id driver.ObjectID) error {
+	return h.run(ctx, &Call{Op: OpDelete, ID: id}, func() error { return h.Inner.Delete(ctx, id) })
+}
+
+// InitiateMultipart forwards through the hooks.
+func (h *HookedLongTerm) InitiateMultipart(ctx context.Context, id driver.ObjectID, md driver.Metadata) (u string, err error) {
+	err = h.run(ctx, &Call{Op: OpInitiate, ID: id}, func() error {
+		u, err = h.Inner.InitiateMultipart(ctx, id, md)
+		return err
+	})
+	return u, err
+}
+
+// UploadPart forwards through the hooks; a hook may replace Call.Body.
+func (h *HookedLongTerm) UploadPart(ctx context.Context, id driver.ObjectID, uploadID string, n int, size int64, body io.Reader) (etag string, err error) {
+	c := &Call{Op: OpUpload, ID: id, Body: body}
+	err = h.run(ctx, c, func() error {
+		etag, err = h.Inner.UploadPart(ctx, id, uploadID, n, size, c.Body)
+		return err
+	})
+	return etag, err
+}
+
+// ListParts forwards through the hooks.
+func (h *HookedLongTerm) ListParts(ctx context.Context, id driver.ObjectID, uploadID string, maxParts, marker int) (l driver.PartList, err error) {
+	err = h.run(ctx, &Call{Op: OpList, ID: id}, func() error {
+		l, err = h.Inner.ListParts(ctx, id, uploadID, maxParts, marker)
+		return err
+	})
+	return l, err
+}
+
+// CompleteMultipart forwards through the hooks.
+func (h *HookedLongTerm) CompleteMultipart(ctx context.Context, id driver.ObjectID, uploadID string, parts []driver.CompletedPart) (ce *driver.CompleteError, err error) {
+	err = h.run(ctx, &Call{Op: OpComplete, ID: id}, func() error {
+		ce, err = h.Inner.CompleteMultipart(ctx, id, uploadID, parts)
+		return err
+	})
+	return ce, err
+}
+
+// AbortMultipart forwards through the hooks.
+func (h *HookedLongTerm) AbortMultipart(ctx context.Context, id driver.ObjectID, uploadID string) error {
+	return h.run(ctx, &Call{Op: OpAbort, ID: id}, func() error { return h.Inner.AbortMultipart(ctx, id, uploadID) })
+}
+
+// HookedChangeLog wraps a ChangeLog with Hooks.
+type HookedChangeLog struct {
+	Inner driver.ChangeLog
+	Hooks
+}
+
+var _ driver.ChangeLog = (*HookedChangeLog)(nil)
+
+// Record forwards through the hooks.
+func (h *HookedChangeLog) Record(ctx context.Context, e driver.LogEntry) error {
+	return h.run(ctx, &Call{Op: OpRecord, ID: e.Change.ID}, func() error { return h.Inner.Record(ctx, e) })
+}
+
+// Refresh forwards through the hooks.
+func (h *HookedChangeLog) Refresh(ctx context.Context, id driver.ChangeID, owner string, hb time.Time) error {
+	return h.run(ctx, &Call{Op: OpRefresh}, func() error { return h.Inner.Refresh(ctx, id, owner, hb) })
+}
+
+// Remove forwards through the hooks.
+func (h *HookedChangeLog) Remove(ctx context.Context, id driver.ChangeID) error {
+	return h.run(ctx, &Call{Op: OpRemove}, func() error { return h.Inner.Remove(ctx, id) })
+}
+
+// ClaimStale forwards through the hooks.
+func (h *HookedChangeLog) ClaimStale(ctx context.Context, c driver.Claim) (es []driver.LogEntry, err error) {
+	err = h.run(ctx, &Call{Op: OpClaimStale}, func() error {
+		es, err = h.Inner.ClaimStale(ctx, c)
+		return err
+	})
+	return es, err
+}

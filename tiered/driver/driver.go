@@ -1,0 +1,274 @@
+package driver
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Object is an open object: its metadata, the resolved range when one was requested, and the
+// body. The caller must close Body.
+type Object struct {
+	Metadata Metadata
+	// Range is the resolved range when the read asked for one, nil for a full read.
+	Range *ContentRange
+	Body  io.ReadCloser
+}
+
+// LongTerm stores objects of any size, by full id. In Strata it holds the revisions of large
+// objects (GCS in production, the filesystem locally).
+//
+// Every implementation must:
+//   - Put: stream body to the backend without buffering it whole, and make the object visible
+//     atomically and only after body returned io.EOF. If body returns an error or ctx is done,
+//     nothing must become visible, and a previous object at id must be left intact. Metadata is
+//     stored as given (TimeExpires exactly), except that Size is set to the stored byte count.
+//   - Get: return ErrNotFound for a missing or expired object (TimeExpires before now for TTL
+//     and TTI), apply rng (nil = full) and return *RangeError for an unsatisfiable one, and
+//     bump a TTI object's deadline per ExpirationPolicy.TTIBump. The returned metadata is the
+//     pre-bump one.
+//   - Head: like Get without the body.
+//   - Delete: be idempotent; deleting a missing object succeeds.
+//
+// Unknown stored metadata (for example keys another writer added) must not make a read fail.
+type LongTerm interface {
+	// Name identifies the backend in logs and metrics.
+	Name() string
+	Put(ctx context.Context, id ObjectID, md Metadata, body io.Reader) error
+	Get(ctx context.Context, id ObjectID, rng *ByteRange) (*Object, error)
+	Head(ctx context.Context, id ObjectID) (Metadata, error)
+	Delete(ctx context.Context, id ObjectID) error
+}
+
+// Multipart limits shared by every implementation.
+const (
+	MinPartNumber = 1
+	MaxPartNumber = 10000
+	// MaxPartSize is the largest single part: Cloud Run caps an HTTP/1 request at 32 MiB, so a
+	// part that travels in one request can be no larger.
+	MaxPartSize = 32 << 20
+)
+
+// Part describes one uploaded part.
+type Part struct {
+	PartNumber   int
+	ETag         string
+	LastModified time.Time
+	Size         int64
+}
+
+// PartList is one page of ListParts.
+type PartList struct {
+	Parts       []Part
+	IsTruncated bool
+	// NextPartNumberMarker is the marker for the next page when IsTruncated.
+	NextPartNumberMarker int
+}
+
+// CompletedPart names one part of a complete request.
+type CompletedPart struct {
+	PartNumber int    `json:"part_number"`
+	ETag       string `json:"etag"`
+}
+
+// CompleteError is a complete failure that the client should see in a 200 body, the way GCS
+// and S3 report them, such as an unknown part or an ETag mismatch. The upload survives it.
+type CompleteError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *CompleteError) Error() string { return e.Code + ": " + e.Message }
+
+// Multipart is the optional S3-style upload capability of a LongTerm backend.
+//
+// Every implementation must:
+//   - InitiateMultipart: remember md for the final object and return an upload id that is a
+//     non-empty string of path-safe characters.
+//   - UploadPart: accept part numbers MinPartNumber..MaxPartNumber and sizes up to MaxPartSize
+//     (ErrInvalidArgument / ErrTooLarge otherwise), read exactly size bytes (fewer or more is
+//     ErrInvalidArgument, and the part is not stored), replace an earlier part with the same
+//     number, and return an ETag derived from the content, so equal bytes give equal ETags.
+//     An unknown upload is ErrNotFound. A failed or cancelled upload stores nothing.
+//   - ListParts: list parts in ascending order with number > marker, at most maxParts
+//     (0 = all), setting IsTruncated and NextPartNumberMarker.
+//   - CompleteMultipart: concatenate the listed parts in the listed order (which must be
+//     strictly ascending) into the object at id with the initiate-time metadata, then drop the
+//     parts. A missing part or ETag mismatch returns a *CompleteError and keeps the upload.
+//     Completing an upload whose object already exists (a retry after a lost response) may
+//     return ErrNotFound; the caller checks for the object.
+//   - AbortMultipart: delete the upload's parts; idempotent.
+//
+// Parts of any size are allowed; no minimum applies to non-final parts.
+type Multipart interface {
+	LongTerm
+	InitiateMultipart(ctx context.Context, id ObjectID, md Metadata) (uploadID string, err error)
+	UploadPart(ctx context.Context, id ObjectID, uploadID string, partNumber int, size int64, body io.Reader) (etag string, err error)
+	ListParts(ctx context.Context, id ObjectID, uploadID string, maxParts, marker int) (PartList, error)
+	CompleteMultipart(ctx context.Context, id ObjectID, uploadID string, parts []CompletedPart) (*CompleteError, error)
+	AbortMultipart(ctx context.Context, id ObjectID, uploadID string) error
+}
+
+// Tombstone is a redirect from a high-volume row to the long-term revision holding the
+// object's payload.
+type Tombstone struct {
+	// Target is the long-term id of the payload, a revision "{key}/{uuidv7}".
+	Target ObjectID
+	// ExpirationPolicy is the object's policy; the tombstone expires with the object.
+	ExpirationPolicy ExpirationPolicy
+	// Expires is the tombstone's deadline for TTL and TTI (zero for Manual). Backends set it
+	// when writing: now + policy duration.
+	Expires time.Time
+}
+
+// EntryKind says what a high-volume row holds.
+type EntryKind uint8
+
+const (
+	// EntryNotFound: no live row.
+	EntryNotFound EntryKind = iota
+	// EntryObject: an inline object.
+	EntryObject
+	// EntryTombstone: a redirect to long-term storage.
+	EntryTombstone
+)
+
+// Entry is what a high-volume row holds.
+type Entry struct {
+	Kind EntryKind
+	// Metadata of an inline object (Kind == EntryObject), pre-bump for TTI.
+	Metadata Metadata
+	// Payload of an inline object; only GetTiered fills it.
+	Payload []byte
+	// Tombstone when Kind == EntryTombstone.
+	Tombstone Tombstone
+}
+
+// WriteKind says what a compare-and-write stores.
+type WriteKind uint8
+
+const (
+	// WriteObject stores an inline object.
+	WriteObject WriteKind = iota
+	// WriteTombstone stores a redirect.
+	WriteTombstone
+	// WriteDelete removes the row.
+	WriteDelete
+)
+
+// Write is the new state of a compare-and-write.
+type Write struct {
+	Kind WriteKind
+	// Metadata and Payload for WriteObject.
+	Metadata Metadata
+	Payload  []byte
+	// Tombstone for WriteTombstone. Its Expires is computed by the backend.
+	Tombstone Tombstone
+}
+
+// Target returns the redirect target the write leaves behind, or nil.
+func (w Write) Target() *ObjectID {
+	if w.Kind == WriteTombstone {
+		return &w.Tombstone.Target
+	}
+	return nil
+}
+
+// HighVolume stores small objects inline, and redirect tombstones, in rows keyed by storage
+// path. It is Strata's commit point: every cross-tier change is a compare-and-write on a row.
+//
+// "Live" below means: present and, for TTL/TTI rows, with a deadline not before now. An
+// expired row must count as absent in every read and every predicate, immediately, whether or
+// not the backend has collected it yet.
+//
+// Every implementation must:
+//   - PutNonTombstone: atomically write an inline object unless a live tombstone is at id; in
+//     that case write nothing and return the tombstone. Returns nil after writing.
+//   - GetTiered: return the live row with the payload, bumping a TTI deadline. A TTI bump must
+//     be conditional on the version that was read: it must never revert or alter a concurrent
+//     overwrite, tombstone swap or delete. A bump failure must not fail the read. The returned
+//     metadata is the pre-bump one.
+//   - GetTieredMetadata: the same without fetching the payload where the backend can avoid it.
+//     A bump from here must not combine the metadata of one version with the payload of another.
+//   - DeleteNonTombstone: atomically delete the row unless it is a live tombstone, which it
+//     returns and leaves in place. Returns nil when it deleted or nothing was there.
+//   - CompareAndWrite: atomically apply w if the row's redirect state matches current, and
+//     report whether the row is now in the state w produces. current == nil means "no live
+//     tombstone" (absent, an inline object, or an expired tombstone); current != nil means "a
+//     live tombstone whose target is *current". It must be idempotent: when the row is already
+//     in the target state (for a tombstone write, a live tombstone to w's target; for an
+//     object write or delete with current != nil, no live tombstone), it must return true,
+//     applying w again or not. It returns (false, nil) when another writer won; that is not
+//     an error.
+//
+// Row writes replace the whole row: a row never mixes an object with a tombstone.
+type HighVolume interface {
+	// Name identifies the backend in logs and metrics.
+	Name() string
+	PutNonTombstone(ctx context.Context, id ObjectID, md Metadata, payload []byte) (*Tombstone, error)
+	GetTiered(ctx context.Context, id ObjectID) (Entry, error)
+	GetTieredMetadata(ctx context.Context, id ObjectID) (Entry, error)
+	DeleteNonTombstone(ctx context.Context, id ObjectID) (*Tombstone, error)
+	CompareAndWrite(ctx context.Context, id ObjectID, current *ObjectID, w Write) (bool, error)
+}
+
+// ChangeID identifies one change-log entry. Strata uses UUIDv7 strings, so ids sort by time.
+type ChangeID string
+
+// Change is the write-ahead record of a cross-tier mutation: enough to find and delete every
+// long-term blob the mutation may leave unreferenced, whatever point it crashed at.
+type Change struct {
+	// ID is the logical object; cleanup reads its high-volume row to learn which blob is live.
+	ID ObjectID
+	// New is the long-term revision this change writes, if any. It is deleted unless the row
+	// ends up pointing to it.
+	New *ObjectID
+	// Old is the revision this change replaces, if any. It is deleted if the row no longer
+	// points to it.
+	Old *ObjectID
+	// UploadID is the long-term multipart upload writing New, if any; cleanup aborts it.
+	UploadID string
+	// CleanupAfter defers recovery of the entry until this time (zero: no deferral). It keeps
+	// a failed multipart complete retryable before recovery deletes its assembled blob.
+	CleanupAfter time.Time
+}
+
+// LogEntry is one change-log record with its lease.
+type LogEntry struct {
+	ID     ChangeID
+	Change Change
+	// Owner is the lease token of the process responsible for the entry.
+	Owner string
+	// Heartbeat is when the owner last renewed its lease.
+	Heartbeat time.Time
+}
+
+// Claim asks ChangeLog.ClaimStale for abandoned entries.
+type Claim struct {
+	// Owner becomes the lease token of every claimed entry.
+	Owner string
+	// Now is the current time: the new heartbeat, and the bound for CleanupAfter.
+	Now time.Time
+	// StaleBefore: entries whose heartbeat is before it are abandoned.
+	StaleBefore time.Time
+	// Limit bounds the number of entries claimed (at least 1).
+	Limit int
+}
+
+// ChangeLog is the durable write-ahead log of cross-tier changes.
+//
+// Every implementation must:
+//   - Record: store e durably before returning (write-ahead); a later crash must not lose it.
+//   - Refresh: renew the heartbeat to the given time only while owner still holds the lease;
+//     return ErrConflict if another owner claimed the entry, ErrNotFound if it is gone.
+//   - Remove: delete the entry; idempotent.
+//   - ClaimStale: return up to Limit entries whose heartbeat is before StaleBefore and whose
+//     CleanupAfter is zero or not after Now, atomically setting their owner and heartbeat.
+//     Two concurrent claims must never both return the same entry, and an entry whose owner
+//     refreshed it in time must not be returned.
+type ChangeLog interface {
+	Record(ctx context.Context, e LogEntry) error
+	Refresh(ctx context.Context, id ChangeID, owner string, heartbeat time.Time) error
+	Remove(ctx context.Context, id ChangeID) error
+	ClaimStale(ctx context.Context, c Claim) ([]LogEntry, error)
+}
