@@ -1,0 +1,104 @@
+package driver
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestObjectID_StoragePath(t *testing.T) {
+	for _, tc := range []struct {
+		id   ObjectID
+		want string
+	}{
+		{NewObjectID("attachments", []Scope{{"org", "17"}, {"project", "42"}}, "abc123"), "attachments/org.17/project.42/objects/abc123"},
+		{NewObjectID("testing", nil, "foo/bar"), "testing/objects/foo/bar"},
+		{NewObjectID("u", []Scope{{"a", "b"}}, "objects/x"), "u/a.b/objects/objects/x"},
+	} {
+		if got := tc.id.StoragePath(); got != tc.want {
+			t.Errorf("StoragePath() = %q, want %q", got, tc.want)
+		}
+		back, err := ParseStoragePath(tc.want)
+		if err != nil || !back.Equal(tc.id) {
+			t.Errorf("ParseStoragePath(%q) = %+v, %v", tc.want, back, err)
+		}
+	}
+}
+
+func TestParseStoragePath_Invalid(t *testing.T) {
+	for _, p := range []string{"", "noslash", "/objects/k", "u/objects/", "u/org.1/k", "u/org/objects/k", "u/.1/objects/k", "u/org./objects/k"} {
+		if _, err := ParseStoragePath(p); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("ParseStoragePath(%q) error = %v", p, err)
+		}
+	}
+}
+
+func TestValidateKey(t *testing.T) {
+	ok := []string{"a", "a/b", "with space", "ünïcödé", "%25", "a+b", "a;b=c", "x:y@z&w", "...", ".a", "a.", "a/.../b"}
+	for _, k := range ok {
+		if err := ValidateKey(k); err != nil {
+			t.Errorf("ValidateKey(%q) = %v", k, err)
+		}
+	}
+	bad := []string{"", "/a", "a/", "a//b", ".", "..", "a/./b", "a/../b", "./a", "a/..", "a\x00b", "a\nb", "\x7f", string([]byte{0xff})}
+	for _, k := range bad {
+		if err := ValidateKey(k); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("ValidateKey(%q) = %v, want ErrInvalidArgument", k, err)
+		}
+	}
+}
+
+func TestObjectContext_Validate(t *testing.T) {
+	good := ObjectContext{Usecase: "attachments", Scopes: []Scope{{"org", "17"}, {"A_-()$!+'z", "9"}}}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []ObjectContext{
+		{Usecase: ""},
+		{Usecase: "a.b"},
+		{Usecase: "a/b"},
+		{Usecase: strings.Repeat("u", MaxUsecaseLen+1)},
+		{Usecase: "u", Scopes: []Scope{{"", "1"}}},
+		{Usecase: "u", Scopes: []Scope{{"org", ""}}},
+		{Usecase: "u", Scopes: []Scope{{"o.rg", "1"}}},
+		{Usecase: "u", Scopes: []Scope{{"org", "1;2"}}},
+		{Usecase: "u", Scopes: []Scope{{"org", "ü"}}},
+		{Usecase: "u", Scopes: []Scope{{"org", "a b"}}},
+		{Usecase: "u", Scopes: []Scope{{"org", "a=b"}}},
+	} {
+		if err := c.Validate(); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("Validate(%+v) = %v", c, err)
+		}
+	}
+}
+
+func TestObjectID_Validate_LengthLimit(t *testing.T) {
+	base := NewObjectID("u", nil, "")
+	prefix := len(base.StoragePath())
+	fits := NewObjectID("u", nil, strings.Repeat("k", MaxStoragePathLen-prefix))
+	if err := fits.Validate(); err != nil {
+		t.Fatalf("key at the limit: %v", err)
+	}
+	over := NewObjectID("u", nil, strings.Repeat("k", MaxStoragePathLen-prefix+1))
+	if err := over.Validate(); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("key over the limit: %v", err)
+	}
+	// Revision and multipart-part names of the longest key still fit GCS's 1024 bytes.
+	if n := MaxStoragePathLen + 37 + 50; n > 1024 {
+		t.Fatalf("longest long-term name is %d bytes", n)
+	}
+}
+
+func TestObjectID_Equal(t *testing.T) {
+	a := NewObjectID("u", []Scope{{"org", "1"}, {"p", "2"}}, "k")
+	b := NewObjectID("u", []Scope{{"p", "2"}, {"org", "1"}}, "k")
+	if a.Equal(b) {
+		t.Fatal("scope order must matter")
+	}
+	if !a.Equal(NewObjectID("u", []Scope{{"org", "1"}, {"p", "2"}}, "k")) {
+		t.Fatal("equal ids differ")
+	}
+	if a.Equal(NewObjectID("u", []Scope{{"org", "1"}}, "k")) {
+		t.Fatal("different scope counts are equal")
+	}
+}
