@@ -68,6 +68,13 @@ func (h *HookedHighVolume) CompareAndWrite(ctx context.Context, id driver.Object
 	return ok, err
 }
 
+// SetBeforeBump forwards the TTI-bump test seam to the inner backend, if it has one.
+func (h *HookedHighVolume) SetBeforeBump(fn func(driver.ObjectID)) {
+	if b, ok := h.Inner.(BumpInterceptor); ok {
+		b.SetBeforeBump(fn)
+	}
+}
+
 // HookedLongTerm wraps a Multipart backend with Hooks.
 type HookedLongTerm struct {
 	Inner driver.Multipart

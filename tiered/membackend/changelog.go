@@ -1,0 +1,122 @@
+package membackend
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stratastore/strata/tiered/driver"
+)
+
+// ChangeLog is an in-memory driver.ChangeLog. "Durable" here means: until the value is
+// dropped. The zero value is not usable; call NewChangeLog.
+type ChangeLog struct {
+	mu      sync.Mutex
+	entries map[driver.ChangeID]driver.LogEntry
+}
+
+var _ driver.ChangeLog = (*ChangeLog)(nil)
+
+// NewChangeLog returns an empty log. It has no clock of its own: every time it uses comes
+// from its callers (LogEntry.Heartbeat, Claim.Now, Claim.StaleBefore); opts is accepted for
+// symmetry with the other constructors.
+func NewChangeLog(opts *Options) *ChangeLog {
+	_ = opts
+	return &ChangeLog{entries: map[driver.ChangeID]driver.LogEntry{}}
+}
+
+func cloneEntry(e driver.LogEntry) driver.LogEntry {
+	e.Change.ID = cloneID(e.Change.ID)
+	e.Change.New = cloneIDPtr(e.Change.New)
+	e.Change.Old = cloneIDPtr(e.Change.Old)
+	return e
+}
+
+// Entries returns a copy of every entry, ordered by id.
+func (c *ChangeLog) Entries() []driver.LogEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]driver.LogEntry, 0, len(c.entries))
+	for _, id := range slices.Sorted(maps.Keys(c.entries)) {
+		out = append(out, cloneEntry(c.entries[id]))
+	}
+	return out
+}
+
+// Record stores e, replacing an entry with the same id.
+func (c *ChangeLog) Record(ctx context.Context, e driver.LogEntry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if e.ID == "" {
+		return fmt.Errorf("%w: change id must be non-empty", driver.ErrInvalidArgument)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries[e.ID] = cloneEntry(e)
+	return nil
+}
+
+// Refresh sets the heartbeat of entry id while owner holds its lease.
+func (c *ChangeLog) Refresh(ctx context.Context, id driver.ChangeID, owner string, heartbeat time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[id]
+	if !ok {
+		return fmt.Errorf("%w: change %s", driver.ErrNotFound, id)
+	}
+	if e.Owner != owner {
+		return fmt.Errorf("%w: change %s is owned by %q, not %q", driver.ErrConflict, id, e.Owner, owner)
+	}
+	e.Heartbeat = heartbeat
+	c.entries[id] = e
+	return nil
+}
+
+// Remove deletes entry id; a missing entry is not an error.
+func (c *ChangeLog) Remove(ctx context.Context, id driver.ChangeID) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, id)
+	return nil
+}
+
+// ClaimStale takes over up to cl.Limit abandoned entries, oldest id first. The whole claim
+// runs under the lock, so concurrent claims never return the same entry.
+func (c *ChangeLog) ClaimStale(ctx context.Context, cl driver.Claim) ([]driver.LogEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cl.Limit < 1 {
+		return nil, fmt.Errorf("%w: claim limit %d is below 1", driver.ErrInvalidArgument, cl.Limit)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []driver.LogEntry
+	for _, id := range slices.Sorted(maps.Keys(c.entries)) {
+		if len(out) == cl.Limit {
+			break
+		}
+		e := c.entries[id]
+		if !e.Heartbeat.Before(cl.StaleBefore) {
+			continue
+		}
+		if !e.Change.CleanupAfter.IsZero() && e.Change.CleanupAfter.After(cl.Now) {
+			continue
+		}
+		e.Owner = cl.Owner
+		e.Heartbeat = cl.Now
+		c.entries[id] = e
+		out = append(out, cloneEntry(e))
+	}
+	return out, nil
+}
