@@ -1,0 +1,325 @@
+package tiered
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+
+	"github.com/stratastore/strata/tiered/driver"
+)
+
+// Backend choices reported in PutResult and logs.
+const (
+	BackendHighVolume = "high-volume"
+	BackendLongTerm   = "long-term"
+)
+
+// Store is Strata's portable tiered object store. It routes objects by size between a
+// high-volume and a long-term backend, keeps redirect tombstones so that a read costs one
+// high-volume lookup, commits every cross-tier change with one compare-and-write, and logs
+// each change ahead so that no crash leaves an unreferenced blob behind. See the package
+// documentation for the steps of every operation.
+//
+// A Store is safe for concurrent use.
+type Store struct {
+	hv         driver.HighVolume
+	lt         driver.Multipart
+	log        driver.ChangeLog
+	dispatcher Dispatcher
+	ownsWorker bool
+	opts       Options
+	// owner is this Store's lease token in the change log.
+	owner string
+}
+
+// New returns a Store over the three backends.
+func New(hv driver.HighVolume, lt driver.Multipart, log driver.ChangeLog, opts *Options) (*Store, error) {
+	if hv == nil || lt == nil || log == nil {
+		return nil, fmt.Errorf("%w: tiered.New needs a high-volume, a long-term and a change-log backend", ErrInvalidArgument)
+	}
+	s := &Store{hv: hv, lt: lt, log: log, opts: opts.withDefaults(), owner: uuid.NewString()}
+	s.dispatcher = s.opts.Dispatcher
+	if s.dispatcher == nil {
+		s.dispatcher = NewWorker(s.Cleanup, s.opts.CleanupWorkers, s.opts.CleanupAttempts, s.opts.Logger)
+		s.ownsWorker = true
+	}
+	return s, nil
+}
+
+// Close drains the in-process cleanup worker, if the Store owns one, until ctx ends. It is
+// the equivalent of objectstore's join: after Close returns nil, every cleanup the Store
+// dispatched has run.
+func (s *Store) Close(ctx context.Context) error {
+	if s.ownsWorker {
+		return s.dispatcher.Close(ctx)
+	}
+	return nil
+}
+
+// PutResult says where a put stored the object and how many bytes it stored.
+type PutResult struct {
+	Backend string
+	Size    int64
+}
+
+// payloadPool recycles the routing peek buffers, so that small puts allocate no 1 MiB
+// buffer each. High-volume backends do not retain payloads after they return.
+var payloadPool = sync.Pool{New: func() any { b := make([]byte, Threshold+1); return &b }}
+
+// Put stores body under id, creating or replacing the object. At most Threshold bytes are
+// buffered to decide the route; a larger body streams to the long-term backend. If body
+// fails or ctx ends before the body is complete, nothing is committed.
+func (s *Store) Put(ctx context.Context, id ObjectID, md Metadata, body io.Reader) (PutResult, error) {
+	if err := id.Validate(); err != nil {
+		return PutResult{}, wrapErr("put", id, err)
+	}
+	if err := md.Validate(); err != nil {
+		return PutResult{}, wrapErr("put", id, err)
+	}
+	bp := payloadPool.Get().(*[]byte)
+	defer payloadPool.Put(bp)
+	n, eof, err := peek(body, *bp)
+	if err != nil {
+		return PutResult{}, wrapErr("put", id, fmt.Errorf("reading body: %w", err))
+	}
+	if eof {
+		if err := ctx.Err(); err != nil {
+			return PutResult{}, wrapErr("put", id, err)
+		}
+		err = s.putHighVolume(ctx, id, md, (*bp)[:n])
+		return PutResult{Backend: BackendHighVolume, Size: int64(n)}, wrapErr("put", id, err)
+	}
+	cr := &countingReader{r: io.MultiReader(bytes.NewReader((*bp)[:n]), body)}
+	err = s.putLongTerm(ctx, id, md, cr)
+	return PutResult{Backend: BackendLongTerm, Size: cr.n.Load()}, wrapErr("put", id, err)
+}
+
+// putHighVolume writes a small object inline; over a tombstone it swaps the tombstone out
+// with a compare-and-write and cleans up the old revision.
+func (s *Store) putHighVolume(ctx context.Context, id ObjectID, md Metadata, payload []byte) error {
+	t, err := s.hv.PutNonTombstone(ctx, id, md, payload)
+	if err != nil || t == nil {
+		return err
+	}
+	g, err := s.record(ctx, driver.Change{ID: id, Old: &t.Target}, PhaseRecorded)
+	if err != nil {
+		return err
+	}
+	defer g.finish(ctx)
+	if !g.valid() {
+		return errLeaseLost
+	}
+	g.advance(PhaseWritten)
+	won, err := s.hv.CompareAndWrite(ctx, id, &t.Target, driver.Write{Kind: driver.WriteObject, Metadata: md, Payload: payload})
+	if err != nil {
+		return err
+	}
+	g.advance(afterCAS(won))
+	return nil
+}
+
+// putLongTerm streams a large object to a fresh revision and commits a tombstone to it.
+func (s *Store) putLongTerm(ctx context.Context, id ObjectID, md Metadata, body io.Reader) error {
+	e, err := s.hv.GetTieredMetadata(ctx, id)
+	if err != nil {
+		return err
+	}
+	current := liveTarget(e)
+	rev := newRevision(id)
+	g, err := s.record(ctx, driver.Change{ID: id, New: &rev, Old: current}, PhaseRecorded)
+	if err != nil {
+		return err
+	}
+	defer g.finish(ctx)
+	if err := s.lt.Put(ctx, rev, md, body); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !g.valid() {
+		return errLeaseLost
+	}
+	g.advance(PhaseWritten)
+	won, err := s.hv.CompareAndWrite(ctx, id, current, driver.Write{
+		Kind:      driver.WriteTombstone,
+		Tombstone: driver.Tombstone{Target: rev, ExpirationPolicy: md.ExpirationPolicy},
+	})
+	if err != nil {
+		return err
+	}
+	g.advance(afterCAS(won))
+	return nil
+}
+
+// maxRedirects bounds how often a read follows a tombstone whose target vanished.
+const maxRedirects = 3
+
+// Get opens the object at id, or the range rng of it (nil for all). It fails with
+// ErrNotFound, or with *RangeError when the range lies outside the object. The caller must
+// close the returned Body.
+func (s *Store) Get(ctx context.Context, id ObjectID, rng *ByteRange) (*Object, error) {
+	if err := id.Validate(); err != nil {
+		return nil, wrapErr("get", id, err)
+	}
+	var missing *ObjectID
+	for range maxRedirects {
+		e, err := s.hv.GetTiered(ctx, id)
+		if err != nil {
+			return nil, wrapErr("get", id, err)
+		}
+		switch e.Kind {
+		case driver.EntryObject:
+			return inlineObject(e, rng)
+		case driver.EntryTombstone:
+			if missing != nil && missing.Equal(e.Tombstone.Target) {
+				return nil, wrapErr("get", id, ErrNotFound) // a dangling tombstone
+			}
+			o, err := s.lt.Get(ctx, e.Tombstone.Target, rng)
+			if errors.Is(err, ErrNotFound) {
+				// A concurrent overwrite may have swapped the tombstone and deleted this
+				// revision between our two reads: look again before answering 404.
+				missing = &e.Tombstone.Target
+				continue
+			}
+			return o, wrapErr("get", id, err)
+		default:
+			return nil, wrapErr("get", id, ErrNotFound)
+		}
+	}
+	return nil, wrapErr("get", id, ErrNotFound)
+}
+
+// Head returns the metadata of the object at id, or ErrNotFound.
+func (s *Store) Head(ctx context.Context, id ObjectID) (Metadata, error) {
+	if err := id.Validate(); err != nil {
+		return Metadata{}, wrapErr("head", id, err)
+	}
+	var missing *ObjectID
+	for range maxRedirects {
+		e, err := s.hv.GetTieredMetadata(ctx, id)
+		if err != nil {
+			return Metadata{}, wrapErr("head", id, err)
+		}
+		switch e.Kind {
+		case driver.EntryObject:
+			return e.Metadata, nil
+		case driver.EntryTombstone:
+			if missing != nil && missing.Equal(e.Tombstone.Target) {
+				return Metadata{}, wrapErr("head", id, ErrNotFound)
+			}
+			md, err := s.lt.Head(ctx, e.Tombstone.Target)
+			if errors.Is(err, ErrNotFound) {
+				missing = &e.Tombstone.Target
+				continue
+			}
+			return md, wrapErr("head", id, err)
+		default:
+			return Metadata{}, wrapErr("head", id, ErrNotFound)
+		}
+	}
+	return Metadata{}, wrapErr("head", id, ErrNotFound)
+}
+
+// Delete removes the object at id. Deleting a missing object succeeds. Removing a
+// tombstone is the commit point; its revision is deleted afterwards by cleanup.
+func (s *Store) Delete(ctx context.Context, id ObjectID) error {
+	if err := id.Validate(); err != nil {
+		return wrapErr("delete", id, err)
+	}
+	t, err := s.hv.DeleteNonTombstone(ctx, id)
+	if err != nil || t == nil {
+		return wrapErr("delete", id, err)
+	}
+	g, err := s.record(ctx, driver.Change{ID: id, Old: &t.Target}, PhaseRecorded)
+	if err != nil {
+		return wrapErr("delete", id, err)
+	}
+	defer g.finish(ctx)
+	if !g.valid() {
+		return wrapErr("delete", id, errLeaseLost)
+	}
+	g.advance(PhaseWritten)
+	won, err := s.hv.CompareAndWrite(ctx, id, &t.Target, driver.Write{Kind: driver.WriteDelete})
+	if err != nil {
+		return wrapErr("delete", id, err)
+	}
+	g.advance(afterCAS(won))
+	return nil
+}
+
+// liveTarget returns the tombstone target of a row, or nil when the row holds no tombstone.
+func liveTarget(e driver.Entry) *ObjectID {
+	if e.Kind == driver.EntryTombstone {
+		t := e.Tombstone.Target
+		return &t
+	}
+	return nil
+}
+
+// newRevision returns a fresh long-term id for id: "{key}/{uuidv7}". Every large write gets
+// its own revision, so the tombstone swap is an atomic pointer swap and a loser can delete
+// its own blob without touching the winner's.
+func newRevision(id ObjectID) ObjectID {
+	return ObjectID{Context: id.Context, Key: id.Key + "/" + uuid.Must(uuid.NewV7()).String()}
+}
+
+// isRevisionOf reports whether rev is a revision id of id: same context, key "{key}/{uuid}".
+func isRevisionOf(rev, id ObjectID) bool {
+	suffix, ok := strings.CutPrefix(rev.Key, id.Key+"/")
+	if !ok || !rev.Equal(ObjectID{Context: id.Context, Key: rev.Key}) {
+		return false
+	}
+	u, err := uuid.Parse(suffix)
+	return err == nil && u.String() == suffix
+}
+
+func inlineObject(e driver.Entry, rng *ByteRange) (*Object, error) {
+	o := &Object{Metadata: e.Metadata}
+	payload := e.Payload
+	if rng != nil {
+		cr, err := rng.Resolve(int64(len(payload)))
+		if err != nil {
+			return nil, err
+		}
+		o.Range = &cr
+		payload = payload[cr.Start : cr.End+1]
+	}
+	o.Body = io.NopCloser(bytes.NewReader(payload))
+	return o, nil
+}
+
+// peek fills buf from r. It reports whether r ended (io.EOF) within buf. Only io.EOF counts
+// as the end: any other error, io.ErrUnexpectedEOF from a truncated HTTP body included, is
+// returned, so a broken body is never stored as a short object.
+func peek(r io.Reader, buf []byte) (n int, eof bool, err error) {
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, true, nil
+		}
+		if err != nil {
+			return n, false, err
+		}
+	}
+	return n, false, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
