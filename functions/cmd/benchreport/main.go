@@ -1,0 +1,192 @@
+// Command benchreport turns `go test -bench` output into a markdown table that compares each
+// Strata benchmark with the floor measured in the same run.
+//
+// Benchmarks pair up by name: a sub-benchmark whose last element is "raw" (or "floor") is
+// the floor for its sibling named "strata". For every pair the table gives both rates and
+// the ratio strata/raw (1.0 = as fast as the floor). Unpaired results are listed as they are.
+//
+//	go test -run '^$' -bench . ./... | benchreport -o results.md
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type result struct {
+	name    string
+	nsPerOp float64
+	mbPerS  float64
+	extra   map[string]float64
+}
+
+func main() {
+	out := flag.String("o", "", "write the markdown here as well as to stdout")
+	flag.Parse()
+	results, echo := parse(os.Stdin)
+	md := render(results, echo)
+	fmt.Print(md)
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// parse reads benchmark lines; it also returns the goos/goarch/cpu header lines.
+func parse(r io.Reader) ([]result, []string) {
+	var rs []result
+	var hdr []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "cpu:") || strings.HasPrefix(line, "goos:") || strings.HasPrefix(line, "goarch:") {
+			if !contains(hdr, line) {
+				hdr = append(hdr, line)
+			}
+			continue
+		}
+		if !strings.HasPrefix(line, "Benchmark") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		res := result{name: trimProcs(f[0]), extra: map[string]float64{}}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			switch f[i+1] {
+			case "ns/op":
+				res.nsPerOp = v
+			case "MB/s":
+				res.mbPerS = v
+			default:
+				res.extra[f[i+1]] = v
+			}
+		}
+		rs = append(rs, res)
+	}
+	return rs, hdr
+}
+
+func contains(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// trimProcs drops the -N GOMAXPROCS suffix.
+func trimProcs(name string) string {
+	if i := strings.LastIndexByte(name, '-'); i > 0 {
+		if _, err := strconv.Atoi(name[i+1:]); err == nil {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+func rate(r result) (float64, string) {
+	if r.mbPerS > 0 {
+		return r.mbPerS, "MB/s"
+	}
+	if r.nsPerOp > 0 {
+		return 1e9 / r.nsPerOp, "ops/s"
+	}
+	return 0, ""
+}
+
+func render(rs []result, hdr []string) string {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "# Strata benchmark results\n\n%s, %s/%s, %d CPUs, host %s\n\n", time.Now().UTC().Format(time.RFC3339), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), host)
+	for _, h := range hdr {
+		fmt.Fprintf(&b, "- %s\n", h)
+	}
+	byName := map[string]result{}
+	for _, r := range rs {
+		byName[r.name] = r
+	}
+	var pairs []string
+	used := map[string]bool{}
+	for _, r := range rs {
+		base, leaf := split(r.name)
+		if leaf != "strata" {
+			continue
+		}
+		for _, floor := range []string{"raw", "floor"} {
+			if _, ok := byName[base+"/"+floor]; ok {
+				pairs = append(pairs, base+"\x00"+floor)
+				used[r.name], used[base+"/"+floor] = true, true
+				break
+			}
+		}
+	}
+	sort.Strings(pairs)
+	b.WriteString("\n| benchmark | floor | strata | strata / floor | extra |\n|---|---|---|---|---|\n")
+	for _, p := range pairs {
+		base, floor, _ := strings.Cut(p, "\x00")
+		f, s := byName[base+"/"+floor], byName[base+"/strata"]
+		fr, unit := rate(f)
+		sr, _ := rate(s)
+		ratio := 0.0
+		if fr > 0 {
+			ratio = sr / fr
+		}
+		fmt.Fprintf(&b, "| %s | %.1f %s | %.1f %s | **%.2f×** | %s |\n", base, fr, unit, sr, unit, ratio, extras(s))
+	}
+	var rest []string
+	for _, r := range rs {
+		if !used[r.name] {
+			rest = append(rest, r.name)
+		}
+	}
+	if len(rest) > 0 {
+		b.WriteString("\n| benchmark | rate | extra |\n|---|---|---|\n")
+		for _, n := range rest {
+			r := byName[n]
+			v, unit := rate(r)
+			fmt.Fprintf(&b, "| %s | %.1f %s | %s |\n", n, v, unit, extras(r))
+		}
+	}
+	return b.String()
+}
+
+func extras(r result) string {
+	keys := make([]string, 0, len(r.extra))
+	for k := range r.extra {
+		if k != "B/op" && k != "allocs/op" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%.3g %s", r.extra[k], k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func split(name string) (string, string) {
+	i := strings.LastIndexByte(name, '/')
+	if i < 0 {
+		return name, ""
+	}
+	return name[:i], name[i+1:]
+}
