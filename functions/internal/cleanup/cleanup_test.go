@@ -1,0 +1,223 @@
+package cleanup_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/stratastore/strata/functions/internal/cleanup"
+	"github.com/stratastore/strata/tiered"
+	"github.com/stratastore/strata/tiered/backendtest"
+	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/tieredtest"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+const project, topic = "proj", "strata-cleanup"
+
+// pubsubFake starts pstest with the cleanup topic and returns a client and the server.
+func pubsubFake(t *testing.T) (*pubsub.Client, *pstest.Server) {
+	t.Helper()
+	srv := pstest.NewServer()
+	t.Cleanup(func() { srv.Close() })
+	conn, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pubsub.NewClient(context.Background(), project, option.WithGRPCConn(conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.TopicAdminClient.CreateTopic(context.Background(), &pubsubpb.Topic{Name: "projects/" + project + "/topics/" + topic}); err != nil {
+		t.Fatal(err)
+	}
+	return c, srv
+}
+
+type backends struct {
+	hv  *membackend.HighVolume
+	lt  *membackend.LongTerm
+	log *membackend.ChangeLog
+}
+
+func newBackends() backends {
+	return backends{membackend.NewHighVolume(nil), membackend.NewLongTerm(nil), membackend.NewChangeLog(nil)}
+}
+
+func (b backends) store(t *testing.T, d tiered.Dispatcher) *tiered.Store {
+	t.Helper()
+	s, err := tiered.New(b.hv, b.lt, b.log, &tiered.Options{Dispatcher: d, GracePeriod: -1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// push wraps data in a push envelope and sends it to h.
+func push(t *testing.T, h http.Handler, data []byte) *httptest.ResponseRecorder {
+	t.Helper()
+	env := map[string]any{
+		"message":      map[string]any{"data": data, "messageId": "1", "attributes": map[string]string{}},
+		"subscription": "projects/proj/subscriptions/push",
+	}
+	b, _ := json.Marshal(env)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/projects/proj/topics/strata-cleanup", bytes.NewReader(b)))
+	return rec
+}
+
+// TestPubSub_OverwriteCleanup_PublishedThenPushed follows a large overwrite end to end: the
+// request path publishes its cleanup task, the push handler runs it, and a redelivery of the
+// same message is harmless.
+func TestPubSub_OverwriteCleanup_PublishedThenPushed(t *testing.T) {
+	c, srv := pubsubFake(t)
+	b := newBackends()
+	d := cleanup.NewDispatcher(cleanup.NewPublisher(c, topic))
+	s := b.store(t, d)
+	ctx := context.Background()
+	id := backendtest.NewID(t, "k")
+	v1, v2 := backendtest.RandomPayload(2<<20), backendtest.RandomPayload(2<<20+1)
+	for _, p := range [][]byte{v1, v2} {
+		if _, err := s.Put(ctx, id, driver.Metadata{}, bytes.NewReader(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("published %d messages, want 2 (one per large put)", len(msgs))
+	}
+	if b.lt.Len() != 2 {
+		t.Fatalf("cleanup ran before delivery: %v", b.lt.Keys())
+	}
+	worker := b.store(t, nil) // the cleanup function's own Store
+	h := cleanup.PushHandler(worker, quiet)
+	for round := range 2 { // the second round is a redelivery
+		for _, m := range msgs {
+			if rec := push(t, h, m.Data); rec.Code != http.StatusNoContent {
+				t.Fatalf("round %d: status %d %s", round, rec.Code, rec.Body)
+			}
+		}
+	}
+	if got, err := tieredtest.ReadAll(s, id); err != nil || !bytes.Equal(got, v2) {
+		t.Fatalf("live object damaged: %v", err)
+	}
+	tieredtest.CheckNoOrphans(t, tieredtest.Backends{HV: b.hv, LT: b.lt, Log: b.log,
+		Objects: func(context.Context) ([]string, error) { return b.lt.Keys(), nil }}, []driver.ObjectID{id})
+	tieredtest.CheckEmptyLog(t, b.log, time.Now())
+	if m := msgs[0]; m.Attributes[cleanup.AttrChangeID] == "" || m.Attributes[cleanup.AttrPhase] != "updated" && m.Attributes[cleanup.AttrPhase] != "recorded" {
+		t.Errorf("attributes %v", m.Attributes)
+	}
+	if err := d.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDispatcher_PublishFailure_LeavesEntryForRecovery(t *testing.T) {
+	c, _ := pubsubFake(t)
+	b := newBackends()
+	d := cleanup.NewDispatcher(cleanup.NewPublisher(c, "no-such-topic"))
+	s := b.store(t, d)
+	id := backendtest.NewID(t, "k")
+	if _, err := s.Put(context.Background(), id, driver.Metadata{}, bytes.NewReader(backendtest.RandomPayload(2<<20))); err != nil {
+		t.Fatalf("a failed publish must not fail the committed put: %v", err)
+	}
+	if n := len(b.log.Entries()); n != 1 {
+		t.Fatalf("log entries: %d", n)
+	}
+}
+
+func TestPushHandler_RejectsBadRequests(t *testing.T) {
+	b := newBackends()
+	h := cleanup.PushHandler(b.store(t, nil), quiet)
+	for name, tc := range map[string]struct {
+		method string
+		body   string
+		want   int
+	}{
+		"get":           {http.MethodGet, "", http.StatusMethodNotAllowed},
+		"not json":      {http.MethodPost, "{", http.StatusBadRequest},
+		"not a task":    {http.MethodPost, `{"message":{"data":"` + b64("hello") + `"}}`, http.StatusBadRequest},
+		"bad object id": {http.MethodPost, `{"message":{"data":"` + b64(`{"change_id":"x","id":"nope"}`) + `"}}`, http.StatusBadRequest},
+		"too large":     {http.MethodPost, strings.Repeat(" ", 70<<10), http.StatusRequestEntityTooLarge},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tc.method, "/", strings.NewReader(tc.body)))
+		if rec.Code != tc.want {
+			t.Errorf("%s: status %d, want %d", name, rec.Code, tc.want)
+		}
+	}
+}
+
+func b64(s string) string {
+	b, _ := json.Marshal([]byte(s))
+	return strings.Trim(string(b), `"`)
+}
+
+type failingRunner struct{}
+
+func (failingRunner) Cleanup(context.Context, tiered.CleanupTask) error {
+	return errors.New("gcs down")
+}
+
+func TestPushHandler_FailureAsksForRedelivery(t *testing.T) {
+	task, _ := json.Marshal(tiered.CleanupTask{ChangeID: "c", Change: driver.Change{ID: backendtest.NewID(t, "k")}, Phase: tiered.PhaseRecorded})
+	if rec := push(t, cleanup.PushHandler(failingRunner{}, quiet), task); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d", rec.Code)
+	}
+}
+
+func TestRecoverHandler_ReportsJSON(t *testing.T) {
+	b := newBackends()
+	// An abandoned large put: its cleanup was never dispatched.
+	lost := b.store(t, dropDispatcher{})
+	id := backendtest.NewID(t, "k")
+	if _, err := lost.Put(context.Background(), id, driver.Metadata{}, bytes.NewReader(backendtest.RandomPayload(2<<20))); err != nil {
+		t.Fatal(err)
+	}
+	later := func() time.Time { return time.Now().Add(time.Hour) }
+	s, err := tiered.New(b.hv, b.lt, b.log, &tiered.Options{GracePeriod: -1, Now: later, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	cleanup.RecoverHandler(s, 10, quiet).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", nil))
+	body, _ := io.ReadAll(rec.Body)
+	var rep struct {
+		Claimed, Dispatched, Failed int
+	}
+	if rec.Code != http.StatusOK || json.Unmarshal(body, &rep) != nil || rep.Claimed != 1 || rep.Dispatched != 1 {
+		t.Fatalf("status %d body %s", rec.Code, body)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tieredtest.CheckEmptyLog(t, b.log, time.Now())
+	rec = httptest.NewRecorder()
+	cleanup.RecoverHandler(s, 10, quiet).ServeHTTP(rec, httptest.NewRequest(http.MethodDelete, "/", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("DELETE: %d", rec.Code)
+	}
+}
+
+type dropDispatcher struct{}
+
+func (dropDispatcher) Dispatch(context.Context, tiered.CleanupTask) error { return nil }
+func (dropDispatcher) Close(context.Context) error                        { return nil }
