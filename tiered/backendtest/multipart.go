@@ -13,9 +13,9 @@ import (
 	"github.com/stratastore/strata/tiered/driver"
 )
 
-// MaxUploadIDLen is the longest upload id a Multipart backend may return. A part lives at
-// "{revision}/~parts/{upload}/{nnnnn}", and driver.MaxStoragePathLen reserves 50 bytes for
-// everything after the revision: 14 for the fixed parts leaves 36, a UUID's length.
+// MaxUploadIDLen is the longest upload id a Multipart backend may return: a UUID's length.
+// Backends use the id in object and file names (GCS keeps parts under "~uploads/{upload}/"),
+// and tiered wraps it in its own upload id, so it stays short.
 const MaxUploadIDLen = 36
 
 // TestMultipart runs the conformance suite for driver.Multipart, the multipart capability of

@@ -12,10 +12,10 @@ const KeyDelimiter = "objects"
 // MaxStoragePathLen bounds the storage path of a logical object, in bytes.
 //
 // The tightest name limit among the backends is GCS's 1024 bytes per object name. A large
-// object lives at the revision path "{path}/{uuidv7}" (37 more bytes) and a multipart part at
-// "{revision}/~parts/{upload}/{nnnnn}" (at most 50 more). 1024-37-50 leaves 937; 928 keeps a
-// margin. The same bound keeps every Bigtable row key far below its 4 KiB limit.
-const MaxStoragePathLen = 928
+// object lives at the revision path "{path}/{uuidv7}", 37 bytes longer; 960 keeps that within
+// 1024 with a margin. (Multipart parts live under a short reserved prefix, not under the
+// revision.) The same bound keeps every Bigtable row key far below its 4 KiB limit.
+const MaxStoragePathLen = 960
 
 // MaxUsecaseLen bounds the usecase name, in bytes.
 const MaxUsecaseLen = 64

@@ -83,8 +83,8 @@ func TestObjectID_Validate_LengthLimit(t *testing.T) {
 	if err := over.Validate(); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("key over the limit: %v", err)
 	}
-	// Revision and multipart-part names of the longest key still fit GCS's 1024 bytes.
-	if n := MaxStoragePathLen + 37 + 50; n > 1024 {
+	// The revision name of the longest key still fits GCS's 1024 bytes.
+	if n := MaxStoragePathLen + 37; n > 1024 {
 		t.Fatalf("longest long-term name is %d bytes", n)
 	}
 }

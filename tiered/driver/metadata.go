@@ -16,7 +16,10 @@ const CompressionZstd = "zstd"
 
 // Limits on metadata, enforced by Metadata.Validate.
 const (
-	MaxMetadataBytes  = 16 << 10 // encoded JSON size of all user-supplied fields
+	// MaxMetadataBytes bounds the user-supplied fields: content type, origin, filename and
+	// custom entries, each custom entry counted with its 7-byte "x-snme-" prefix. GCS allows
+	// 8 KiB of custom metadata per object; this leaves room for Strata's own keys.
+	MaxMetadataBytes  = 7 << 10
 	MaxCustomEntries  = 64
 	MaxCustomKeyBytes = 128
 )
@@ -86,7 +89,7 @@ func (m Metadata) Validate() error {
 		if len(k) > MaxCustomKeyBytes {
 			return invalidf("custom metadata key %.32q… is longer than %d bytes", k, MaxCustomKeyBytes)
 		}
-		n += len(k) + len(v)
+		n += len("x-snme-") + len(k) + len(v)
 	}
 	if n > MaxMetadataBytes {
 		return invalidf("metadata is %d bytes, more than the limit of %d", n, MaxMetadataBytes)
