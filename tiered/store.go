@@ -93,6 +93,7 @@ func (s *Store) Put(ctx context.Context, id ObjectID, md Metadata, body io.Reade
 		if err := ctx.Err(); err != nil {
 			return PutResult{}, wrapErr("put", id, err)
 		}
+		md.Size = int64(n)
 		err = s.putHighVolume(ctx, id, md, (*bp)[:n])
 		return PutResult{Backend: BackendHighVolume, Size: int64(n)}, wrapErr("put", id, err)
 	}

@@ -218,8 +218,9 @@ func TestStore_PutSmall_StoresInline(t *testing.T) {
 	if got := read(t, e.s, id("small")); !bytes.Equal(got, p) {
 		t.Fatalf("got %q", got)
 	}
-	if _, err := e.s.Head(context.Background(), id("small")); err != nil {
-		t.Fatal(err)
+	md, err := e.s.Head(context.Background(), id("small"))
+	if err != nil || md.Size != int64(len(p)) {
+		t.Fatalf("head = %+v, %v; want size %d", md, err, len(p))
 	}
 }
 
