@@ -381,3 +381,36 @@ func TestOpen_RemovesStaleTempFiles(t *testing.T) {
 		t.Fatalf("tmp/ after Open: %v", names)
 	}
 }
+
+func TestBackend_Sweep_RemovesAbandonedUploads(t *testing.T) {
+	clk := newClock()
+	b := openTest(t, &Options{Now: clk.Now})
+	lt := b.LongTerm()
+	ctx := t.Context()
+	old, err := lt.InitiateMultipart(ctx, testID("old"), driver.Metadata{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lt.UploadPart(ctx, testID("old"), old, 1, 4, strings.NewReader("part")); err != nil {
+		t.Fatal(err)
+	}
+	// Upload ids carry their creation time on the backend's clock: move it past the
+	// lifetime, then start a fresh upload as of that time.
+	clk.Add(UploadLifetime + time.Hour)
+	if st, err := b.Sweep(ctx); err != nil || st.Uploads != 1 {
+		t.Fatalf("Sweep: %+v, %v; want 1 upload removed", st, err)
+	}
+	fresh, err := lt.InitiateMultipart(ctx, testID("fresh"), driver.Metadata{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := b.Sweep(ctx); err != nil || st.Uploads != 0 {
+		t.Fatalf("second Sweep: %+v, %v", st, err)
+	}
+	if ids, err := lt.Uploads(); err != nil || len(ids) != 1 || ids[0] != fresh {
+		t.Fatalf("uploads after sweep: %v, %v", ids, err)
+	}
+	if _, err := lt.ListParts(ctx, testID("old"), old, 0, 0); !errors.Is(err, driver.ErrNotFound) {
+		t.Fatalf("swept upload still listed: %v", err)
+	}
+}

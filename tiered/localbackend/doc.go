@@ -130,6 +130,8 @@
 // from its oldest entry and deletes expired rows in transactions of at most
 // Options.SweepBatch rows (re-checking each row inside the transaction), then walks the
 // blob directories and unlinks expired blobs, checking and unlinking under the stripe lock
-// that Put's rename also takes. Multipart uploads are not swept: the tiered store's change
-// log aborts abandoned uploads.
+// that Put's rename also takes. Finally it removes multipart uploads older than
+// UploadLifetime (7 days), read from their UUIDv7 ids, which are minted on the backend's
+// clock: the counterpart of the GCS bucket's lifecycle rule on "~uploads/". Uploads whose
+// complete failed are also aborted by the tiered change log after 24 hours.
 package localbackend

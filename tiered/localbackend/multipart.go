@@ -101,7 +101,7 @@ func (l *LongTerm) initiate(ctx context.Context, id driver.ObjectID, md driver.M
 	if err != nil {
 		return "", err
 	}
-	u, err := uuid.NewV7()
+	u, err := uuidV7At(l.b.now())
 	if err != nil {
 		return "", err
 	}
@@ -512,4 +512,18 @@ func (l *LongTerm) Uploads() ([]string, error) {
 	}
 	sort.Strings(ids)
 	return ids, nil
+}
+
+// uuidV7At returns a UUIDv7 whose timestamp is t rather than the wall clock, so that an
+// upload's age (which the sweeper reads from its id) follows the backend's clock.
+func uuidV7At(t time.Time) (uuid.UUID, error) {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return u, err
+	}
+	ms := uint64(t.UnixMilli())
+	for i := range 6 {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	return u, nil
 }

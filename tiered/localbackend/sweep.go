@@ -10,14 +10,21 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 )
 
 // SweepStats reports what one Sweep removed.
 type SweepStats struct {
-	Rows  int
-	Blobs int
+	Rows    int
+	Blobs   int
+	Uploads int
 }
+
+// UploadLifetime is how long a multipart upload may stay open. The sweeper removes older
+// uploads with their parts, like the GCS bucket's lifecycle rule on "~uploads/". It exceeds
+// tiered.MultipartCompleteCleanupDelay, so a failed complete stays retryable for that long.
+const UploadLifetime = 7 * 24 * time.Hour
 
 // Sweep deletes every expired high-volume row and long-term blob, at most Options.SweepBatch
 // per transaction (rows) or per directory fsync (blobs), until none is left or ctx ends.
@@ -33,7 +40,37 @@ func (b *Backend) Sweep(ctx context.Context) (SweepStats, error) {
 		return st, err
 	}
 	st.Blobs, err = b.sweepBlobs(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Uploads, err = b.sweepUploads(ctx)
 	return st, err
+}
+
+// sweepUploads removes abandoned multipart uploads. Upload ids are UUIDv7s, so an upload's
+// age is read from its id without opening anything.
+func (b *Backend) sweepUploads(ctx context.Context) (int, error) {
+	ids, err := b.lt.Uploads()
+	if err != nil {
+		return 0, err
+	}
+	cutoff := b.now().Add(-UploadLifetime)
+	n := 0
+	for _, id := range ids {
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 7 {
+			continue
+		}
+		sec, nsec := u.Time().UnixTime()
+		if !time.Unix(sec, nsec).Before(cutoff) {
+			continue
+		}
+		if err := b.lt.removeUpload(ctx, id); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // sweepRows walks the expiry index from its oldest deadline.
