@@ -1,0 +1,327 @@
+package bigtablebackend
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/bigtable"
+
+	"github.com/stratastore/strata/tiered/driver"
+)
+
+// Family and qualifiers of the change-log table; see doc.go.
+const (
+	familyChange = "c"
+	colEntry     = "e" // the Change as JSON
+	colLease     = "o" // value: owner; cell timestamp: heartbeat (ms)
+	colDeferred  = "a" // present when CleanupAfter is set; cell timestamp: CleanupAfter (ms, floor)
+)
+
+// claimPages bounds the ReadRows pages one ClaimStale scans when claims are lost to races.
+const claimPages = 8
+
+// changeJSON is the e cell: every driver.Change field, ids as storage paths.
+type changeJSON struct {
+	ID           string  `json:"id"`
+	New          *string `json:"new,omitempty"`
+	Old          *string `json:"old,omitempty"`
+	UploadID     string  `json:"upload_id,omitempty"`
+	CleanupAfter string  `json:"cleanup_after,omitempty"` // RFC 3339 with nanoseconds
+}
+
+func optPath(id *driver.ObjectID) *string {
+	if id == nil {
+		return nil
+	}
+	s := id.StoragePath()
+	return &s
+}
+
+func parseOptPath(s *string) (*driver.ObjectID, error) {
+	if s == nil {
+		return nil, nil
+	}
+	id, err := driver.ParseStoragePath(*s)
+	if err != nil {
+		return nil, err
+	}
+	return &id, nil
+}
+
+func encodeChange(c driver.Change) []byte {
+	j := changeJSON{ID: c.ID.StoragePath(), New: optPath(c.New), Old: optPath(c.Old), UploadID: c.UploadID}
+	if !c.CleanupAfter.IsZero() {
+		j.CleanupAfter = c.CleanupAfter.UTC().Format(time.RFC3339Nano)
+	}
+	b, _ := json.Marshal(j) // cannot fail: strings only
+	return b
+}
+
+func decodeChange(b []byte) (driver.Change, error) {
+	var j changeJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return driver.Change{}, err
+	}
+	var c driver.Change
+	var err error
+	if c.ID, err = driver.ParseStoragePath(j.ID); err != nil {
+		return driver.Change{}, err
+	}
+	if c.New, err = parseOptPath(j.New); err != nil {
+		return driver.Change{}, err
+	}
+	if c.Old, err = parseOptPath(j.Old); err != nil {
+		return driver.Change{}, err
+	}
+	c.UploadID = j.UploadID
+	if j.CleanupAfter != "" {
+		if c.CleanupAfter, err = time.Parse(time.RFC3339Nano, j.CleanupAfter); err != nil {
+			return driver.Change{}, err
+		}
+	}
+	return c, nil
+}
+
+// changeKey checks and returns the row key of a change id.
+func changeKey(id driver.ChangeID) (string, error) {
+	if id == "" {
+		return "", fmt.Errorf("%w: empty change id", driver.ErrInvalidArgument)
+	}
+	if len(id) > maxRowKeySize {
+		return "", fmt.Errorf("%w: change id longer than %d bytes", driver.ErrInvalidArgument, maxRowKeySize)
+	}
+	return string(id), nil
+}
+
+// recordWrite encodes a whole change-log row.
+func recordWrite(e driver.LogEntry) rowWrite {
+	hb := floorTS(e.Heartbeat)
+	w := rowWrite{DeleteRow: true, Cells: []cellWrite{
+		{Family: familyChange, Column: colEntry, TS: hb, Value: encodeChange(e.Change)},
+		{Family: familyChange, Column: colLease, TS: hb, Value: []byte(e.Owner)},
+	}}
+	if !e.Change.CleanupAfter.IsZero() {
+		w.Cells = append(w.Cells, cellWrite{Family: familyChange, Column: colDeferred, TS: floorTS(e.Change.CleanupAfter), Value: []byte{}})
+	}
+	return w
+}
+
+// leaseWrite replaces the lease cell: owner as value, heartbeat as timestamp. Every other
+// version is deleted in the same mutation, so a lingering older one can never satisfy a
+// staleness filter (GC maxversions=1 is lazy).
+func leaseWrite(owner string, heartbeat time.Time) rowWrite {
+	return rowWrite{
+		Cells:       []cellWrite{{Family: familyChange, Column: colLease, TS: floorTS(heartbeat), Value: []byte(owner)}},
+		OnlyVersion: true,
+	}
+}
+
+// staleLeaseFilter matches a lease cell whose heartbeat (ms) is before staleBefore (ms).
+// Both sides are compared at millisecond granularity.
+func staleLeaseFilter(staleBefore time.Time) bigtable.Filter {
+	return bigtable.ChainFilters(column(familyChange, colLease), bigtable.TimestampRangeFilterMicros(0, floorTS(staleBefore)))
+}
+
+// scanFilter returns every cell of rows whose lease is stale and whose CleanupAfter (if any)
+// is not after now, and nothing of other rows.
+func scanFilter(staleBefore, now time.Time) bigtable.Filter {
+	deferred := bigtable.ChainFilters(column(familyChange, colDeferred), bigtable.TimestampRangeFilterMicros(floorTS(now)+1000, 0))
+	return bigtable.ConditionFilter(
+		staleLeaseFilter(staleBefore),
+		bigtable.ConditionFilter(deferred, bigtable.BlockAllFilter(), bigtable.PassAllFilter()),
+		bigtable.BlockAllFilter(),
+	)
+}
+
+// claimPredicate matches while the lease is still the stale one that was read (same owner,
+// heartbeat still before staleBefore), or when it already is exactly the claim (our owner at
+// our heartbeat), which makes a retried claim whose first response was lost succeed.
+func claimPredicate(c driver.Claim, ownerRead []byte) predicate {
+	hb := floorTS(c.Now)
+	return predicate{Include: true, Filter: bigtable.InterleaveFilters(
+		bigtable.ChainFilters(staleLeaseFilter(c.StaleBefore), valueEquals(ownerRead)),
+		bigtable.ChainFilters(column(familyChange, colLease), bigtable.TimestampRangeFilterMicros(hb, hb+1000), valueEquals([]byte(c.Owner))),
+	)}
+}
+
+// ownerPredicate matches while owner holds the lease.
+func ownerPredicate(owner string) predicate {
+	return predicate{Include: true, Filter: bigtable.ChainFilters(column(familyChange, colLease), valueEquals([]byte(owner)))}
+}
+
+// Record writes the entry in one MutateRow (DeleteFromRow, then e, o and maybe a), with
+// explicit timestamps so the client library may retry it too. It returns after Bigtable
+// acknowledged the write, which is durable.
+func (b *Backend) Record(ctx context.Context, e driver.LogEntry) error {
+	key, err := changeKey(e.ID)
+	if err != nil {
+		return err
+	}
+	if _, err := rowKey(e.Change.ID); err != nil {
+		return err
+	}
+	m := recordWrite(e).mutation()
+	return b.do(ctx, "Record", "MutateRow", func(ctx context.Context) error { return b.changes.Apply(ctx, key, m) })
+}
+
+// Refresh moves the heartbeat while owner holds the lease: one CheckAndMutateRow on the owner
+// value. When it does not match, one ReadRows tells ErrNotFound (gone) from ErrConflict
+// (claimed by another owner).
+func (b *Backend) Refresh(ctx context.Context, id driver.ChangeID, owner string, heartbeat time.Time) error {
+	const op = "Refresh"
+	key, err := changeKey(id)
+	if err != nil {
+		return err
+	}
+	p := ownerPredicate(owner)
+	m := p.mutation(leaseWrite(owner, heartbeat))
+	var matched bool
+	err = b.do(ctx, op, "CheckAndMutateRow", func(ctx context.Context) error {
+		return b.changes.Apply(ctx, key, m, bigtable.GetCondMutationResult(&matched))
+	})
+	if err != nil {
+		return err
+	}
+	if p.succeeded(matched) {
+		return nil
+	}
+	var row bigtable.Row
+	err = b.do(ctx, op, "ReadRows", func(ctx context.Context) error {
+		var err error
+		row, err = b.changes.ReadRow(ctx, key, bigtable.RowFilter(bigtable.ChainFilters(column(familyChange, colLease), bigtable.LatestNFilter(1))))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(row[familyChange]) == 0 {
+		return fmt.Errorf("change %s: %w", id, driver.ErrNotFound)
+	}
+	return fmt.Errorf("change %s: claimed by %q: %w", id, row[familyChange][0].Value, driver.ErrConflict)
+}
+
+// Remove deletes the entry in one MutateRow; deleting a missing row succeeds.
+func (b *Backend) Remove(ctx context.Context, id driver.ChangeID) error {
+	key, err := changeKey(id)
+	if err != nil {
+		return err
+	}
+	m := deleteWrite().mutation()
+	return b.do(ctx, "Remove", "MutateRow", func(ctx context.Context) error { return b.changes.Apply(ctx, key, m) })
+}
+
+// candidate is a stale entry found by a scan, before it is claimed.
+type candidate struct {
+	id     driver.ChangeID
+	change driver.Change
+	owner  []byte
+}
+
+// ClaimStale scans for stale entries (one ReadRows per page of Limit rows, in change-id order,
+// so oldest first), filtering stale heartbeats and deferred entries on the server, and claims
+// each with one CheckAndMutateRow whose predicate re-checks staleness and the owner read. Only
+// entries whose claim matched are returned, so two claimers never both get one.
+func (b *Backend) ClaimStale(ctx context.Context, c driver.Claim) ([]driver.LogEntry, error) {
+	const op = "ClaimStale"
+	if c.Limit < 1 {
+		return nil, fmt.Errorf("%w: claim limit %d < 1", driver.ErrInvalidArgument, c.Limit)
+	}
+	if c.StaleBefore.UnixMilli() <= 0 {
+		return nil, nil // nothing has a heartbeat before the epoch
+	}
+	filter := bigtable.RowFilter(scanFilter(c.StaleBefore, c.Now))
+	var out []driver.LogEntry
+	start := ""
+	for page := 0; page < claimPages && len(out) < c.Limit; page++ {
+		var cands []candidate
+		var last string
+		var rows int
+		err := b.do(ctx, op, "ReadRows", func(ctx context.Context) error {
+			cands, last, rows = cands[:0], "", 0
+			return b.changes.ReadRows(ctx, bigtable.InfiniteRange(start), func(r bigtable.Row) bool {
+				rows++
+				last = r.Key()
+				if cd, ok := b.candidateOf(ctx, r, c); ok {
+					cands = append(cands, cd)
+				}
+				return true
+			}, filter, bigtable.LimitRows(int64(c.Limit)))
+		})
+		if err != nil {
+			if len(out) > 0 {
+				// Entries already claimed are ours now; return them rather than lose them
+				// until they go stale again.
+				b.log.WarnContext(ctx, "bigtable claim: scan failed after claims", "claimed", len(out), "err", err)
+				return out, nil
+			}
+			return nil, err
+		}
+		for _, cd := range cands {
+			if len(out) == c.Limit {
+				break
+			}
+			ok, err := b.claim(ctx, cd, c)
+			if err != nil {
+				if len(out) > 0 {
+					b.log.WarnContext(ctx, "bigtable claim failed after claims", "id", cd.id, "claimed", len(out), "err", err)
+					return out, nil
+				}
+				return nil, err
+			}
+			if ok {
+				out = append(out, driver.LogEntry{ID: cd.id, Change: cd.change, Owner: c.Owner, Heartbeat: c.Now})
+			}
+		}
+		if rows < c.Limit {
+			break // the scan reached the end of the table
+		}
+		start = last + "\x00"
+	}
+	return out, nil
+}
+
+// candidateOf decodes a scanned row and re-checks eligibility on the client, exactly (the
+// server-side filter is at millisecond granularity).
+func (b *Backend) candidateOf(ctx context.Context, r bigtable.Row, c driver.Claim) (candidate, bool) {
+	var entry, lease *bigtable.ReadItem
+	for i, it := range r[familyChange] {
+		switch strings.TrimPrefix(it.Column, familyChange+":") {
+		case colEntry:
+			entry = &r[familyChange][i]
+		case colLease:
+			lease = &r[familyChange][i]
+		}
+	}
+	if entry == nil || lease == nil {
+		return candidate{}, false
+	}
+	ch, err := decodeChange(entry.Value)
+	if err != nil {
+		b.log.WarnContext(ctx, "bigtable change log: undecodable entry skipped", "id", r.Key(), "err", err)
+		return candidate{}, false
+	}
+	if !ch.CleanupAfter.IsZero() && ch.CleanupAfter.After(c.Now) {
+		return candidate{}, false
+	}
+	if lease.Timestamp >= floorTS(c.StaleBefore) {
+		return candidate{}, false
+	}
+	return candidate{id: driver.ChangeID(r.Key()), change: ch, owner: lease.Value}, true
+}
+
+// claim takes over one candidate's lease.
+func (b *Backend) claim(ctx context.Context, cd candidate, c driver.Claim) (bool, error) {
+	p := claimPredicate(c, cd.owner)
+	m := p.mutation(leaseWrite(c.Owner, c.Now))
+	var matched bool
+	err := b.do(ctx, "ClaimStale", "CheckAndMutateRow", func(ctx context.Context) error {
+		return b.changes.Apply(ctx, string(cd.id), m, bigtable.GetCondMutationResult(&matched))
+	})
+	if err != nil {
+		return false, err
+	}
+	return p.succeeded(matched), nil
+}

@@ -1,0 +1,154 @@
+// Package bigtablebackend implements driver.HighVolume and driver.ChangeLog on Cloud
+// Bigtable. Its objects table uses objectstore's layout, so Strata and objectstore read each
+// other's tables; the change log lives in a table of its own.
+//
+// # Objects table
+//
+// One row per logical object. The row key is the object's storage path, for example
+// "attachments/org.17/project.42/objects/abc123" (at most 4 KiB).
+//
+//	family  GC rule      holds                                     cell timestamp
+//	fg      maxage=1s    rows with a deadline (TTL, TTI)           the deadline, ms, floor
+//	fm      none         rows without one (manual)                 the write time, ms (client clock)
+//
+//	column  row kind     value
+//	p       object       payload bytes, as received (already compressed by the client)
+//	m       object       metadata JSON (driver.Metadata's objectstore form), size = len(p)
+//	r       tombstone    long-term target storage path ("{key}/{uuidv7}")
+//	t       tombstone    {} for manual, else {"expiration_policy":{"TimeToLive":{"secs":..,"nanos":..}}}
+//
+// Every write is a whole-row write: DeleteFromRow, then two SetCells in one family with one
+// timestamp (p+m or r+t), so a row never mixes an object with a tombstone and each column
+// has one version. Manual cells carry an explicit client timestamp instead of ServerTime
+// (-1): the client library does not retry a MutateRow containing ServerTime, and real tables
+// reject timestamps that are not whole milliseconds. An object goes to fg exactly when its
+// TimeExpires is set; a tombstone when its policy is TTL or TTI, with deadline = time of the
+// write + duration. testdata/*.golden show the exact cells.
+//
+// Reading a row:
+//   - The version cell is r if present, else m. The row is live unless that cell is in fg with
+//     a timestamp before now (cell >= ceil_ms(now)); an expired row reads as absent whether or
+//     not GC has collected it yet. Predicates use the same bound, so reads and writes agree.
+//   - r present: a tombstone; an empty r is a legacy tombstone whose target is the row's own
+//     id. The policy comes from t; Expires is the fg cell timestamp.
+//   - m starting with {"is_redirect_tombstone":true followed by ',' or '}': a legacy
+//     tombstone (objectstore's pre-r/t format), target = own id, policy from m.
+//   - Otherwise m is an object. TimeExpires is the fg cell timestamp (the deadline authority:
+//     any writer's bump moves it); the JSON value is returned instead when it truncates to the
+//     cell timestamp, so an unbumped deadline round-trips to the nanosecond. Size is len(p)
+//     when the payload was read, else m's size (-1 if an old row lacks it).
+//
+// # Predicates
+//
+// Every mutation is one CheckAndMutateRow. Columns are matched with ColumnRangeFilter
+// [q, q+"\x00") and values with ValueRangeFilter [v, v+"\x00"), so no predicate contains a
+// regex (the legacy prefix is two value ranges). "live" restricts fg cells to timestamps from
+// ceil_ms(now). Predicates shown as Exclude apply the write when they do not match, Include
+// when they do (testdata/predicates.golden has the trees):
+//
+//	operation                        predicate                                       write applied when
+//	PutNonTombstone, DeleteNon...    Exclude(live r | live legacy m)                 no live tombstone
+//	CAS(nil, object|delete)          same                                            same
+//	CAS(nil, tombstone(new))         Exclude(Condition(target(new), BlockAll,        no live tombstone, or one to new
+//	                                   live r | live legacy m))
+//	CAS(old, object|delete)          the same with target(old)                       one to old, or none
+//	CAS(old, tombstone(new))         Include(target(old) | target(new))              one to old or to new
+//	TTI bump                         Include(column, [ts, ts+1ms), value == read)    the row is the version read
+//
+// target(x) is a live r equal to x's path; when x is the row's own id it also matches an
+// empty r and a legacy m. Each predicate still matches after its own write, so a CAS whose
+// response was lost reports success when repeated: that is what makes retrying
+// CheckAndMutateRow safe. When PutNonTombstone's or DeleteNonTombstone's predicate sees a
+// tombstone, a read of m, r, t follows and a tombstone found is returned. If the read finds
+// none (it expired or was replaced meanwhile), the CAS is repeated once; if that one sees a
+// tombstone again, it was written during the call, after the read, so the put or delete is
+// linearized just before it and reported done (superseded, last writer wins) rather than
+// looping: at most two CheckAndMutateRow and one read, and never a race error. objectstore
+// instead loops three times and then fails.
+//
+// # TTI bumps
+//
+// A read of a TTI row whose deadline is due (ExpirationPolicy.TTIBump) rewrites the row with
+// deadline now+TTI (an object needs p and m rewritten, since GC follows every cell's
+// timestamp). The rewrite is conditional on the exact version read: its m (object, legacy
+// tombstone) or r cell with the same family, timestamp and value. A concurrent overwrite,
+// tombstone swap or delete changes that cell, so the bump never reverts one. GetTiered has the
+// payload already. GetTieredMetadata reads m, r, t only; to bump an object it reads the full
+// row again and bumps that version as a whole, returning it, so the rewrite never combines
+// the metadata of one version with the payload of another. A bump is one attempt, not
+// retried; its failure is logged and never fails the read, which returns the pre-bump entry.
+// A legacy tombstone is rewritten in the r/t format. SetBeforeBump is a test seam between the
+// decision and the write.
+//
+// # Change-log table
+//
+// One row per entry, keyed by the change id (a UUIDv7 string, so rows sort by age), in family
+// c (GC maxversions=1):
+//
+//	column  value                                                cell timestamp
+//	e       JSON {"id","new","old","upload_id","cleanup_after"}  heartbeat at Record, ms
+//	        (object ids as storage paths, cleanup_after RFC 3339 with nanoseconds)
+//	o       owner (lease token)                                  heartbeat, ms, floor
+//	a       empty; only when CleanupAfter is set                 CleanupAfter, ms, floor
+//
+// Owner and heartbeat share the lease cell o, so every lease predicate is a single-cell
+// chain. Heartbeats and StaleBefore compare at millisecond precision (floor of both).
+//
+//	Record      MutateRow: DeleteFromRow, e, o, a.
+//	Refresh     CheckAndMutateRow Include(o == owner) → replace o with (owner, heartbeat):
+//	            SetCell, then delete every other version of o by timestamp range.
+//	            No match: ReadRows of o tells ErrNotFound (no row) from ErrConflict.
+//	Remove      MutateRow DeleteFromRow (idempotent).
+//	ClaimStale  ReadRows pages of Limit rows in key order with the filter
+//	            Condition(o.ts < StaleBefore, Condition(a.ts > now, BlockAll, PassAll), BlockAll),
+//	            CleanupAfter re-checked exactly on the client; then per entry
+//	            CheckAndMutateRow Include(o.ts < StaleBefore && o == owner read
+//	                                      | o == (claimer, Now)) → replace o with (claimer, Now).
+//	            Only entries whose claim matched are returned; the second branch makes a
+//	            claim whose response was lost succeed on retry. If claims are lost to other
+//	            claimers, up to 8 pages are scanned.
+//
+// # RPCs per operation
+//
+//	small put                     1 CheckAndMutateRow
+//	small put over a tombstone    CheckAndMutateRow + ReadRows (returns the tombstone)
+//	get, head (no bump)           1 ReadRows (head filters to m, r, t)
+//	get with a TTI bump           ReadRows + CheckAndMutateRow
+//	head with a TTI bump          object: 2 ReadRows + CheckAndMutateRow; tombstone: ReadRows + CheckAndMutateRow
+//	delete                        1 CheckAndMutateRow (+ ReadRows over a tombstone)
+//	CompareAndWrite               1 CheckAndMutateRow
+//	Record / Remove               1 MutateRow
+//	Refresh                       1 CheckAndMutateRow (+ ReadRows on a mismatch)
+//	ClaimStale                    1 ReadRows per page + 1 CheckAndMutateRow per candidate
+//
+// The tests count them with a gRPC interceptor and fail on any change.
+//
+// # Retries and errors
+//
+// Every RPC attempt runs under Options.RPCTimeout (default 10s); up to Options.MaxAttempts
+// (default 3) attempts are made, with exponential backoff (from Options.RetryBackoff, 50ms,
+// doubling, capped at 2s) and equal jitter. Retried: Unavailable, Aborted, Internal, Unknown,
+// and DeadlineExceeded of the attempt. Not retried: ResourceExhausted (quota or an oversized
+// message), InvalidArgument, NotFound, PermissionDenied, Unauthenticated, FailedPrecondition,
+// and anything once the caller's context is done (the error then wraps the context's error).
+// CheckAndMutateRow is retried too (the client library never retries it); this is safe
+// because every predicate is idempotent. Note that the library itself also retries ReadRows
+// and MutateRow with explicit timestamps on Unavailable, DeadlineExceeded and Aborted within
+// each attempt's deadline.
+//
+// Failures are *Error values matching a driver sentinel: ErrUnavailable for transient codes
+// and ResourceExhausted, ErrTooLarge for a message over the gRPC limit, ErrInvalidArgument
+// for InvalidArgument and OutOfRange; other codes (for example NotFound for a missing table)
+// match no sentinel, so a misconfiguration is never mistaken for a missing object.
+//
+// # Connections
+//
+// New uses the library's production transport: credentials, a channel pool
+// (Options.ChannelPoolSize), 256 MiB messages, and the pool's channel priming (PingAndWarm on
+// every new channel). NewWithConn and NewEmulator take a connection to the emulator or bttest;
+// DialEmulator sets 256 MiB call options there, because the library's
+// BIGTABLE_EMULATOR_HOST path keeps gRPC's 4 MiB default and fails reads of larger rows.
+// Prime sends one PingAndWarm to open a lazily dialed connection at start-up. CreateTables
+// creates both tables for development and tests and sets the GC policies with SetGCPolicy,
+// which the emulator needs to start its GC loop at all.
+package bigtablebackend

@@ -1,0 +1,138 @@
+package bigtablebackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/stratastore/strata/tiered/driver"
+)
+
+// retryable reports whether a failed attempt is worth repeating. Every RPC this package sends
+// is idempotent (CheckAndMutateRow predicates are built to be; see filters.go), so the only
+// question is whether the failure is transient:
+//
+//   - Unavailable, Aborted: the classic transient codes.
+//   - DeadlineExceeded: only the attempt's own timeout (the caller's context is checked
+//     separately and never retried).
+//   - Internal, Unknown: Bigtable returns these for RST_STREAM, connection resets and
+//     server-side hiccups; objectstore retries them too.
+//
+// Not retried: ResourceExhausted (quota or a message over the size limit; hammering it does
+// not help, and the caller sees ErrUnavailable or ErrTooLarge), Canceled, InvalidArgument,
+// NotFound (a missing table), PermissionDenied, Unauthenticated, FailedPrecondition.
+func retryable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Aborted, codes.DeadlineExceeded, codes.Internal, codes.Unknown:
+		return true
+	}
+	return false
+}
+
+// Error is a Bigtable RPC failure translated at the driver boundary. It matches the driver
+// sentinel in Kind (when there is one) as well as the original gRPC error.
+type Error struct {
+	// Op is the driver operation, RPC is the Bigtable method.
+	Op, RPC string
+	// Attempts is how many times the RPC was sent.
+	Attempts int
+	// Kind is the driver sentinel (ErrUnavailable, ErrInvalidArgument, ...) or nil.
+	Kind error
+	// Err is the last error from the client library.
+	Err error
+}
+
+// Error describes the failure: operation, RPC, attempts, sentinel and cause.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("bigtable ")
+	b.WriteString(e.Op)
+	b.WriteString(" (")
+	b.WriteString(e.RPC)
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, ", %d attempts", e.Attempts)
+	}
+	b.WriteString("): ")
+	if e.Kind != nil {
+		b.WriteString(e.Kind.Error())
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+// Unwrap returns the sentinel and the client error, so errors.Is works for both.
+func (e *Error) Unwrap() []error {
+	if e.Kind == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// kindOf maps a client error to a driver sentinel.
+func kindOf(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return driver.ErrUnavailable
+	}
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.OutOfRange:
+		return driver.ErrInvalidArgument
+	case codes.ResourceExhausted:
+		if strings.Contains(err.Error(), "larger than max") {
+			return driver.ErrTooLarge
+		}
+		return driver.ErrUnavailable
+	case codes.Unavailable, codes.Aborted, codes.DeadlineExceeded, codes.Internal, codes.Unknown:
+		return driver.ErrUnavailable
+	}
+	return nil
+}
+
+// do runs one RPC with a per-attempt timeout and bounded retries with exponential backoff and
+// jitter. It never retries once the caller's context is done, and then returns an error that
+// wraps the context's error.
+func (b *Backend) do(ctx context.Context, op, rpc string, fn func(ctx context.Context) error) error {
+	return b.doAttempts(ctx, op, rpc, b.opts.MaxAttempts, fn)
+}
+
+func (b *Backend) doAttempts(ctx context.Context, op, rpc string, attempts int, fn func(ctx context.Context) error) error {
+	backoff := b.opts.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, b.opts.RPCTimeout)
+		err := fn(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return &Error{Op: op, RPC: rpc, Attempts: attempt, Kind: cerr, Err: err}
+		}
+		if attempt >= attempts || !retryable(err) {
+			return &Error{Op: op, RPC: rpc, Attempts: attempt, Kind: kindOf(err), Err: err}
+		}
+		// Equal jitter: half the backoff fixed, half random, so retries spread out but still
+		// grow exponentially.
+		d := backoff/2 + rand.N(backoff/2+1)
+		b.log.DebugContext(ctx, "bigtable retry", "op", op, "rpc", rpc, "attempt", attempt, "delay", d, "err", err)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return &Error{Op: op, RPC: rpc, Attempts: attempt, Kind: ctx.Err(), Err: err}
+		}
+		backoff = min(backoff*2, maxRetryBackoff)
+	}
+}
+
+// maxRetryBackoff caps the exponential backoff between attempts.
+const maxRetryBackoff = 2 * time.Second

@@ -1,0 +1,247 @@
+package bigtablebackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/stratastore/strata/tiered/driver"
+)
+
+// statusErr returns a gRPC status error with the named code.
+func statusErr(code string) error {
+	var c codes.Code
+	if err := c.UnmarshalJSON([]byte(`"` + code + `"`)); err != nil {
+		panic(err)
+	}
+	return status.Error(c, "injected "+code)
+}
+
+func TestRetryable_And_KindOf(t *testing.T) {
+	for _, tc := range []struct {
+		err       error
+		retryable bool
+		kind      error
+	}{
+		{statusErr("UNAVAILABLE"), true, driver.ErrUnavailable},
+		{statusErr("ABORTED"), true, driver.ErrUnavailable},
+		{statusErr("DEADLINE_EXCEEDED"), true, driver.ErrUnavailable},
+		{statusErr("INTERNAL"), true, driver.ErrUnavailable},
+		{statusErr("UNKNOWN"), true, driver.ErrUnavailable},
+		{context.DeadlineExceeded, true, driver.ErrUnavailable},
+		{statusErr("RESOURCE_EXHAUSTED"), false, driver.ErrUnavailable},
+		{status.Error(codes.ResourceExhausted, "grpc: received message larger than max (5 vs. 4)"), false, driver.ErrTooLarge},
+		{statusErr("INVALID_ARGUMENT"), false, driver.ErrInvalidArgument},
+		{statusErr("OUT_OF_RANGE"), false, driver.ErrInvalidArgument},
+		{statusErr("NOT_FOUND"), false, nil},
+		{statusErr("PERMISSION_DENIED"), false, nil},
+		{statusErr("UNAUTHENTICATED"), false, nil},
+		{statusErr("FAILED_PRECONDITION"), false, nil},
+		{statusErr("CANCELLED"), false, nil},
+		{errors.New("plain"), true, driver.ErrUnavailable}, // status.Code of a non-status error is Unknown
+	} {
+		if got := retryable(tc.err); got != tc.retryable {
+			t.Errorf("retryable(%v) = %v, want %v", tc.err, got, tc.retryable)
+		}
+		if got := kindOf(tc.err); got != tc.kind {
+			t.Errorf("kindOf(%v) = %v, want %v", tc.err, got, tc.kind)
+		}
+	}
+}
+
+func TestError_MatchesSentinelAndCause(t *testing.T) {
+	cause := statusErr("UNAVAILABLE")
+	err := error(&Error{Op: "PutNonTombstone", RPC: "CheckAndMutateRow", Attempts: 3, Kind: driver.ErrUnavailable, Err: cause})
+	if !errors.Is(err, driver.ErrUnavailable) || !errors.Is(err, cause) {
+		t.Errorf("%v does not match its sentinel and cause", err)
+	}
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("status.Code(%v) = %v, want Unavailable", err, status.Code(err))
+	}
+	want := "bigtable PutNonTombstone (CheckAndMutateRow, 3 attempts): unavailable: rpc error: code = Unavailable desc = injected UNAVAILABLE"
+	if err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err.Error(), want)
+	}
+}
+
+// failN returns a fault that fails the first n calls of method with err.
+func failN(method string, n int, err error) func(context.Context, string, int) error {
+	return func(_ context.Context, m string, i int) error {
+		if m == method && i <= n {
+			return err
+		}
+		return nil
+	}
+}
+
+func TestBackend_Retry(t *testing.T) {
+	opts := Options{RPCTimeout: 300 * time.Millisecond, MaxAttempts: 3, RetryBackoff: time.Millisecond}
+	e := newEnv(t, kindBttest, envConfig{opts: opts})
+	ctx := context.Background()
+	id := testID("retry")
+	put := func(ctx context.Context) error {
+		_, err := e.b.PutNonTombstone(ctx, id, manualMD("r"), []byte("r"))
+		return err
+	}
+	// Internal is not retried by the client library for reads, only by the backend, so the
+	// attempt count is deterministic.
+	get := func(ctx context.Context) error { _, err := e.b.GetTiered(ctx, id); return err }
+
+	for _, tc := range []struct {
+		name     string
+		op       func(context.Context) error
+		fault    func(context.Context, string, int) error
+		method   string
+		attempts int
+		fails    bool
+		wantErr  error // the sentinel a failure matches, if any
+	}{
+		{"CAS: transient twice, then ok", put, failN("CheckAndMutateRow", 2, statusErr("UNAVAILABLE")), "CheckAndMutateRow", 3, false, nil},
+		{"CAS: transient every time", put, failN("CheckAndMutateRow", 99, statusErr("UNAVAILABLE")), "CheckAndMutateRow", 3, true, driver.ErrUnavailable},
+		{"CAS: aborted, then ok", put, failN("CheckAndMutateRow", 1, statusErr("ABORTED")), "CheckAndMutateRow", 2, false, nil},
+		{"CAS: invalid argument is not retried", put, failN("CheckAndMutateRow", 99, statusErr("INVALID_ARGUMENT")), "CheckAndMutateRow", 1, true, driver.ErrInvalidArgument},
+		{"CAS: permission denied is not retried", put, failN("CheckAndMutateRow", 99, statusErr("PERMISSION_DENIED")), "CheckAndMutateRow", 1, true, nil},
+		{"CAS: resource exhausted is not retried", put, failN("CheckAndMutateRow", 99, statusErr("RESOURCE_EXHAUSTED")), "CheckAndMutateRow", 1, true, driver.ErrUnavailable},
+		{"read: internal twice, then ok", get, failN("ReadRows", 2, statusErr("INTERNAL")), "ReadRows", 3, false, nil},
+		{"read: internal every time", get, failN("ReadRows", 99, statusErr("INTERNAL")), "ReadRows", 3, true, driver.ErrUnavailable},
+		{"CAS: attempt timeout, then ok", put, func(ctx context.Context, m string, n int) error {
+			if m == "CheckAndMutateRow" && n == 1 {
+				<-ctx.Done() // the attempt's own deadline
+				return status.FromContextError(ctx.Err()).Err()
+			}
+			return nil
+		}, "CheckAndMutateRow", 2, false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.rec.setFault(tc.fault)
+			err := tc.op(ctx)
+			counts := e.rec.snapshot()
+			e.rec.setFault(nil)
+			if got := counts[tc.method]; got != tc.attempts {
+				t.Errorf("%s attempts: %d, want %d", tc.method, got, tc.attempts)
+			}
+			switch {
+			case !tc.fails && err != nil:
+				t.Errorf("error %v, want success", err)
+			case tc.fails && err == nil:
+				t.Error("succeeded, want an error")
+			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
+				t.Errorf("error %v, want %v", err, tc.wantErr)
+			}
+			var be *Error
+			if err != nil && (!errors.As(err, &be) || be.Attempts != tc.attempts) {
+				t.Errorf("error %#v does not report %d attempts", err, tc.attempts)
+			}
+		})
+	}
+}
+
+func TestBackend_Retry_CallerCancel_NotRetried(t *testing.T) {
+	e := newEnv(t, kindBttest, envConfig{opts: Options{RPCTimeout: 10 * time.Second, RetryBackoff: time.Millisecond}})
+	ctx, cancel := context.WithCancel(context.Background())
+	e.rec.setFault(func(ctx context.Context, m string, n int) error {
+		if m == "CheckAndMutateRow" {
+			cancel()
+			<-ctx.Done()
+			return status.FromContextError(ctx.Err()).Err()
+		}
+		return nil
+	})
+	start := time.Now()
+	_, err := e.b.PutNonTombstone(ctx, testID("cancel"), manualMD("c"), []byte("c"))
+	counts := e.rec.snapshot()
+	e.rec.setFault(nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want one matching context.Canceled", err)
+	}
+	if counts["CheckAndMutateRow"] != 1 {
+		t.Errorf("attempts after the caller cancelled: %d, want 1", counts["CheckAndMutateRow"])
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v after cancellation", d)
+	}
+}
+
+func TestBackend_Retry_CallerDeadlineDuringBackoff(t *testing.T) {
+	e := newEnv(t, kindBttest, envConfig{opts: Options{RetryBackoff: time.Hour}})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	e.rec.setFault(failN("CheckAndMutateRow", 99, statusErr("UNAVAILABLE")))
+	start := time.Now()
+	_, err := e.b.PutNonTombstone(ctx, testID("deadline"), manualMD("d"), []byte("d"))
+	counts := e.rec.snapshot()
+	e.rec.setFault(nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %v, want one matching context.DeadlineExceeded", err)
+	}
+	if counts["CheckAndMutateRow"] != 1 || time.Since(start) > 5*time.Second {
+		t.Errorf("%d attempts in %v; the backoff must end with the caller's deadline", counts["CheckAndMutateRow"], time.Since(start))
+	}
+}
+
+// TestBackend_LostResponse_IdempotentCAS applies each CheckAndMutateRow but loses its response
+// once: the retry must report the success the first attempt committed.
+func TestBackend_LostResponse_IdempotentCAS(t *testing.T) {
+	e := newEnv(t, kindBttest, envConfig{opts: Options{RetryBackoff: time.Millisecond}})
+	ctx := context.Background()
+	for i, tc := range []struct {
+		name  string
+		setup string
+		op    func(id driver.ObjectID) (bool, error)
+		after string
+	}{
+		{"put", "absent", func(id driver.ObjectID) (bool, error) {
+			ts, err := e.b.PutNonTombstone(ctx, id, manualMD("new"), []byte("n"))
+			return ts == nil, err
+		}, "object:new"},
+		{"delete", "object", func(id driver.ObjectID) (bool, error) {
+			ts, err := e.b.DeleteNonTombstone(ctx, id)
+			return ts == nil, err
+		}, "absent"},
+		{"create tombstone", "object", func(id driver.ObjectID) (bool, error) {
+			return e.b.CompareAndWrite(ctx, id, nil, driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: rev(id, 1)}})
+		}, "tomb:1"},
+		{"swap tombstone", "tombA", func(id driver.ObjectID) (bool, error) {
+			return e.b.CompareAndWrite(ctx, id, ptrTo(rev(id, 1)), driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: rev(id, 2)}})
+		}, "tomb:2"},
+		{"tombstone to object", "tombA", func(id driver.ObjectID) (bool, error) {
+			return e.b.CompareAndWrite(ctx, id, ptrTo(rev(id, 1)), driver.Write{Kind: driver.WriteObject, Metadata: manualMD("new"), Payload: []byte("n")})
+		}, "object:new"},
+		{"delete tombstone", "tombA", func(id driver.ObjectID) (bool, error) {
+			return e.b.CompareAndWrite(ctx, id, ptrTo(rev(id, 1)), driver.Write{Kind: driver.WriteDelete})
+		}, "absent"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := testID(fmt.Sprintf("lost/%d", i))
+			stateSetup(tc.setup, id)(t, e, id)
+			e.rec.setFault(func(ctx context.Context, m string, n int) error {
+				if m == "CheckAndMutateRow" && n == 1 {
+					return errLoseResponse // commit, then lose the response
+				}
+				return nil
+			})
+			ok, err := tc.op(id)
+			counts := e.rec.snapshot()
+			e.rec.setFault(nil)
+			if err != nil || !ok {
+				t.Fatalf("= %v, %v after a lost response; want success", ok, err)
+			}
+			if counts["CheckAndMutateRow"] != 2 {
+				t.Errorf("CheckAndMutateRow attempts %d, want 2", counts["CheckAndMutateRow"])
+			}
+			want := tc.after
+			if n, ok := strings.CutPrefix(want, "tomb:"); ok {
+				want = "tomb:" + rev(id, int(n[0]-'0')).Key
+			}
+			if got := view(t, e.b, id); got != want {
+				t.Errorf("row %s, want %s", got, want)
+			}
+		})
+	}
+}
