@@ -305,7 +305,9 @@ func peek(r io.Reader, buf []byte) (n int, eof bool, err error) {
 		m, err := r.Read(buf[n:])
 		n += m
 		if err == io.EOF {
-			return n, true, nil
+			// A read may fill buf and report the end at once: then the body is one byte
+			// over the threshold, and it is not small.
+			return n, n < len(buf), nil
 		}
 		if err != nil {
 			return n, false, err

@@ -249,7 +249,24 @@ func TestStore_PutRouting_Threshold(t *testing.T) {
 		if got := read(t, e.s, id("k")); !bytes.Equal(got, p) {
 			t.Errorf("size %d: payload differs", tc.size)
 		}
+		// net/http's body reader returns the last bytes together with io.EOF.
+		r, err = e.s.Put(context.Background(), id("eager"), driver.Metadata{}, &eagerEOF{b: p})
+		if err != nil || r.Backend != tc.want || r.Size != int64(tc.size) {
+			t.Errorf("size %d with data+EOF reads: %+v, %v; want %s", tc.size, r, err, tc.want)
+		}
 	}
+}
+
+// eagerEOF returns io.EOF together with the last bytes, as net/http's body reader does.
+type eagerEOF struct{ b []byte }
+
+func (r *eagerEOF) Read(p []byte) (int, error) {
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	if len(r.b) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 func TestStore_PutLarge_CreatesTombstone(t *testing.T) {
