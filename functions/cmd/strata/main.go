@@ -1,0 +1,166 @@
+// Command strata is Strata's all-in-one binary. With no arguments, or with "serve", it
+// serves every function of the route table from one process on STRATA_HTTP_ADDR, over the
+// storage STRATA_STORAGE selects (the embedded local backend under STRATA_DATA_DIR by
+// default), with the cleanup worker in-process and recovery on a timer.
+//
+// On SIGINT or SIGTERM it marks /ready unavailable, lets in-flight requests finish, drains
+// the cleanup worker and exits 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/stratastore/strata/functions/internal/config"
+	"github.com/stratastore/strata/functions/internal/httpapi"
+	"github.com/stratastore/strata/functions/internal/runtime"
+	"github.com/stratastore/strata/tiered"
+)
+
+// Timing of the serve command.
+const (
+	// recoverInterval is how often the local server runs a bounded recovery pass; deployed,
+	// Cloud Scheduler triggers the recover function instead.
+	recoverInterval = 30 * time.Second
+	// shutdownTimeout bounds the drain of in-flight requests.
+	shutdownTimeout = 30 * time.Second
+	// cleanupDrainTimeout bounds the wait for queued cleanup work. Tasks still waiting then
+	// (a superseded revision's grace period, say) keep their change-log entries, and the
+	// recovery pass of the next start completes them: nothing is lost by not waiting.
+	cleanupDrainTimeout = 5 * time.Second
+)
+
+const usage = `usage: strata [command]
+
+commands:
+  serve   serve every function on STRATA_HTTP_ADDR (the default command)
+  help    show this help
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+// run dispatches the command line and returns the exit status.
+func run(args, environ []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "strata serve: unexpected arguments %q\n\n%s", args, usage)
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serve(ctx, environ, stdout, serveOptions{recoverEvery: recoverInterval}); err != nil {
+			fmt.Fprintf(stderr, "strata: %v\n", err)
+			return 1
+		}
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "strata: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// serveOptions are the knobs tests turn.
+type serveOptions struct {
+	recoverEvery time.Duration
+}
+
+// serve runs the server until ctx ends, then shuts it down gracefully.
+func serve(ctx context.Context, environ []string, stdout io.Writer, opts serveOptions) error {
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return err
+	}
+	log := httpapi.NewLogger(stdout, cfg.LogLevel)
+	rt, err := runtime.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return errors.Join(fmt.Errorf("STRATA_HTTP_ADDR: %w", err), rt.Close(context.Background()))
+	}
+	where := string(cfg.Storage)
+	if cfg.Storage == config.StorageLocal {
+		if abs, err := filepath.Abs(cfg.DataDir); err == nil {
+			where = "local data in " + abs
+		}
+	}
+	log.Info("strata is serving", "url", "http://"+ln.Addr().String(), "storage", where)
+
+	srv := &http.Server{Handler: rt.Server, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	recoverDone := make(chan struct{})
+	recoverCtx, stopRecover := context.WithCancel(context.Background())
+	go func() {
+		defer close(recoverDone)
+		recoverLoop(recoverCtx, rt.Store, log, opts.recoverEvery)
+	}()
+
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+		err = fmt.Errorf("serving: %w", err)
+	}
+	log.Info("strata is shutting down: draining requests and cleanup")
+	rt.Server.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		err = errors.Join(err, fmt.Errorf("shutdown: %w", serr))
+	}
+	stopRecover()
+	<-recoverDone
+	cctx, ccancel := context.WithTimeout(context.Background(), cleanupDrainTimeout)
+	defer ccancel()
+	if cerr := rt.Close(cctx); errors.Is(cerr, context.DeadlineExceeded) {
+		log.Warn("cleanup work not finished in time; recovery completes it after the next start", "waited", cleanupDrainTimeout.String())
+	} else if cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close: %w", cerr))
+	}
+	if err == nil {
+		log.Info("strata stopped")
+	}
+	return err
+}
+
+// recoverLoop runs a bounded recovery pass every interval until ctx ends, so that change-log
+// entries a crash left behind get cleaned up.
+func recoverLoop(ctx context.Context, store *tiered.Store, log *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rep, err := store.Recover(ctx, tiered.DefaultRecoverLimit)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("recovery pass failed", "error", err.Error(), "claimed", rep.Claimed, "dispatched", rep.Dispatched)
+		case rep.Claimed > 0:
+			log.Info("recovery pass", "claimed", rep.Claimed, "dispatched", rep.Dispatched)
+		}
+	}
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// mainEnv makes the test binary run main instead of the tests (for the signal test).
+const mainEnv = "STRATA_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) == "1" {
+		os.Unsetenv(mainEnv) // not a configuration variable
+		os.Args = os.Args[:1]
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a polling reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// serverURL waits for the "strata is serving" log line and returns its url.
+func serverURL(t *testing.T, out interface{ String() string }) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(out.String()))
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line["message"] == "strata is serving" {
+				return line["url"].(string)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("server did not start:\n%s", out.String())
+	return ""
+}
+
+func env(dir string) []string {
+	return []string{"STRATA_AUTH_ENFORCE=false", "STRATA_DATA_DIR=" + dir, "STRATA_HTTP_ADDR=127.0.0.1:0"}
+}
+
+// startServe runs serve until the returned stop is called; stop returns serve's error.
+func startServe(t *testing.T, environ []string) (url string, out *syncBuffer, stop func() error) {
+	t.Helper()
+	out = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, environ, out, serveOptions{recoverEvery: 20 * time.Millisecond}) }()
+	url = serverURL(t, out)
+	return url, out, func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(40 * time.Second):
+			t.Fatal("serve did not stop")
+			return nil
+		}
+	}
+}
+
+func do(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// TestServe_LocalRoundTripSurvivesRestart stores objects, stops the server, starts it again
+// on the same data directory and reads them back.
+func TestServe_LocalRoundTripSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	url, out, stop := startServe(t, env(dir))
+	if !strings.Contains(out.String(), `"storage":"local data in `+dir) {
+		t.Errorf("start-up line does not say where data lives:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "AUTH IS NOT ENFORCED") {
+		t.Errorf("no warning about disabled auth:\n%s", out.String())
+	}
+	big := strings.Repeat("L", 2<<20)
+	for key, body := range map[string]string{"small": "s", "big": big} {
+		if status, b := do(t, "PUT", url+"/v1/objects/test/_/"+key, body); status != 200 {
+			t.Fatalf("PUT %s: %d %s", key, status, b)
+		}
+	}
+	if status, b := do(t, "GET", url+"/ready", ""); status != 200 || b != "OK" {
+		t.Errorf("/ready: %d %q", status, b)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if !strings.Contains(out.String(), "strata stopped") {
+		t.Errorf("no clean stop:\n%s", out.String())
+	}
+
+	url, _, stop = startServe(t, env(dir))
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	for key, body := range map[string]string{"small": "s", "big": big} {
+		if status, b := do(t, "GET", url+"/v1/objects/test/_/"+key, ""); status != 200 || b != body {
+			t.Errorf("GET %s after restart: %d, %d bytes", key, status, len(b))
+		}
+	}
+}
+
+func TestRun_Commands(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"help"}, nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "serve") {
+		t.Errorf("help: %d %q", code, stdout.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"frobnicate"}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: %d %q", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"serve", "extra"}, nil, &stdout, &stderr); code != 2 {
+		t.Errorf("serve with arguments: %d", code)
+	}
+	stderr.Reset()
+	if code := run(nil, []string{"STRATA_AUTH_ENFORCE=false", "STRATA_MAX_CONCURRENCY=none"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "STRATA_MAX_CONCURRENCY") {
+		t.Errorf("bad configuration: %d %q", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(nil, nil, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "STRATA_AUTH_KEYS") {
+		t.Errorf("enforced auth without keys: %d %q", code, stderr.String())
+	}
+}
+
+// TestMain_SIGTERM runs the real binary entry point and stops it with SIGTERM: it must
+// drain and exit 0.
+func TestMain_SIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	var environ []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "STRATA_") {
+			environ = append(environ, kv)
+		}
+	}
+	cmd.Env = append(append(environ, mainEnv+"=1"), env(dir)...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	url := serverURL(t, out)
+	if status, _ := do(t, "PUT", url+"/v1/objects/test/_/k", "v"); status != 200 {
+		t.Fatalf("PUT: %d", status)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if err != nil && errors.As(err, &ee) {
+			t.Errorf("exit code %d:\n%s", ee.ExitCode(), out.String())
+		} else if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatalf("no exit after SIGTERM:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "strata stopped") {
+		t.Errorf("no clean stop:\n%s", out.String())
+	}
+}

@@ -1,0 +1,365 @@
+// Package config reads Strata's configuration from the environment, once, into one
+// validated Config. Every variable is named STRATA_*; a malformed value or an unknown
+// STRATA_* variable is an error that names the variable, so a typo stops start-up instead
+// of silently falling back to a default.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stratastore/strata/functions/internal/admission"
+	"github.com/stratastore/strata/functions/internal/auth"
+	"github.com/stratastore/strata/functions/internal/httpapi"
+	"github.com/stratastore/strata/tiered"
+)
+
+// Storage selects the backends.
+type Storage string
+
+const (
+	// StorageLocal is the embedded durable backend under DataDir: no emulators needed.
+	StorageLocal Storage = "local"
+	// StorageEmulators is Bigtable on the Bigtable emulator and GCS on fake-gcs-server.
+	StorageEmulators Storage = "emulators"
+	// StorageGCP is Cloud Bigtable and Cloud Storage.
+	StorageGCP Storage = "gcp"
+)
+
+// Defaults of the optional variables.
+const (
+	DefaultHTTPAddr       = "127.0.0.1:8888"
+	DefaultDataDir        = "./data"
+	DefaultMaxConcurrency = admission.DefaultMaxConcurrency
+)
+
+// Bigtable locates the high-volume table and the change-log table. Empty table names mean
+// the Bigtable backend's defaults.
+type Bigtable struct {
+	Project        string
+	Instance       string
+	Table          string
+	ChangeLogTable string
+	// Emulator is the emulator's host:port (StorageEmulators only).
+	Emulator string
+}
+
+// GCS locates the long-term bucket.
+type GCS struct {
+	Bucket string
+	// Endpoint is the GCS emulator (fake-gcs-server) as host:port or base URL, in
+	// STORAGE_EMULATOR_HOST's format: "127.0.0.1:4443" or "http://127.0.0.1:4443"
+	// (required with StorageEmulators).
+	Endpoint string
+}
+
+// Config is Strata's validated configuration.
+type Config struct {
+	// HTTPAddr is where the local server listens (STRATA_HTTP_ADDR). Deployed functions
+	// listen on $PORT instead, as the functions framework does.
+	HTTPAddr string
+	// DataDir holds the local backend's data (STRATA_DATA_DIR).
+	DataDir string
+	// AuthEnforce makes auth failures errors (STRATA_AUTH_ENFORCE).
+	AuthEnforce bool
+	// AuthKeys are the keys that verify tokens and pre-signed URLs (STRATA_AUTH_KEYS).
+	AuthKeys auth.KeyDirectory
+	// Storage selects the backends (STRATA_STORAGE).
+	Storage Storage
+	// Bigtable and GCS configure StorageEmulators and StorageGCP.
+	Bigtable Bigtable
+	GCS      GCS
+	// CleanupTopic is the Pub/Sub topic cleanup tasks are published to, as
+	// projects/<project>/topics/<topic> (STRATA_CLEANUP_TOPIC). Empty means the in-process
+	// cleanup worker.
+	CleanupTopic string
+	// Killswitches block matching requests (STRATA_KILLSWITCHES).
+	Killswitches admission.Killswitches
+	// RateLimits throttle requests and bandwidth (STRATA_RATE_LIMITS).
+	RateLimits admission.RateLimits
+	// Usecases constrains expiration policies per usecase (STRATA_USECASES).
+	Usecases httpapi.UsecasePolicies
+	// MaxConcurrency bounds concurrent storage operations (STRATA_MAX_CONCURRENCY).
+	MaxConcurrency int
+	// MaxRequests bounds in-flight object requests (STRATA_MAX_REQUESTS).
+	MaxRequests int
+	// GracePeriod delays deleting superseded revisions (STRATA_GRACE_PERIOD); zero means
+	// no delay.
+	GracePeriod time.Duration
+	// LogLevel is the minimum level logged (STRATA_LOG_LEVEL).
+	LogLevel slog.Level
+}
+
+// variable is one STRATA_* variable: its name and how it sets its part of Config.
+type variable struct {
+	name  string
+	parse func(c *Config, v string) error
+}
+
+// variables lists every variable Strata reads. A STRATA_* variable not listed here is an
+// error.
+var variables = []variable{
+	{"STRATA_HTTP_ADDR", func(c *Config, v string) error {
+		_, port, err := net.SplitHostPort(v)
+		if err != nil {
+			return err
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return fmt.Errorf("invalid port %q", port)
+		}
+		c.HTTPAddr = v
+		return nil
+	}},
+	{"STRATA_DATA_DIR", func(c *Config, v string) error {
+		if v == "" {
+			return errors.New("must not be empty")
+		}
+		c.DataDir = v
+		return nil
+	}},
+	{"STRATA_AUTH_ENFORCE", func(c *Config, v string) (err error) {
+		c.AuthEnforce, err = parseBool(v)
+		return err
+	}},
+	{"STRATA_AUTH_KEYS", func(c *Config, v string) (err error) {
+		c.AuthKeys, err = auth.ParseKeyDirectory(v)
+		return err
+	}},
+	{"STRATA_STORAGE", func(c *Config, v string) error {
+		switch s := Storage(v); s {
+		case StorageLocal, StorageEmulators, StorageGCP:
+			c.Storage = s
+			return nil
+		}
+		return fmt.Errorf("%q is not one of local, emulators, gcp", v)
+	}},
+	{"STRATA_BIGTABLE_PROJECT", setString(func(c *Config) *string { return &c.Bigtable.Project })},
+	{"STRATA_BIGTABLE_INSTANCE", setString(func(c *Config) *string { return &c.Bigtable.Instance })},
+	{"STRATA_BIGTABLE_TABLE", setString(func(c *Config) *string { return &c.Bigtable.Table })},
+	{"STRATA_BIGTABLE_CHANGELOG_TABLE", setString(func(c *Config) *string { return &c.Bigtable.ChangeLogTable })},
+	{"STRATA_BIGTABLE_EMULATOR", func(c *Config, v string) error {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return err
+		}
+		c.Bigtable.Emulator = v
+		return nil
+	}},
+	{"STRATA_GCS_BUCKET", setString(func(c *Config) *string { return &c.GCS.Bucket })},
+	{"STRATA_GCS_ENDPOINT", func(c *Config, v string) error {
+		if strings.Contains(v, "://") {
+			u, err := url.Parse(v)
+			if err != nil {
+				return err
+			}
+			if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("%q is neither host:port nor an http(s) URL", v)
+			}
+		} else if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("%q is neither host:port nor an http(s) URL", v)
+		}
+		c.GCS.Endpoint = v
+		return nil
+	}},
+	{"STRATA_CLEANUP_TOPIC", func(c *Config, v string) error {
+		parts := strings.Split(v, "/")
+		if len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "topics" || parts[3] == "" {
+			return fmt.Errorf("%q is not projects/<project>/topics/<topic>", v)
+		}
+		c.CleanupTopic = v
+		return nil
+	}},
+	{"STRATA_KILLSWITCHES", func(c *Config, v string) (err error) {
+		c.Killswitches, err = admission.ParseKillswitches(v)
+		return err
+	}},
+	{"STRATA_RATE_LIMITS", func(c *Config, v string) (err error) {
+		c.RateLimits, err = admission.ParseRateLimits(v)
+		return err
+	}},
+	{"STRATA_USECASES", func(c *Config, v string) (err error) {
+		c.Usecases, err = httpapi.ParseUsecasePolicies(v)
+		return err
+	}},
+	{"STRATA_MAX_CONCURRENCY", setPositive(func(c *Config) *int { return &c.MaxConcurrency })},
+	{"STRATA_MAX_REQUESTS", setPositive(func(c *Config) *int { return &c.MaxRequests })},
+	{"STRATA_GRACE_PERIOD", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d < 0 {
+			return errors.New("must not be negative")
+		}
+		c.GracePeriod = d
+		return nil
+	}},
+	{"STRATA_LOG_LEVEL", func(c *Config, v string) error {
+		switch strings.ToLower(v) {
+		case "debug":
+			c.LogLevel = slog.LevelDebug
+		case "info":
+			c.LogLevel = slog.LevelInfo
+		case "warn", "warning":
+			c.LogLevel = slog.LevelWarn
+		case "error":
+			c.LogLevel = slog.LevelError
+		default:
+			return fmt.Errorf("%q is not one of debug, info, warning, error", v)
+		}
+		return nil
+	}},
+}
+
+// Variables returns the names of every variable Strata reads, in documentation order.
+func Variables() []string {
+	names := make([]string, len(variables))
+	for i, v := range variables {
+		names[i] = v.name
+	}
+	return names
+}
+
+func parseBool(v string) (bool, error) {
+	switch v {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not true or false", v)
+}
+
+func setString(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "" {
+			return errors.New("must not be empty")
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+func setPositive(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q is not a positive integer", v)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+// Default returns the configuration with no variable set: local storage under ./data on
+// 127.0.0.1:8888, auth enforced (which Load then refuses without keys).
+func Default() Config {
+	return Config{
+		HTTPAddr:       DefaultHTTPAddr,
+		DataDir:        DefaultDataDir,
+		AuthEnforce:    true,
+		Storage:        StorageLocal,
+		MaxConcurrency: DefaultMaxConcurrency,
+		MaxRequests:    admission.DefaultMaxRequests,
+		GracePeriod:    tiered.DefaultGracePeriod,
+		LogLevel:       slog.LevelInfo,
+	}
+}
+
+// FromEnv reads the process environment; see Load.
+func FromEnv() (Config, error) { return Load(os.Environ()) }
+
+// toolVariables are STRATA_* variables of Strata's other tools (the CLI, the deploy tool,
+// the end-to-end tests). The server ignores them, so that a shell set up for those tools can
+// still start it.
+var toolVariables = []string{
+	"STRATA_URL", "STRATA_KEY_FILE", "STRATA_KID", "STRATA_TOKEN",
+	"STRATA_PROJECT", "STRATA_REGION", "STRATA_ENV",
+	"STRATA_E2E_URL", "STRATA_E2E_KEY_FILE", "STRATA_E2E_KID",
+}
+
+// Load parses environ ("NAME=value" entries, as os.Environ returns them) into a validated
+// Config. Every problem is reported, each naming its variable; an unknown STRATA_*
+// variable is one of them.
+func Load(environ []string) (Config, error) {
+	c := Default()
+	var errs []error
+	env := make(map[string]string)
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "STRATA_") {
+			continue
+		}
+		env[name] = value
+		if slices.Contains(toolVariables, name) {
+			continue
+		}
+		if !slices.ContainsFunc(variables, func(v variable) bool { return v.name == name }) {
+			errs = append(errs, fmt.Errorf("%s: unknown variable (known: %s)", name, strings.Join(Variables(), ", ")))
+		}
+	}
+	for _, v := range variables {
+		value, ok := env[v.name]
+		if !ok {
+			continue
+		}
+		if err := v.parse(&c, value); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", v.name, err))
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, c.check(env)...)
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// check validates the combination of values.
+func (c *Config) check(env map[string]string) []error {
+	var errs []error
+	if c.AuthEnforce && len(c.AuthKeys) == 0 {
+		errs = append(errs, errors.New("STRATA_AUTH_KEYS: no keys configured while STRATA_AUTH_ENFORCE is true (configure keys, or set STRATA_AUTH_ENFORCE=false for local development)"))
+	}
+	require := func(name, value string) {
+		if value == "" {
+			errs = append(errs, fmt.Errorf("%s: required with STRATA_STORAGE=%s", name, c.Storage))
+		}
+	}
+	forbid := func(name string) {
+		if _, ok := env[name]; ok {
+			errs = append(errs, fmt.Errorf("%s: not used with STRATA_STORAGE=%s", name, c.Storage))
+		}
+	}
+	switch c.Storage {
+	case StorageLocal:
+		for _, name := range []string{"STRATA_BIGTABLE_PROJECT", "STRATA_BIGTABLE_INSTANCE", "STRATA_BIGTABLE_TABLE",
+			"STRATA_BIGTABLE_CHANGELOG_TABLE", "STRATA_BIGTABLE_EMULATOR", "STRATA_GCS_BUCKET", "STRATA_GCS_ENDPOINT",
+			"STRATA_CLEANUP_TOPIC"} {
+			forbid(name)
+		}
+	case StorageEmulators:
+		require("STRATA_BIGTABLE_PROJECT", c.Bigtable.Project)
+		require("STRATA_BIGTABLE_INSTANCE", c.Bigtable.Instance)
+		require("STRATA_BIGTABLE_EMULATOR", c.Bigtable.Emulator)
+		require("STRATA_GCS_BUCKET", c.GCS.Bucket)
+		require("STRATA_GCS_ENDPOINT", c.GCS.Endpoint)
+	case StorageGCP:
+		require("STRATA_BIGTABLE_PROJECT", c.Bigtable.Project)
+		require("STRATA_BIGTABLE_INSTANCE", c.Bigtable.Instance)
+		require("STRATA_GCS_BUCKET", c.GCS.Bucket)
+		forbid("STRATA_BIGTABLE_EMULATOR")
+	}
+	if c.Bigtable.Table != "" && c.Bigtable.Table == c.Bigtable.ChangeLogTable {
+		errs = append(errs, errors.New("STRATA_BIGTABLE_CHANGELOG_TABLE: must differ from STRATA_BIGTABLE_TABLE"))
+	}
+	return errs
+}

@@ -1,0 +1,185 @@
+package config
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stratastore/strata/functions/internal/auth"
+	"github.com/stratastore/strata/tiered"
+)
+
+// keyFile writes a fresh Ed25519 public key as PEM and returns its path.
+func keyFile(t *testing.T) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := auth.MarshalPublicKeyPEM(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(path, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// dev is the minimal environment that loads: auth not enforced.
+var dev = []string{"STRATA_AUTH_ENFORCE=false"}
+
+func TestLoad_Defaults(t *testing.T) {
+	c, err := Load(append(dev, "PATH=/bin", "HOME=/root", "FUNCTION_TARGET=x", "PORT=8080"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:8888" || c.DataDir != "./data" || c.Storage != StorageLocal || c.AuthEnforce ||
+		c.MaxConcurrency != 500 || c.MaxRequests != 10000 || c.GracePeriod != tiered.DefaultGracePeriod || c.LogLevel != slog.LevelInfo {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestLoad_EveryVariable(t *testing.T) {
+	key := keyFile(t)
+	keys := `{"kid":{"key_files":["` + key + `"],"max_permissions":["object.read"]}}`
+	tests := []struct {
+		env   []string
+		check func(c Config) bool
+	}{
+		{[]string{"STRATA_HTTP_ADDR=0.0.0.0:9000"}, func(c Config) bool { return c.HTTPAddr == "0.0.0.0:9000" }},
+		{[]string{"STRATA_HTTP_ADDR=127.0.0.1:0"}, func(c Config) bool { return c.HTTPAddr == "127.0.0.1:0" }},
+		{[]string{"STRATA_DATA_DIR=/var/lib/strata"}, func(c Config) bool { return c.DataDir == "/var/lib/strata" }},
+		{[]string{"STRATA_AUTH_KEYS=" + keys}, func(c Config) bool { return len(c.AuthKeys) == 1 && len(c.AuthKeys["kid"].Versions) == 1 }},
+		{[]string{"STRATA_AUTH_ENFORCE=true", "STRATA_AUTH_KEYS=" + keys}, func(c Config) bool { return c.AuthEnforce }},
+		{[]string{"STRATA_STORAGE=local"}, func(c Config) bool { return c.Storage == StorageLocal }},
+		{[]string{"STRATA_STORAGE=emulators", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i", "STRATA_BIGTABLE_TABLE=t",
+			"STRATA_BIGTABLE_CHANGELOG_TABLE=cl", "STRATA_BIGTABLE_EMULATOR=127.0.0.1:8086", "STRATA_GCS_BUCKET=b",
+			"STRATA_GCS_ENDPOINT=http://127.0.0.1:4443"},
+			func(c Config) bool {
+				return c.Storage == StorageEmulators && c.Bigtable == Bigtable{Project: "p", Instance: "i", Table: "t", ChangeLogTable: "cl", Emulator: "127.0.0.1:8086"} &&
+					c.GCS == GCS{Bucket: "b", Endpoint: "http://127.0.0.1:4443"}
+			}},
+		{[]string{"STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i", "STRATA_GCS_BUCKET=b"},
+			func(c Config) bool { return c.Storage == StorageGCP && c.Bigtable.Table == "" && c.GCS.Endpoint == "" }},
+		{[]string{"STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i", "STRATA_GCS_BUCKET=b",
+			"STRATA_CLEANUP_TOPIC=projects/p/topics/strata-cleanup"}, func(c Config) bool { return c.CleanupTopic == "projects/p/topics/strata-cleanup" }},
+		{[]string{`STRATA_KILLSWITCHES=[{"usecase":"broken"}]`}, func(c Config) bool { return len(c.Killswitches) == 1 }},
+		{[]string{`STRATA_RATE_LIMITS={"throughput":{"global_rps":10}}`}, func(c Config) bool { return c.RateLimits.Throughput != nil }},
+		{[]string{`STRATA_USECASES={"a":{"expiration":{"manual":{"allowed":false}}}}`}, func(c Config) bool { return !c.Usecases["a"].Manual.Allowed }},
+		{[]string{"STRATA_MAX_CONCURRENCY=7"}, func(c Config) bool { return c.MaxConcurrency == 7 }},
+		{[]string{"STRATA_MAX_REQUESTS=9"}, func(c Config) bool { return c.MaxRequests == 9 }},
+		{[]string{"STRATA_GRACE_PERIOD=0s"}, func(c Config) bool { return c.GracePeriod == 0 }},
+		{[]string{"STRATA_GRACE_PERIOD=1m30s"}, func(c Config) bool { return c.GracePeriod == 90*time.Second }},
+		{[]string{"STRATA_LOG_LEVEL=debug"}, func(c Config) bool { return c.LogLevel == slog.LevelDebug }},
+		{[]string{"STRATA_LOG_LEVEL=WARNING"}, func(c Config) bool { return c.LogLevel == slog.LevelWarn }},
+		{[]string{"STRATA_LOG_LEVEL=error"}, func(c Config) bool { return c.LogLevel == slog.LevelError }},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		c, err := Load(append(append([]string{}, dev...), tt.env...))
+		if err != nil {
+			t.Errorf("%q: %v", tt.env, err)
+			continue
+		}
+		if !tt.check(c) {
+			t.Errorf("%q: config %+v", tt.env, c)
+		}
+		for _, kv := range tt.env {
+			name, _, _ := strings.Cut(kv, "=")
+			covered[name] = true
+		}
+	}
+	for _, name := range Variables() {
+		if !covered[name] {
+			t.Errorf("variable %s has no test", name)
+		}
+	}
+}
+
+func TestLoad_Errors(t *testing.T) {
+	tests := []struct {
+		env  []string
+		name string // the variable the error must name
+	}{
+		{[]string{"STRATA_HTTP_ADDR=8888"}, "STRATA_HTTP_ADDR"},
+		{[]string{"STRATA_HTTP_ADDR=localhost:http"}, "STRATA_HTTP_ADDR"},
+		{[]string{"STRATA_HTTP_ADDR=localhost:70000"}, "STRATA_HTTP_ADDR"},
+		{[]string{"STRATA_DATA_DIR="}, "STRATA_DATA_DIR"},
+		{[]string{"STRATA_AUTH_ENFORCE=yes"}, "STRATA_AUTH_ENFORCE"},
+		{[]string{"STRATA_AUTH_ENFORCE=1"}, "STRATA_AUTH_ENFORCE"},
+		{[]string{"STRATA_AUTH_KEYS={not json"}, "STRATA_AUTH_KEYS"},
+		{[]string{`STRATA_AUTH_KEYS={"kid":{"key_files":["/nonexistent.pem"]}}`}, "STRATA_AUTH_KEYS"},
+		{[]string{"STRATA_STORAGE=s3"}, "STRATA_STORAGE"},
+		{[]string{"STRATA_STORAGE=emulators"}, "STRATA_BIGTABLE_PROJECT"},
+		{[]string{"STRATA_STORAGE=emulators", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i", "STRATA_GCS_BUCKET=b", "STRATA_GCS_ENDPOINT=http://h:1"}, "STRATA_BIGTABLE_EMULATOR"},
+		{[]string{"STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i"}, "STRATA_GCS_BUCKET"},
+		{[]string{"STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i", "STRATA_GCS_BUCKET=b", "STRATA_BIGTABLE_EMULATOR=h:1"}, "STRATA_BIGTABLE_EMULATOR"},
+		{[]string{"STRATA_GCS_BUCKET=b"}, "STRATA_GCS_BUCKET"}, // set with local storage
+		{[]string{"STRATA_BIGTABLE_PROJECT="}, "STRATA_BIGTABLE_PROJECT"},
+		{[]string{"STRATA_BIGTABLE_EMULATOR=nohostport"}, "STRATA_BIGTABLE_EMULATOR"},
+		{[]string{"STRATA_GCS_ENDPOINT=ftp://x"}, "STRATA_GCS_ENDPOINT"},
+		{[]string{"STRATA_GCS_ENDPOINT=nohostport"}, "STRATA_GCS_ENDPOINT"},
+		{[]string{"STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i", "STRATA_GCS_BUCKET=b",
+			"STRATA_BIGTABLE_TABLE=t", "STRATA_BIGTABLE_CHANGELOG_TABLE=t"}, "STRATA_BIGTABLE_CHANGELOG_TABLE"},
+		{[]string{"STRATA_KILLSWITCHES={}"}, "STRATA_KILLSWITCHES"},
+		{[]string{"STRATA_CLEANUP_TOPIC=strata-cleanup"}, "STRATA_CLEANUP_TOPIC"},
+		{[]string{"STRATA_CLEANUP_TOPIC=projects/p/topics/t"}, "STRATA_CLEANUP_TOPIC"}, // set with local storage
+		{[]string{`STRATA_RATE_LIMITS={"throughput":{"nope":1}}`}, "STRATA_RATE_LIMITS"},
+		{[]string{`STRATA_USECASES={"a":{"expiration":{"ttl":{"max":"soon"}}}}`}, "STRATA_USECASES"},
+		{[]string{"STRATA_MAX_CONCURRENCY=0"}, "STRATA_MAX_CONCURRENCY"},
+		{[]string{"STRATA_MAX_CONCURRENCY=many"}, "STRATA_MAX_CONCURRENCY"},
+		{[]string{"STRATA_MAX_REQUESTS=-1"}, "STRATA_MAX_REQUESTS"},
+		{[]string{"STRATA_GRACE_PERIOD=30"}, "STRATA_GRACE_PERIOD"},
+		{[]string{"STRATA_GRACE_PERIOD=-1s"}, "STRATA_GRACE_PERIOD"},
+		{[]string{"STRATA_LOG_LEVEL=verbose"}, "STRATA_LOG_LEVEL"},
+		{[]string{"STRATA_HTTP_ADRR=127.0.0.1:1"}, "STRATA_HTTP_ADRR"}, // unknown (typo)
+		{[]string{"STRATA_=x"}, "STRATA_"},
+	}
+	for _, tt := range tests {
+		_, err := Load(append(append([]string{}, dev...), tt.env...))
+		if err == nil || !strings.Contains(err.Error(), tt.name+":") {
+			t.Errorf("%q: error %v does not name %s", tt.env, err, tt.name)
+		}
+	}
+}
+
+func TestLoad_EnforcedAuthNeedsKeys(t *testing.T) {
+	for _, env := range [][]string{nil, {"STRATA_AUTH_ENFORCE=true"}} {
+		_, err := Load(env)
+		if err == nil || !strings.Contains(err.Error(), "STRATA_AUTH_KEYS:") {
+			t.Errorf("%q: %v", env, err)
+		}
+	}
+}
+
+func TestLoad_ReportsEveryProblem(t *testing.T) {
+	_, err := Load([]string{"STRATA_AUTH_ENFORCE=maybe", "STRATA_MAX_REQUESTS=x", "STRATA_NOPE=1"})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, name := range []string{"STRATA_AUTH_ENFORCE:", "STRATA_MAX_REQUESTS:", "STRATA_NOPE:"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error lacks %s: %v", name, err)
+		}
+	}
+}
+
+func TestLoad_IgnoresOtherToolsVariables(t *testing.T) {
+	env := append([]string{}, dev...)
+	for _, name := range toolVariables {
+		env = append(env, name+"=x")
+	}
+	if _, err := Load(env); err != nil {
+		t.Fatalf("tool variables stopped start-up: %v", err)
+	}
+	if _, err := Load(append(dev, "STRATA_URLS=x")); err == nil || !strings.Contains(err.Error(), "STRATA_URLS") {
+		t.Fatalf("a near miss must still be refused: %v", err)
+	}
+}

@@ -1,0 +1,53 @@
+// Package httpapi is Strata's HTTP surface: objectstore's HTTP API v1 over a tiered.Store.
+//
+// # Routes
+//
+// One table (routes.go) lists every operation as (function, method, path prefix, handler).
+// It drives the local router (Server.ServeHTTP), the deployed functions (Server.Handler,
+// one per function name), and the load balancer's URL map (RoutesJSON, committed as
+// terraform/modules/frontend/routes.json; `make routes` regenerates it and
+// TestRoutesFileUpToDate fails when it is stale). The five public prefixes are disjoint,
+// so a URL map routes on prefix × ":method" alone; HEAD has its own rule and function.
+//
+// # A request, step by step
+//
+// The checks run in objectstore's order (http-api.md §1.4):
+//
+//  1. Route: the raw, still percent-encoded path is matched segment by segment. No route
+//     for the path: 404, empty body. A route for the path but not this method (or, on a
+//     deployed function, not this function): 405, empty body.
+//  2. Web concurrency limit (admission.WebLimiter): 503, empty body.
+//  3. Authentication (auth.Verifier): 400/401/403 JSON.
+//  4. Path: usecase, scopes and key are percent-decoded exactly once ('+' stays '+',
+//     %2F is '/') and validated: 400 text/plain "Invalid URL: ...". Keys with empty, "."
+//     or ".." segments are refused here, in every deployment, because Go's ServeMux (which
+//     the Functions Framework serves through) redirects such raw paths, and they would not
+//     survive a filesystem either.
+//  5. Killswitches: 403 text/plain. Rate limits: 429 text/plain.
+//  6. Operation-specific input: Range (400 JSON), multipart query (400 text/plain), the
+//     complete body (415/400/422 text/plain), the batch content type (400 text/plain).
+//  7. Metadata headers (400 JSON), the usecase's expiration rules (400 JSON), then the
+//     permission (403 JSON).
+//  8. The store, under a concurrency permit (429 JSON at capacity).
+//
+// errorResponse is the one place where an error becomes a status and a body.
+//
+// # Bodies
+//
+// Request bodies stream into the store; a body cut short of its Content-Length, or a
+// broken chunked stream, fails the read with an error the store cannot mistake for the
+// end, so nothing is committed, and the answer is 400 "error reading client stream".
+// Response bodies stream out; when a backend stream fails after the headers went out, the
+// connection is cut so the client sees an error, not a short object.
+//
+// Single PUTs have no size limit here and stream to the long-term backend; deployed, Cloud
+// Run caps an HTTP/1 request at 32 MiB, and larger objects use multipart upload.
+//
+// # Header names
+//
+// Response metadata headers are written under lowercase names, bypassing Go's
+// canonicalisation, because the Python client compares names to lowercase literals.
+// net/http sorts headers by name when it writes them, so their order on the wire is
+// alphabetical rather than objectstore's; clients do not depend on it. Batch parts, which
+// this package writes itself, keep objectstore's order.
+package httpapi

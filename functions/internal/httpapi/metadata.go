@@ -1,0 +1,248 @@
+package httpapi
+
+import (
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stratastore/strata/tiered/driver"
+)
+
+// Metadata header names, lowercase as objectstore emits them (http-api.md §1.3, §5).
+const (
+	hdrContentType        = "content-type"
+	hdrContentEncoding    = "content-encoding"
+	hdrExpiration         = "x-sn-expiration"
+	hdrTimeCreated        = "x-sn-time-created"
+	hdrTimeExpires        = "x-sn-time-expires"
+	hdrOrigin             = "x-sn-origin"
+	hdrFilename           = "x-sn-filename"
+	hdrCustomPrefix       = "x-snme-"
+	hdrAcceptRanges       = "accept-ranges"
+	hdrContentDisposition = "content-disposition"
+	hdrContentRange       = "content-range"
+)
+
+// timeFormat is RFC 3339 in UTC with exactly six fractional digits, as objectstore sends.
+const timeFormat = "2006-01-02T15:04:05.000000Z"
+
+// metadataError is a 400 for a bad metadata header, in objectstore's shape:
+// {"detail":"service error: metadata error: <msg>","causes":["metadata error: <msg>","<msg>"]}.
+func metadataError(msg string) *httpError {
+	return &httpError{
+		status: http.StatusBadRequest,
+		detail: "service error: metadata error: " + msg,
+		causes: []string{"metadata error: " + msg, msg},
+	}
+}
+
+// visibleASCII reports whether s consists of visible ASCII, space and tab only.
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 || c > 0x7e) && c != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
+// restrictedName reports whether s is an RFC 6838 restricted-name: 1 to 127 characters, the
+// first alphanumeric, the rest alphanumeric or one of ! # $ & - ^ _ . +
+func restrictedName(s string) bool {
+	if s == "" || len(s) > 127 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if alnum {
+			continue
+		}
+		if i == 0 || !strings.ContainsRune("!#$&-^_.+", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// validMediaType reports whether s is an RFC 6838 media type, type "/" subtype, optionally
+// followed by parameters (token or quoted-string values).
+func validMediaType(s string) bool {
+	main, _, _ := strings.Cut(s, ";")
+	typ, sub, ok := strings.Cut(strings.TrimSpace(main), "/")
+	if !ok || !restrictedName(typ) || !restrictedName(sub) {
+		return false
+	}
+	_, _, err := mime.ParseMediaType(s)
+	return err == nil
+}
+
+// first returns the first value of a header, and whether it is present.
+func first(h http.Header, canonicalName string) (string, bool) {
+	v, ok := h[canonicalName]
+	if !ok || len(v) == 0 {
+		return "", false
+	}
+	return v[0], true
+}
+
+// parseMetadata builds the metadata of a write from request (or batch part) headers, per
+// http-api.md §5.1: time_created is now and time_expires is now plus the TTL/TTI duration.
+// Unknown headers, and x-sn-time-*, are ignored.
+func parseMetadata(h http.Header, now time.Time) (driver.Metadata, *httpError) {
+	md := driver.Metadata{Size: -1, TimeCreated: now.UTC()}
+	if v, ok := first(h, "Content-Type"); ok {
+		if !visibleASCII(v) {
+			return md, metadataError("error dealing with http headers")
+		}
+		if !validMediaType(v) {
+			return md, metadataError("invalid content type")
+		}
+		md.ContentType = v
+	}
+	if v, ok := first(h, "Content-Encoding"); ok {
+		if !visibleASCII(v) {
+			return md, metadataError("error dealing with http headers")
+		}
+		if v != driver.CompressionZstd {
+			return md, metadataError("invalid compression value")
+		}
+		md.Compression = v
+	}
+	if v, ok := first(h, "X-Sn-Expiration"); ok {
+		if !visibleASCII(v) {
+			return md, metadataError("error dealing with http headers")
+		}
+		p, err := driver.ParseExpirationPolicy(v)
+		if err != nil {
+			return md, metadataError("invalid expiration policy value")
+		}
+		md.ExpirationPolicy = p
+		if p.IsTimeout() {
+			md.TimeExpires = md.TimeCreated.Add(p.Duration)
+		}
+	}
+	for name, dst := range map[string]*string{"X-Sn-Origin": &md.Origin, "X-Sn-Filename": &md.Filename} {
+		if v, ok := first(h, name); ok {
+			if !visibleASCII(v) {
+				return md, metadataError("error dealing with http headers")
+			}
+			*dst = v
+		}
+	}
+	for name, values := range h {
+		custom, ok := cutPrefixFold(name, hdrCustomPrefix)
+		if !ok || len(values) == 0 {
+			continue
+		}
+		v := values[len(values)-1] // a repeated header: the last value wins
+		if !visibleASCII(v) {
+			return md, metadataError("error dealing with http headers")
+		}
+		if md.Custom == nil {
+			md.Custom = make(map[string]string)
+		}
+		md.Custom[strings.ToLower(custom)] = v
+	}
+	if err := md.Validate(); err != nil {
+		return md, metadataError(validationMessage(err))
+	}
+	return md, nil
+}
+
+// cutPrefixFold is strings.CutPrefix with an ASCII case-insensitive prefix.
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
+		return s, false
+	}
+	return s[len(prefix):], true
+}
+
+// header is one response header, in emission order.
+type header struct{ name, value string }
+
+// metadataHeaders returns the §5.2 response headers of md, in objectstore's order:
+// content-type, content-encoding, x-sn-expiration, x-sn-time-created, x-sn-time-expires,
+// x-sn-origin, x-sn-filename, then x-snme-* by name.
+func metadataHeaders(md driver.Metadata) []header {
+	hs := []header{{hdrContentType, md.EffectiveContentType()}}
+	if md.Compression != "" {
+		hs = append(hs, header{hdrContentEncoding, md.Compression})
+	}
+	if md.ExpirationPolicy.IsTimeout() {
+		hs = append(hs, header{hdrExpiration, md.ExpirationPolicy.String()})
+	}
+	if !md.TimeCreated.IsZero() {
+		hs = append(hs, header{hdrTimeCreated, md.TimeCreated.UTC().Format(timeFormat)})
+	}
+	if md.ExpirationPolicy.IsTimeout() && !md.TimeExpires.IsZero() {
+		hs = append(hs, header{hdrTimeExpires, md.TimeExpires.UTC().Format(timeFormat)})
+	}
+	if md.Origin != "" {
+		hs = append(hs, header{hdrOrigin, md.Origin})
+	}
+	if md.Filename != "" {
+		hs = append(hs, header{hdrFilename, md.Filename})
+	}
+	names := make([]string, 0, len(md.Custom))
+	for k := range md.Custom {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		hs = append(hs, header{hdrCustomPrefix + k, md.Custom[k]})
+	}
+	return hs
+}
+
+// setHeaders stores hs in h under their lowercase names, bypassing canonicalisation: the
+// Python client compares received names to lowercase literals (http-api.md §1.3).
+func setHeaders(h http.Header, hs []header) {
+	for _, kv := range hs {
+		if validHeaderValue(kv.value) {
+			h[kv.name] = []string{kv.value}
+		}
+	}
+}
+
+// validHeaderValue reports whether v can be sent as a header value: no control characters
+// other than tab. Stored metadata written by another system could violate it; such a header
+// is left out rather than corrupting the response.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// contentDisposition renders objectstore's content-disposition for a filename (§5.3):
+// '/' and '\' become '-', an all-dots name has every '.' turned into '-', and '"' is
+// escaped. It returns false when the result is not a valid header value.
+func contentDisposition(filename string) (string, bool) {
+	name := strings.NewReplacer("/", "-", `\`, "-").Replace(filename)
+	if strings.Trim(name, ".") == "" {
+		name = strings.Repeat("-", len(name))
+	}
+	name = strings.ReplaceAll(name, `"`, `\"`)
+	v := `attachment; filename="` + name + `"`
+	return v, visibleASCII(v)
+}
+
+// setObjectHeaders sets the headers of a single-object GET or HEAD response: the metadata
+// headers, accept-ranges and, when a filename is set, content-disposition.
+func setObjectHeaders(h http.Header, md driver.Metadata) {
+	setHeaders(h, metadataHeaders(md))
+	// A canonical Content-Type entry with no value stops net/http from sniffing one and
+	// sending it next to our lowercase header.
+	h["Content-Type"] = nil
+	h[hdrAcceptRanges] = []string{"bytes"}
+	if md.Filename != "" {
+		if v, ok := contentDisposition(md.Filename); ok {
+			h[hdrContentDisposition] = []string{v}
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/stratastore/strata/tiered/driver"
+)
+
+// invalidURL is a path error: 400, text/plain "Invalid URL: <msg>" (http-api.md §2, §11.2).
+func invalidURL(format string, args ...any) *httpError {
+	return &httpError{status: 400, text: true, detail: "Invalid URL: " + fmt.Sprintf(format, args...)}
+}
+
+// unhex returns the value of a hex digit, or -1.
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// percentDecode decodes %XX escapes exactly once. '+' stays '+'. The result must be valid
+// UTF-8. param names the path parameter in error messages.
+func percentDecode(s, param string) (string, *httpError) {
+	if !strings.Contains(s, "%") {
+		if !utf8.ValidString(s) {
+			return "", invalidURL("Invalid UTF-8 in `%s`", param)
+		}
+		return s, nil
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' {
+			if i+2 >= len(s) || unhex(s[i+1]) < 0 || unhex(s[i+2]) < 0 {
+				return "", invalidURL("invalid percent-encoding in `%s`", param)
+			}
+			c = byte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+		}
+		b = append(b, c)
+	}
+	if !utf8.Valid(b) {
+		return "", invalidURL("Invalid UTF-8 in `%s`", param)
+	}
+	return string(b), nil
+}
+
+// parseScopes parses the decoded scopes segment: "_" for none, else "name=value;...". The
+// error texts are objectstore's.
+func parseScopes(s string) ([]driver.Scope, *httpError) {
+	if s == "_" {
+		return nil, nil
+	}
+	var scopes []driver.Scope
+	for item := range strings.SplitSeq(s, ";") {
+		name, value, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, invalidURL("scope must be 'key=value'")
+		}
+		if name == "" || value == "" {
+			return nil, invalidURL("key and value must be non-empty")
+		}
+		for _, part := range [2]string{name, value} {
+			for i, r := range part {
+				if r >= utf8.RuneSelf || !driver.ValidScopeChar(part[i]) {
+					return nil, invalidURL("invalid character '%c'", r)
+				}
+			}
+		}
+		scopes = append(scopes, driver.Scope{Name: name, Value: value})
+	}
+	return scopes, nil
+}
+
+// validationMessage strips the driver's "invalid argument: " prefix from a validation error.
+func validationMessage(err error) string {
+	msg := err.Error()
+	if errors.Is(err, driver.ErrInvalidArgument) {
+		msg = strings.TrimPrefix(msg, driver.ErrInvalidArgument.Error()+": ")
+	}
+	return msg
+}
+
+// parseContext decodes and validates the usecase and scopes of a matched path.
+func parseContext(t target) (driver.ObjectContext, *httpError) {
+	usecase, herr := percentDecode(t.usecase, "usecase")
+	if herr != nil {
+		return driver.ObjectContext{}, herr
+	}
+	rawScopes, herr := percentDecode(t.scopes, "scopes")
+	if herr != nil {
+		return driver.ObjectContext{}, herr
+	}
+	scopes, herr := parseScopes(rawScopes)
+	if herr != nil {
+		return driver.ObjectContext{}, herr
+	}
+	ctx := driver.ObjectContext{Usecase: usecase, Scopes: scopes}
+	if err := ctx.Validate(); err != nil {
+		return driver.ObjectContext{}, invalidURL("%s", validationMessage(err))
+	}
+	return ctx, nil
+}
+
+// parseKey decodes a raw key exactly once and validates it within ctx: non-empty UTF-8
+// without control characters or empty, "." and ".." segments, and a storage path within
+// driver.MaxStoragePathLen. Every violation is a 400 "Invalid URL" (never a 414: the limit is
+// the storage's, not the URL parser's).
+func parseKey(ctx driver.ObjectContext, raw string) (driver.ObjectID, *httpError) {
+	key, herr := percentDecode(raw, "key")
+	if herr != nil {
+		return driver.ObjectID{}, herr
+	}
+	id := driver.ObjectID{Context: ctx, Key: key}
+	if err := id.Validate(); err != nil {
+		return driver.ObjectID{}, invalidURL("%s", validationMessage(err))
+	}
+	return id, nil
+}

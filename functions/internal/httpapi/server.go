@@ -1,0 +1,312 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/stratastore/strata/functions/internal/admission"
+	"github.com/stratastore/strata/functions/internal/auth"
+	"github.com/stratastore/strata/tiered"
+	"github.com/stratastore/strata/tiered/driver"
+)
+
+// Options configures a Server.
+type Options struct {
+	// Verifier authenticates requests. Required; build one with Enforce false for an
+	// unauthenticated server.
+	Verifier *auth.Verifier
+	// Killswitches block matching requests with 403.
+	Killswitches admission.Killswitches
+	// Limiter applies rate limits and counts requests and bytes for /keda; nil means a
+	// Limiter without limits.
+	Limiter *admission.Limiter
+	// Concurrency bounds concurrent storage operations; nil means unbounded.
+	Concurrency *admission.Concurrency
+	// MaxRequests bounds in-flight object requests (503 beyond it); zero means
+	// admission.DefaultMaxRequests.
+	MaxRequests int
+	// Usecases constrains expiration policies per usecase.
+	Usecases UsecasePolicies
+	// Logger receives one line per request; nil means slog.Default().
+	Logger *slog.Logger
+	// TraceProject, when set, makes logged trace ids full Cloud Trace resource names.
+	TraceProject string
+	// Now is the clock for time_created and time_expires; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves objectstore's HTTP API v1 over a tiered.Store. ServeHTTP is the local router
+// over every route; Handler serves one deployed function. A Server is safe for concurrent
+// use.
+type Server struct {
+	store    *tiered.Store
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	web      *admission.WebLimiter
+	draining atomic.Bool
+	all      []*Route
+
+	// Test hooks: a fixed batch boundary, and the parallelism of one batch.
+	newBoundary      func() string
+	batchParallelism int
+}
+
+// New returns a Server over store.
+func New(store *tiered.Store, opts Options) (*Server, error) {
+	if store == nil {
+		return nil, errors.New("httpapi: a store is required")
+	}
+	if opts.Verifier == nil {
+		return nil, errors.New("httpapi: a verifier is required")
+	}
+	if opts.MaxRequests <= 0 {
+		opts.MaxRequests = admission.DefaultMaxRequests
+	}
+	if opts.Limiter == nil {
+		opts.Limiter = admission.NewLimiter(admission.RateLimits{}, nil)
+	}
+	s := &Server{store: store, opts: opts, log: opts.Logger, now: opts.Now, web: admission.NewWebLimiter(opts.MaxRequests)}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for i := range routes {
+		s.all = append(s.all, &routes[i])
+	}
+	return s, nil
+}
+
+// Drain marks the server as shutting down: /ready answers 503 from now on, so that load
+// balancers stop sending traffic while in-flight requests finish.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// ServeHTTP is the local router: every route of the table, on one listener.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.serve(w, r, s.all)
+}
+
+// Handler returns the handler of one deployed function. Served at "/" for every path, as
+// the functions framework does with FUNCTION_TARGET set, it serves only its own routes and
+// answers anything else with 404 (unknown path) or 405 (known path, other method). A private
+// function (cleanup, recover) is invoked on its own URL, so it checks only the method.
+func (s *Server) Handler(function string) (http.Handler, error) {
+	var own []*Route
+	for _, rt := range s.all {
+		if rt.Function == function && rt.Exposure != Local {
+			own = append(own, rt)
+		}
+	}
+	if len(own) == 0 {
+		return nil, fmt.Errorf("httpapi: no function %q in the route table", function)
+	}
+	if own[0].Exposure == Private {
+		rt := own[0]
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.logRequest(w, r, rt.Function, func(w http.ResponseWriter, r *http.Request) {
+				defer s.recoverPanic(w, r)
+				if r.Method != rt.Method {
+					w.Header()["allow"] = []string{rt.Method}
+					writeError(w, r, &httpError{status: http.StatusMethodNotAllowed})
+					return
+				}
+				rt.handle(s, w, r, nil)
+			})
+		}), nil
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, own) }), nil
+}
+
+// wirePath returns the request's path exactly as it was on the wire, still
+// percent-encoded. url.URL.EscapedPath is only the fallback (requests built in code,
+// absolute-form targets): it re-encodes the decoded path when the wire form holds
+// characters it considers invalid, which turns a %2F into a separator.
+func wirePath(r *http.Request) string {
+	if strings.HasPrefix(r.RequestURI, "/") {
+		path, _, _ := strings.Cut(r.RequestURI, "?")
+		return path
+	}
+	return r.URL.EscapedPath()
+}
+
+// serve routes a request among candidates and runs it.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, candidates []*Route) {
+	rt, t, status, allow := match(candidates, r.Method, wirePath(r))
+	if rt != nil && rt.Exposure == Local {
+		// Internal endpoints are exempt from logging, auth, admission and limits.
+		rt.handle(s, w, r, nil)
+		return
+	}
+	op := "unrouted"
+	if rt != nil {
+		op = rt.Function
+	}
+	s.logRequest(w, r, op, func(w http.ResponseWriter, r *http.Request) {
+		defer s.recoverPanic(w, r)
+		switch {
+		case rt == nil:
+			if len(allow) > 0 {
+				w.Header()["allow"] = []string{strings.Join(allow, ", ")}
+			}
+			writeError(w, r, &httpError{status: status})
+		case rt.objectPath:
+			s.pipeline(w, r, rt, t)
+		default:
+			rt.handle(s, w, r, nil)
+		}
+	})
+}
+
+// recoverPanic turns a handler panic into a 500 when nothing was sent yet, and into an
+// aborted connection otherwise, so that a client never takes a truncated body for a
+// complete one.
+func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler { //nolint:errorlint // the sentinel is panicked as is
+		panic(v)
+	}
+	err := fmt.Errorf("panic: %v", v)
+	if rec, ok := w.(*recorder); ok && rec.status != 0 {
+		if info := infoFrom(r.Context()); info != nil {
+			info.err = err
+		}
+		abort(w)
+		return
+	}
+	writeError(w, r, &httpError{status: http.StatusInternalServerError, text: true, detail: "internal error"})
+	if info := infoFrom(r.Context()); info != nil {
+		info.err = err
+	}
+}
+
+// abort cuts the connection of a response that has started but cannot be finished, so that
+// the client sees a broken transfer instead of a short one. Hijacking works under the
+// functions framework, whose panic recovery would otherwise append an error text to the
+// body; where hijacking is not supported (HTTP/2), the abort panic resets the stream.
+func abort(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+		return
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// call is the state of one object-path request after the shared pipeline.
+type call struct {
+	route *Route
+	grant *auth.Grant
+	// octx is the request's usecase and scopes; id adds the key on object-shaped routes.
+	octx driver.ObjectContext
+	id   driver.ObjectID
+	info *reqInfo
+}
+
+// pipeline runs objectstore's request-level checks in its order (http-api.md §1.4): the web
+// concurrency limit, authentication, the path, killswitches, rate limits; then the handler.
+func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, rt *Route, t target) {
+	leave, ok := s.web.TryEnter()
+	if !ok {
+		writeError(w, r, errOverloaded)
+		return
+	}
+	defer leave()
+
+	grant, err := s.opts.Verifier.Authenticate(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	c := &call{route: rt, grant: grant, info: infoFrom(r.Context())}
+	octx, herr := parseContext(t)
+	if herr != nil {
+		writeError(w, r, herr)
+		return
+	}
+	c.octx = octx
+	if c.info != nil {
+		c.info.usecase = octx.Usecase
+	}
+	if rt.shape == shapeObject {
+		if c.id, herr = parseKey(octx, t.key); herr != nil {
+			writeError(w, r, herr)
+			return
+		}
+	} else {
+		c.id.Context = octx
+	}
+	if s.opts.Killswitches.Blocked(octx, r.Header.Get("X-Downstream-Service")) {
+		writeError(w, r, errKillswitch)
+		return
+	}
+	if !s.opts.Limiter.Admit(octx) {
+		writeError(w, r, errRateLimited)
+		return
+	}
+	rt.handle(s, w, r, c)
+}
+
+// acquire takes a storage concurrency permit (bulk for batch operations).
+func (s *Server) acquire(r *http.Request, bulk bool) (func(), error) {
+	switch {
+	case s.opts.Concurrency == nil:
+		return func() {}, nil
+	case bulk:
+		return s.opts.Concurrency.AcquireBulk(r.Context())
+	}
+	return s.opts.Concurrency.Acquire(r.Context())
+}
+
+// body returns the request body for the store: read errors become *clientStreamError, and
+// bytes count against the bandwidth limit.
+func (s *Server) body(r *http.Request, c *call) *clientBody {
+	var src io.Reader = r.Body
+	if r.Body == nil {
+		src = http.NoBody
+	}
+	return &clientBody{r: s.opts.Limiter.CountingReader(c.octx, src)}
+}
+
+// out returns the response writer for object bytes, counted against the bandwidth limit.
+func (s *Server) out(w io.Writer, c *call) io.Writer {
+	return s.opts.Limiter.CountingWriter(c.octx, w)
+}
+
+// clientBody reads a request body on behalf of the store. Every read error other than
+// io.EOF is replaced by a *clientStreamError and remembered: net/http reports a body cut
+// short of its Content-Length as io.ErrUnexpectedEOF, which a reader using io.ReadFull
+// would take for a clean end, committing a truncated object.
+type clientBody struct {
+	r   io.Reader
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF { //nolint:errorlint // io.EOF is returned unwrapped by contract
+		b.err = &clientStreamError{msg: err.Error()}
+		return n, b.err
+	}
+	return n, err
+}
+
+// failed maps a store error, preferring the client's broken stream when there was one.
+func (b *clientBody) failed(err error) error {
+	if b.err != nil {
+		return b.err
+	}
+	return err
+}

@@ -1,0 +1,162 @@
+// Package runtime builds one process's Strata from a Config: the backends, the
+// tiered.Store and the HTTP server, with the auth and admission pieces in between. It is the
+// one place where backends are constructed, shared by the local binary and the deployed
+// functions, and it runs once per process, so clients are created at cold start and never
+// per request.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"cloud.google.com/go/bigtable"
+	"google.golang.org/api/option"
+
+	"github.com/stratastore/strata/functions/internal/admission"
+	"github.com/stratastore/strata/functions/internal/auth"
+	"github.com/stratastore/strata/functions/internal/config"
+	"github.com/stratastore/strata/functions/internal/httpapi"
+	"github.com/stratastore/strata/tiered"
+	"github.com/stratastore/strata/tiered/bigtablebackend"
+	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/gcsbackend"
+	"github.com/stratastore/strata/tiered/localbackend"
+)
+
+// Runtime is a built Strata: the store and the HTTP server over it.
+type Runtime struct {
+	Config config.Config
+	Store  *tiered.Store
+	Server *httpapi.Server
+	Logger *slog.Logger
+	// closers release the backends, last opened first.
+	closers []func() error
+}
+
+// backends are the three roles the Store needs.
+type backends struct {
+	hv  driver.HighVolume
+	lt  driver.Multipart
+	log driver.ChangeLog
+}
+
+// Open builds the runtime for cfg. log receives the server's request lines and the store's
+// warnings.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, error) {
+	rt := &Runtime{Config: cfg, Logger: log}
+	b, err := rt.openBackends(ctx)
+	if err != nil {
+		return nil, errors.Join(err, rt.closeBackends())
+	}
+	// TODO(issue 5): with cfg.CleanupTopic set, dispatch cleanup through Pub/Sub
+	// (functions/internal/cleanup.NewDispatcher) instead of the in-process worker, which
+	// a Cloud Run function cannot run after its response.
+	grace := cfg.GracePeriod
+	if grace == 0 {
+		grace = -1 // tiered reads zero as "default"; the configuration means "none"
+	}
+	rt.Store, err = tiered.New(b.hv, b.lt, b.log, &tiered.Options{GracePeriod: grace, Logger: log})
+	if err != nil {
+		return nil, errors.Join(err, rt.closeBackends())
+	}
+	verifier, err := auth.NewVerifier(cfg.AuthKeys, auth.Options{Enforce: cfg.AuthEnforce, Logger: log})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("STRATA_AUTH_KEYS: %w", err), rt.closeBackends())
+	}
+	if !cfg.AuthEnforce {
+		log.Warn("AUTH IS NOT ENFORCED: every request is allowed, whatever its credentials (STRATA_AUTH_ENFORCE=false). Never run like this outside local development.")
+	}
+	rt.Server, err = httpapi.New(rt.Store, httpapi.Options{
+		Verifier:     verifier,
+		Killswitches: cfg.Killswitches,
+		Limiter:      admission.NewLimiter(cfg.RateLimits, nil),
+		Concurrency:  admission.NewConcurrency(cfg.MaxConcurrency, admission.DefaultConcurrencyQueue, admission.DefaultConcurrencyTimeout, admission.DefaultBulkPct),
+		MaxRequests:  cfg.MaxRequests,
+		Usecases:     cfg.Usecases,
+		Logger:       log,
+		TraceProject: cfg.Bigtable.Project,
+	})
+	if err != nil {
+		return nil, errors.Join(err, rt.closeBackends())
+	}
+	return rt, nil
+}
+
+// openBackends constructs the backends cfg.Storage selects.
+func (rt *Runtime) openBackends(ctx context.Context) (backends, error) {
+	cfg := rt.Config
+	switch cfg.Storage {
+	case config.StorageLocal:
+		lb, err := localbackend.Open(cfg.DataDir, &localbackend.Options{Logger: rt.Logger})
+		if err != nil {
+			return backends{}, fmt.Errorf("STRATA_DATA_DIR: %w", err)
+		}
+		rt.closers = append(rt.closers, lb.Close)
+		return backends{hv: lb.HighVolume(), lt: lb.LongTerm(), log: lb.ChangeLog()}, nil
+	case config.StorageEmulators, config.StorageGCP:
+		bo := bigtablebackend.Options{
+			Project:        cfg.Bigtable.Project,
+			Instance:       cfg.Bigtable.Instance,
+			Table:          cfg.Bigtable.Table,
+			ChangeLogTable: cfg.Bigtable.ChangeLogTable,
+			Logger:         rt.Logger,
+		}
+		var bt *bigtablebackend.Backend
+		var err error
+		if cfg.Storage == config.StorageEmulators {
+			bt, err = openEmulatorBigtable(ctx, cfg.Bigtable.Emulator, bo)
+		} else {
+			bt, err = bigtablebackend.New(ctx, bo)
+		}
+		if err != nil {
+			return backends{}, err
+		}
+		rt.closers = append(rt.closers, bt.Close)
+		gcs, err := gcsbackend.New(ctx, gcsbackend.Options{Bucket: cfg.GCS.Bucket, Endpoint: cfg.GCS.Endpoint, Logger: rt.Logger})
+		if err != nil {
+			return backends{}, err
+		}
+		rt.closers = append(rt.closers, gcs.Close)
+		return backends{hv: bt, lt: gcs, log: bt}, nil
+	}
+	return backends{}, fmt.Errorf("STRATA_STORAGE: unknown storage %q", cfg.Storage)
+}
+
+// openEmulatorBigtable connects to the Bigtable emulator and creates the tables, which an
+// emulator starts without; in production Terraform creates them.
+func openEmulatorBigtable(ctx context.Context, addr string, o bigtablebackend.Options) (*bigtablebackend.Backend, error) {
+	conn, err := bigtablebackend.DialEmulator(addr)
+	if err != nil {
+		return nil, fmt.Errorf("STRATA_BIGTABLE_EMULATOR: %w", err)
+	}
+	admin, err := bigtable.NewAdminClient(ctx, o.Project, o.Instance, option.WithGRPCConn(conn))
+	if err == nil {
+		err = bigtablebackend.CreateTables(ctx, admin, o)
+		// The admin client shares conn; closing it would close the connection too.
+	}
+	_ = conn.Close()
+	if err != nil {
+		return nil, fmt.Errorf("STRATA_BIGTABLE_EMULATOR: create tables: %w", err)
+	}
+	return bigtablebackend.NewEmulator(ctx, addr, o)
+}
+
+// Close drains the store's cleanup work until ctx ends, then releases the backends.
+func (rt *Runtime) Close(ctx context.Context) error {
+	var err error
+	if rt.Store != nil {
+		err = rt.Store.Close(ctx)
+	}
+	return errors.Join(err, rt.closeBackends())
+}
+
+func (rt *Runtime) closeBackends() error {
+	var errs []error
+	for i := len(rt.closers) - 1; i >= 0; i-- {
+		errs = append(errs, rt.closers[i]())
+	}
+	rt.closers = nil
+	return errors.Join(errs...)
+}
