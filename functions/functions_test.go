@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -253,8 +254,12 @@ func TestDeployed_OnlyOwnOperation(t *testing.T) {
 // only to its method.
 func TestDeployed_PrivateFunction(t *testing.T) {
 	c := startChild(t, httpapi.FnCleanup, nil)
-	if status, _, body := c.send(t, "POST", "/", "{}"); status != 501 || !strings.Contains(body, "issue 5") {
-		t.Errorf("POST /: %d %s", status, body)
+	task := base64.StdEncoding.EncodeToString([]byte(`{"change_id":"c1","id":"test/org.1/objects/k","phase":"recorded"}`))
+	if status, _, body := c.send(t, "POST", "/", `{"message":{"data":"`+task+`"}}`); status != 204 {
+		t.Errorf("POST / with a task: %d %s", status, body)
+	}
+	if status, _, body := c.send(t, "POST", "/any/path", "{}"); status != 400 || !strings.Contains(body, "not a cleanup task") {
+		t.Errorf("POST /any/path without a task: %d %s", status, body)
 	}
 	if status, _, _ := c.send(t, "GET", "/", ""); status != 405 {
 		t.Errorf("GET /: %d", status)

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"github.com/stratastore/strata/functions/internal/cleanup"
+	"github.com/stratastore/strata/tiered"
 	"net/http"
 	"strings"
 
@@ -36,16 +38,12 @@ func (s *Server) handleKeda(w http.ResponseWriter, r *http.Request, _ *call) {
 	writeText(w, http.StatusOK, admission.KedaContentType, b.String())
 }
 
-// handleCleanup will run one dispatched cleanup task from a Pub/Sub push.
-//
-// TODO(issue 5): decode the push envelope and call Store.Cleanup.
+// handleCleanup runs one dispatched cleanup task from a Pub/Sub push.
 func (s *Server) handleCleanup(w http.ResponseWriter, r *http.Request, _ *call) {
-	writeError(w, r, &httpError{status: http.StatusNotImplemented, detail: "service error: not implemented: cleanup (issue 5)"})
+	cleanup.PushHandler(s.store, s.log).ServeHTTP(w, r)
 }
 
-// handleRecover will run one bounded recovery pass for Cloud Scheduler.
-//
-// TODO(issue 5): call Store.Recover and report the RecoverReport.
+// handleRecover runs one bounded recovery pass for Cloud Scheduler and reports it as JSON.
 func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request, _ *call) {
-	writeError(w, r, &httpError{status: http.StatusNotImplemented, detail: "service error: not implemented: recover (issue 5)"})
+	cleanup.RecoverHandler(s.store, tiered.DefaultRecoverLimit, s.log).ServeHTTP(w, r)
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
@@ -297,12 +298,22 @@ func TestInternalEndpoints(t *testing.T) {
 	}
 }
 
-func TestCleanupRecover_NotImplementedYet(t *testing.T) {
+func TestCleanupRecover_Internal(t *testing.T) {
 	e := newEnv(t)
-	for _, p := range []string{PathCleanup, PathRecover} {
-		res := e.do(req{method: "POST", path: p})
-		if res.status != 501 || !strings.Contains(res.body, "issue 5") {
-			t.Errorf("%s: %d %s", p, res.status, res.body)
+	task := `{"change_id":"c1","id":"test/org.1/objects/k","phase":"recorded"}`
+	envelope := `{"message":{"data":"` + base64.StdEncoding.EncodeToString([]byte(task)) + `","messageId":"1"}}`
+	for _, tc := range []struct {
+		path, body string
+		status     int
+		contains   string
+	}{
+		{PathCleanup, "", 400, "malformed push envelope"},
+		{PathCleanup, envelope, 204, ""},
+		{PathRecover, "", 200, `"claimed":0`},
+	} {
+		res := e.do(req{method: "POST", path: tc.path, body: strings.NewReader(tc.body)})
+		if res.status != tc.status || !strings.Contains(res.body, tc.contains) {
+			t.Errorf("%s %q: %d %s", tc.path, tc.body, res.status, res.body)
 		}
 	}
 }

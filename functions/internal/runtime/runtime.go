@@ -10,12 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"cloud.google.com/go/bigtable"
+	"cloud.google.com/go/pubsub/v2"
 	"google.golang.org/api/option"
 
 	"github.com/stratastore/strata/functions/internal/admission"
 	"github.com/stratastore/strata/functions/internal/auth"
+	"github.com/stratastore/strata/functions/internal/cleanup"
 	"github.com/stratastore/strata/functions/internal/config"
 	"github.com/stratastore/strata/functions/internal/httpapi"
 	"github.com/stratastore/strata/tiered"
@@ -33,6 +36,8 @@ type Runtime struct {
 	Logger *slog.Logger
 	// closers release the backends, last opened first.
 	closers []func() error
+	// dispatcher publishes cleanup tasks when they go through Pub/Sub.
+	dispatcher *cleanup.Dispatcher
 }
 
 // backends are the three roles the Store needs.
@@ -50,14 +55,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
 	}
-	// TODO(issue 5): with cfg.CleanupTopic set, dispatch cleanup through Pub/Sub
-	// (functions/internal/cleanup.NewDispatcher) instead of the in-process worker, which
-	// a Cloud Run function cannot run after its response.
+	// A Cloud Run function gets no CPU after its response, so deployed functions hand their
+	// cleanup to Pub/Sub; the local server keeps the Store's in-process worker.
+	dispatcher, err := rt.openDispatcher(ctx)
+	if err != nil {
+		return nil, errors.Join(err, rt.closeBackends())
+	}
 	grace := cfg.GracePeriod
 	if grace == 0 {
 		grace = -1 // tiered reads zero as "default"; the configuration means "none"
 	}
-	rt.Store, err = tiered.New(b.hv, b.lt, b.log, &tiered.Options{GracePeriod: grace, Logger: log})
+	rt.Store, err = tiered.New(b.hv, b.lt, b.log, &tiered.Options{Dispatcher: dispatcher, GracePeriod: grace, Logger: log})
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
 	}
@@ -124,6 +132,36 @@ func (rt *Runtime) openBackends(ctx context.Context) (backends, error) {
 	return backends{}, fmt.Errorf("STRATA_STORAGE: unknown storage %q", cfg.Storage)
 }
 
+// openDispatcher returns a Pub/Sub dispatcher when STRATA_CLEANUP_TOPIC is set, else nil (the
+// Store's in-process worker). The Pub/Sub client honours PUBSUB_EMULATOR_HOST.
+func (rt *Runtime) openDispatcher(ctx context.Context) (tiered.Dispatcher, error) {
+	topic := rt.Config.CleanupTopic
+	if topic == "" {
+		return nil, nil
+	}
+	project, id, ok := parseTopic(topic)
+	if !ok {
+		return nil, fmt.Errorf("STRATA_CLEANUP_TOPIC: %q is not projects/<project>/topics/<topic>", topic)
+	}
+	c, err := pubsub.NewClient(ctx, project)
+	if err != nil {
+		return nil, fmt.Errorf("STRATA_CLEANUP_TOPIC: pubsub client: %w", err)
+	}
+	d := cleanup.NewDispatcher(cleanup.NewPublisher(c, id))
+	rt.closers = append(rt.closers, c.Close)
+	rt.dispatcher = d
+	return d, nil
+}
+
+// parseTopic splits "projects/<project>/topics/<topic>".
+func parseTopic(s string) (project, topic string, ok bool) {
+	parts := strings.Split(s, "/")
+	if len(parts) != 4 || parts[0] != "projects" || parts[2] != "topics" || parts[1] == "" || parts[3] == "" {
+		return "", "", false
+	}
+	return parts[1], parts[3], true
+}
+
 // openEmulatorBigtable connects to the Bigtable emulator and creates the tables, which an
 // emulator starts without; in production Terraform creates them.
 func openEmulatorBigtable(ctx context.Context, addr string, o bigtablebackend.Options) (*bigtablebackend.Backend, error) {
@@ -148,6 +186,9 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	var err error
 	if rt.Store != nil {
 		err = rt.Store.Close(ctx)
+	}
+	if rt.dispatcher != nil {
+		err = errors.Join(err, rt.dispatcher.Close(ctx))
 	}
 	return errors.Join(err, rt.closeBackends())
 }

@@ -9,7 +9,13 @@ import (
 	"testing"
 
 	"cloud.google.com/go/bigtable/bttest"
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/stratastore/strata/functions/internal/config"
 	"github.com/stratastore/strata/functions/internal/httpapi"
@@ -102,5 +108,64 @@ func TestOpen_Emulators(t *testing.T) {
 	roundTrip(t, rt)
 	if err := rt.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpen_CleanupTopic_PublishesCleanupTasks: with STRATA_CLEANUP_TOPIC set, cleanup goes
+// to Pub/Sub (here pstest, through PUBSUB_EMULATOR_HOST) instead of the in-process worker.
+func TestOpen_CleanupTopic_PublishesCleanupTasks(t *testing.T) {
+	srv := pstest.NewServer()
+	defer srv.Close()
+	t.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)
+	conn, err := grpc.NewClient(srv.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pubsub.NewClient(t.Context(), "proj", option.WithGRPCConn(conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.TopicAdminClient.CreateTopic(t.Context(), &pubsubpb.Topic{Name: "projects/proj/topics/strata-cleanup"}); err != nil {
+		t.Fatal(err)
+	}
+	bt, err := bttest.NewServer("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bt.Close()
+	gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", Port: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gcs.Stop()
+	gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "strata-test"})
+	rt, err := Open(t.Context(), load(t,
+		"STRATA_STORAGE=emulators",
+		"STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i",
+		"STRATA_BIGTABLE_EMULATOR="+bt.Addr,
+		"STRATA_GCS_BUCKET=strata-test", "STRATA_GCS_ENDPOINT="+gcs.URL(),
+		"STRATA_CLEANUP_TOPIC=projects/proj/topics/strata-cleanup",
+	), httpapi.NewLogger(io.Discard, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, rt) // one large put: one cleanup task
+	if err := rt.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Fatalf("published %d cleanup tasks, want 1", n)
+	}
+}
+
+func TestParseTopic(t *testing.T) {
+	if p, tp, ok := parseTopic("projects/p/topics/t"); !ok || p != "p" || tp != "t" {
+		t.Fatal(p, tp, ok)
+	}
+	for _, bad := range []string{"", "t", "projects/p/topics/", "projects//topics/t", "projects/p/subscriptions/t", "projects/p/topics/t/x"} {
+		if _, _, ok := parseTopic(bad); ok {
+			t.Errorf("parseTopic(%q) succeeded", bad)
+		}
 	}
 }
