@@ -1,4 +1,6 @@
-// Command strata is Strata's all-in-one binary. With no arguments, or with "serve", it
+// Command strata is Strata's all-in-one binary: the local server and the command-line
+// client (put, get, head, rm, presign, token, keygen; see functions/internal/cli). With no
+// arguments, or with "serve", it
 // serves every function of the route table from one process on STRATA_HTTP_ADDR, over the
 // storage STRATA_STORAGE selects (the embedded local backend under STRATA_DATA_DIR by
 // default), with the cleanup worker in-process and recovery on a timer.
@@ -21,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stratastore/strata/functions/internal/cli"
 	"github.com/stratastore/strata/functions/internal/config"
 	"github.com/stratastore/strata/functions/internal/httpapi"
 	"github.com/stratastore/strata/functions/internal/runtime"
@@ -40,11 +43,13 @@ const (
 	cleanupDrainTimeout = 5 * time.Second
 )
 
-const usage = `usage: strata [command]
+const usage = `usage: strata [command] [arguments]
 
-commands:
+server:
   serve   serve every function on STRATA_HTTP_ADDR (the default command)
-  help    show this help
+
+client (run "strata help" for their flags and exit codes):
+  put, get, head, rm, presign, token, keygen
 `
 
 func main() {
@@ -70,9 +75,16 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
-	case "help", "-h", "-help", "--help":
+	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "put", "get", "head", "rm", "presign", "token", "keygen", "help":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if cmd == "help" {
+			fmt.Fprint(stdout, usage+"\n")
+		}
+		return cli.Run(ctx, append([]string{cmd}, args...), os.Stdin, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "strata: unknown command %q\n\n%s", cmd, usage)
 	return 2

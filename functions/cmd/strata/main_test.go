@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -208,5 +209,23 @@ func TestMain_SIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "strata stopped") {
 		t.Errorf("no clean stop:\n%s", out.String())
+	}
+}
+
+// TestRun_ClientCommands checks that the client subcommands reach the CLI.
+func TestRun_ClientCommands(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	key := filepath.Join(t.TempDir(), "strata.key")
+	if code := run([]string{"keygen", key}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("keygen: %d %s", code, stderr.String())
+	}
+	for _, f := range []string{key, key + ".pub"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("keygen did not write %s: %v", f, err)
+		}
+	}
+	stderr.Reset()
+	if code := run([]string{"get"}, nil, &stdout, &stderr); code != 2 {
+		t.Errorf("get without a key: exit %d, want the usage code 2 (%s)", code, stderr.String())
 	}
 }

@@ -280,7 +280,7 @@ func FromEnv() (Config, error) { return Load(os.Environ()) }
 // the end-to-end tests). The server ignores them, so that a shell set up for those tools can
 // still start it.
 var toolVariables = []string{
-	"STRATA_URL", "STRATA_KEY_FILE", "STRATA_KID", "STRATA_TOKEN",
+	"STRATA_URL", "STRATA_USECASE", "STRATA_KEY_FILE", "STRATA_KID", "STRATA_TOKEN",
 	"STRATA_PROJECT", "STRATA_REGION", "STRATA_ENV",
 	"STRATA_E2E_URL", "STRATA_E2E_KEY_FILE", "STRATA_E2E_KID",
 }
