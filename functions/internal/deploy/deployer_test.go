@@ -1,0 +1,37 @@
+package deploy
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestDeployer_PlanAgainstProject runs `deploy plan` for environments/dev against a real
+// project: terraform init (downloads the google provider) and plan. It changes nothing. It
+// needs network access and Google credentials, so it runs only when GOOGLE_CLOUD_PROJECT
+// names the project (and STRATA_REGION or GOOGLE_CLOUD_REGION the region).
+func TestDeployer_PlanAgainstProject(t *testing.T) {
+	if os.Getenv(EnvProject) == "" {
+		t.Skipf("set %s (and %s) to plan environments/dev against a real project; needs credentials and network", EnvProject, EnvRegion)
+	}
+	s, err := SettingsFromEnv(os.Getenv, repoRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Environment = "dev"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	d := &Deployer{Settings: s, Stdout: testWriter{t}, Stderr: testWriter{t}}
+	if _, err := d.Plan(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testWriter sends output to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}

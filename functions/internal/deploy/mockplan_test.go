@@ -1,0 +1,249 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/stratastore/strata/functions/internal/httpapi"
+)
+
+// The environments cannot be validated or planned here: the google provider cannot be
+// downloaded. mockTree rewrites a copy of terraform/ so that every google_* resource becomes
+// a call of one mock module whose computed attributes stay unknown until apply, like the
+// provider's; everything else (variables and their validations, locals, module wiring and
+// types, for_each keys, preconditions, checks, the dependency graph) is Terraform's own and
+// is planned for real, offline, with exactly the reviewer's command line.
+
+// mockModule stands in for every google_* resource. It accepts the resource's arguments
+// (nested blocks as lists of objects) and exposes the computed attributes the configuration
+// reads; a reference to any other attribute fails the plan, so extend this list (with the
+// provider's real attribute names) when the configuration starts reading a new one.
+const mockModule = `variable "args" {
+  type = any
+}
+
+resource "terraform_data" "computed" {
+  input = "computed"
+}
+
+locals {
+  unknown = terraform_data.computed.id
+}
+
+output "id" {
+  value = local.unknown
+}
+
+output "name" {
+  value = try(var.args.name, local.unknown)
+}
+
+output "email" {
+  value = "${local.unknown}@mock.iam.gserviceaccount.com"
+}
+
+output "member" {
+  value = "serviceAccount:${local.unknown}@mock.iam.gserviceaccount.com"
+}
+
+output "project_number" {
+  value = length(local.unknown)
+}
+
+output "address" {
+  value = local.unknown
+}
+
+output "service_config" {
+  value = [{ uri = "https://${local.unknown}.a.run.app" }]
+}
+`
+
+var googleRef = regexp.MustCompile(`\b(google_[a-z0-9_]+)\.([a-z0-9_]+)\b`)
+
+// rewriteRefs turns google_T.N references into module.google_T__N.
+func rewriteRefs(s string) string {
+	return googleRef.ReplaceAllString(s, "module.${1}__${2}")
+}
+
+// mockTree copies terraform/ into a temporary directory with every google_* resource replaced
+// by a mock module call, and returns the copy's terraform/ directory.
+func mockTree(t *testing.T) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "terraform")
+	if err := os.MkdirAll(filepath.Join(dst, "mock"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "mock", "main.tf"), []byte(mockModule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	modules, envs := moduleDirs(t)
+	for _, dir := range append(modules, envs...) {
+		rel, _ := filepath.Rel(terraformDir(t, ""), dir)
+		out := filepath.Join(dst, rel)
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(e.Name(), ".tf") {
+				b = mockFile(t, loadModule(t, dir), e.Name())
+			}
+			if err := os.WriteFile(filepath.Join(out, e.Name()), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dst
+}
+
+// mockFile renders one .tf file of m with its resources mocked.
+func mockFile(t *testing.T, m *tfModule, name string) []byte {
+	t.Helper()
+	body := m.files[name]
+	var b bytes.Buffer
+	for _, blk := range body.Blocks {
+		switch {
+		case blk.Type == "provider":
+			// The mock needs no provider configuration.
+		case blk.Type == "terraform":
+			if rv := blk.Body.Attributes["required_version"]; rv != nil {
+				fmt.Fprintf(&b, "terraform {\n  required_version = %s\n}\n\n", m.text(rv.Expr.Range()))
+			}
+		case blk.Type == "resource" && strings.HasPrefix(blk.Labels[0], "google_"):
+			fmt.Fprintf(&b, "module %q {\n  source = \"../../mock\"\n", blk.Labels[0]+"__"+blk.Labels[1])
+			for _, meta := range []string{"count", "for_each", "depends_on"} {
+				if a := blk.Body.Attributes[meta]; a != nil {
+					fmt.Fprintf(&b, "  %s = %s\n", meta, rewriteRefs(m.text(a.Expr.Range())))
+				}
+			}
+			fmt.Fprintf(&b, "  args = %s\n}\n\n", mockBody(m, blk.Body, map[string]bool{"count": true, "for_each": true, "depends_on": true, "provider": true}))
+		case blk.Type == "resource":
+			t.Fatalf("%s: resource type %s is neither google_* nor mockable", blk.DefRange(), blk.Labels[0])
+		default:
+			b.WriteString(rewriteRefs(m.text(blk.Range())))
+			b.WriteString("\n\n")
+		}
+	}
+	return b.Bytes()
+}
+
+// mockBody renders a resource body as an object expression: attributes as they are (with
+// references rewritten), nested blocks as lists of objects, dynamic blocks as for
+// expressions whose iterator carries key and value, lifecycle blocks dropped.
+func mockBody(m *tfModule, body *hclsyntax.Body, skip map[string]bool) string {
+	var parts []string
+	attrs := make([]*hclsyntax.Attribute, 0, len(body.Attributes))
+	for _, a := range body.Attributes {
+		attrs = append(attrs, a)
+	}
+	sort.Slice(attrs, func(i, j int) bool { return attrs[i].SrcRange.Start.Byte < attrs[j].SrcRange.Start.Byte })
+	for _, a := range attrs {
+		if !skip[a.Name] {
+			parts = append(parts, fmt.Sprintf("%s = %s", a.Name, rewriteRefs(m.text(a.Expr.Range()))))
+		}
+	}
+	groups := map[string][]string{}
+	var order []string
+	for _, blk := range body.Blocks {
+		typ := blk.Type
+		var item string
+		switch typ {
+		case "lifecycle", "provisioner", "connection":
+			continue
+		case "dynamic":
+			typ = blk.Labels[0]
+			iter := typ
+			forEach := rewriteRefs(m.text(blk.Body.Attributes["for_each"].Expr.Range()))
+			content := firstBlock(blk.Body, "content")
+			item = fmt.Sprintf("[for %s in [for k, v in %s : { key = k, value = v }] : %s]", iter, forEach, mockBody(m, content.Body, nil))
+		default:
+			item = "[" + mockBody(m, blk.Body, nil) + "]"
+		}
+		if _, seen := groups[typ]; !seen {
+			order = append(order, typ)
+		}
+		groups[typ] = append(groups[typ], item)
+	}
+	for _, typ := range order {
+		if len(groups[typ]) == 1 {
+			parts = append(parts, fmt.Sprintf("%s = %s", typ, groups[typ][0]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s = concat(%s)", typ, strings.Join(groups[typ], ", ")))
+		}
+	}
+	return "{\n" + strings.Join(parts, "\n") + "\n}"
+}
+
+// TestEnvironments_PlanWithMockProvider runs, in every environment of the mocked copy,
+// exactly what a reviewer runs: terraform init, terraform validate, and terraform plan
+// -refresh=false -var project_id=x -var region=y, without a built zip.
+func TestEnvironments_PlanWithMockProvider(t *testing.T) {
+	tree := mockTree(t)
+	for _, env := range environments {
+		t.Run(env, func(t *testing.T) {
+			dir := filepath.Join(tree, "environments", env)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			tf := offlineTerraform(t, dir)
+			var stderr bytes.Buffer
+			tf.SetStderr(&stderr)
+			if err := tf.Init(ctx); err != nil {
+				t.Fatalf("init: %v\n%s", err, stderr.String())
+			}
+			val, err := tf.Validate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !val.Valid {
+				t.Fatalf("validate: %+v", val.Diagnostics)
+			}
+			var stdout bytes.Buffer
+			tf.SetStdout(&stdout)
+			_, err = tf.Plan(ctx, tfexec.Refresh(false), tfexec.Var("project_id=x"), tfexec.Var("region=y"),
+				tfexec.Var("source_archive_path="+filepath.Join(t.TempDir(), "not-built.zip")), tfexec.Out("mock.tfplan"))
+			if err != nil {
+				t.Fatalf("plan -refresh=false -var project_id=x -var region=y: %v\n%s\n%s", err, stderr.String(), stdout.String())
+			}
+			// Without a zip the plan still works, but says that apply needs one.
+			if !strings.Contains(stdout.String(), "make package") {
+				t.Errorf("the plan does not warn that the source zip is missing:\n%s", stdout.String())
+			}
+			plan, err := tf.ShowPlanFile(ctx, "mock.tfplan")
+			if err != nil {
+				t.Fatal(err)
+			}
+			functions := 0
+			for _, rc := range plan.ResourceChanges {
+				if strings.HasPrefix(rc.Address, "module.functions.module.google_cloudfunctions2_function__function[") && rc.Type == "terraform_data" {
+					functions++
+				}
+			}
+			if want := len(httpapi.Functions()); functions != want {
+				t.Errorf("the plan deploys %d functions, the route table has %d", functions, want)
+			}
+			t.Logf("environment %s: %d resource changes planned with the mock provider", env, len(plan.ResourceChanges))
+		})
+	}
+}

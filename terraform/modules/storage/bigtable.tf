@@ -1,0 +1,70 @@
+# The high-volume tier: objects inline in the objects table, the write-ahead change log in its
+# own table. The families and GC rules mirror tiered/bigtablebackend (CreateTables), which
+# sets up the same tables for the emulator.
+
+resource "google_bigtable_instance" "main" {
+  project             = var.project_id
+  name                = var.name
+  display_name        = var.name
+  deletion_protection = var.deletion_protection
+  labels              = var.labels
+
+  cluster {
+    cluster_id   = "${var.name}-c1"
+    zone         = local.bigtable_zone
+    num_nodes    = var.bigtable_num_nodes
+    storage_type = var.bigtable_storage_type
+  }
+}
+
+# Objects, keyed by storage path. fg holds rows with an expiry (cell timestamp = deadline) and
+# is collected 1s after it; fm holds rows without expiry and is never collected.
+resource "google_bigtable_table" "objects" {
+  project             = var.project_id
+  instance_name       = google_bigtable_instance.main.name
+  name                = var.objects_table_name
+  deletion_protection = local.table_deletion_protection
+
+  column_family {
+    family = "fg"
+  }
+  column_family {
+    family = "fm"
+  }
+}
+
+resource "google_bigtable_gc_policy" "objects_fg" {
+  project         = var.project_id
+  instance_name   = google_bigtable_instance.main.name
+  table           = google_bigtable_table.objects.name
+  column_family   = "fg"
+  deletion_policy = "ABANDON"
+
+  max_age {
+    duration = "1s"
+  }
+}
+
+# The change log: one row per in-flight change in family c; only the newest cell matters.
+resource "google_bigtable_table" "changelog" {
+  project             = var.project_id
+  instance_name       = google_bigtable_instance.main.name
+  name                = var.changelog_table_name
+  deletion_protection = local.table_deletion_protection
+
+  column_family {
+    family = "c"
+  }
+}
+
+resource "google_bigtable_gc_policy" "changelog_c" {
+  project         = var.project_id
+  instance_name   = google_bigtable_instance.main.name
+  table           = google_bigtable_table.changelog.name
+  column_family   = "c"
+  deletion_policy = "ABANDON"
+
+  max_version {
+    number = 1
+  }
+}

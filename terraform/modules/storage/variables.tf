@@ -1,0 +1,146 @@
+variable "project_id" {
+  description = "Project that holds the Bigtable instance and the data bucket."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][-a-z0-9.:]{0,62}$", var.project_id))
+    error_message = "The project_id must be a Google Cloud project id: lowercase letters, digits and hyphens (domain-scoped ids may contain '.' and ':')."
+  }
+}
+
+variable "region" {
+  description = "Region of the data bucket; the Bigtable cluster's zone defaults to <region>-b."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][-a-z0-9]{0,62}$", var.region))
+    error_message = "The region must be a Google Cloud region name such as europe-west1."
+  }
+}
+
+variable "name" {
+  description = "Base name of the Bigtable instance (6-33 characters) and its cluster; also the middle part of the data bucket's name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{5,25}$", var.name))
+    error_message = "The name must be 6-26 characters of lowercase letters, digits and hyphens, starting with a letter (the cluster id appends \"-c1\")."
+  }
+}
+
+variable "bigtable_zone" {
+  description = "Zone of the Bigtable cluster; empty means <region>-b."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.bigtable_zone == "" || can(regex("^[a-z]+-[a-z]+[0-9]+-[a-z]$", var.bigtable_zone))
+    error_message = "The bigtable_zone must be empty or a zone name such as europe-west1-b."
+  }
+}
+
+variable "bigtable_num_nodes" {
+  description = "Nodes in the Bigtable cluster (fixed size; at least 1)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.bigtable_num_nodes >= 1 && floor(var.bigtable_num_nodes) == var.bigtable_num_nodes
+    error_message = "The bigtable_num_nodes must be a whole number of at least 1."
+  }
+}
+
+variable "bigtable_storage_type" {
+  description = "Storage type of the Bigtable cluster: SSD or HDD."
+  type        = string
+  default     = "SSD"
+
+  validation {
+    condition     = contains(["SSD", "HDD"], var.bigtable_storage_type)
+    error_message = "The bigtable_storage_type must be SSD or HDD."
+  }
+}
+
+variable "objects_table_name" {
+  description = "Name of the objects table (families fg and fm); the functions' STRATA_BIGTABLE_TABLE."
+  type        = string
+  default     = "objectstore"
+
+  validation {
+    condition     = can(regex("^[-_.a-zA-Z0-9]{1,50}$", var.objects_table_name))
+    error_message = "The objects_table_name must be 1-50 characters of letters, digits, '-', '_' and '.'."
+  }
+}
+
+variable "changelog_table_name" {
+  description = "Name of the change-log table (family c); the functions' STRATA_BIGTABLE_CHANGELOG_TABLE."
+  type        = string
+  default     = "objectstore_changelog"
+
+  validation {
+    condition     = can(regex("^[-_.a-zA-Z0-9]{1,50}$", var.changelog_table_name))
+    error_message = "The changelog_table_name must be 1-50 characters of letters, digits, '-', '_' and '.'."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Protect the Bigtable instance and both tables against deletion (turn off to let `terraform destroy` remove them)."
+  type        = bool
+  default     = true
+}
+
+variable "bucket_name" {
+  description = "Name of the data bucket; empty means <project_id>-<name>-data."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.bucket_name == "" || can(regex("^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$", var.bucket_name))
+    error_message = "The bucket_name must be empty or a valid bucket name (3-63 lowercase letters, digits, '-', '_' and '.')."
+  }
+}
+
+variable "force_destroy" {
+  description = "Let `terraform destroy` delete the data bucket while it still holds objects."
+  type        = bool
+  default     = false
+}
+
+variable "soft_delete_retention_seconds" {
+  description = "Soft-delete retention of the data bucket in seconds: 0 disables soft delete (deleted blobs are gone at once), otherwise 604800-7776000."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.soft_delete_retention_seconds == 0 || (var.soft_delete_retention_seconds >= 604800 && var.soft_delete_retention_seconds <= 7776000)
+    error_message = "The soft_delete_retention_seconds must be 0 or between 604800 (7 days) and 7776000 (90 days)."
+  }
+}
+
+variable "uploads_prefix" {
+  description = "Reserved prefix of multipart parts in the data bucket; a lifecycle rule deletes what is left there."
+  type        = string
+  default     = "~uploads/"
+
+  validation {
+    condition     = length(var.uploads_prefix) > 0 && endswith(var.uploads_prefix, "/")
+    error_message = "The uploads_prefix must be non-empty and end with /."
+  }
+}
+
+variable "uploads_max_age_days" {
+  description = "Age in days after which leftover multipart parts under uploads_prefix are deleted."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.uploads_max_age_days >= 2 && floor(var.uploads_max_age_days) == var.uploads_max_age_days
+    error_message = "The uploads_max_age_days must be a whole number of at least 2 (multipart uploads may stay open for a day)."
+  }
+}
+
+variable "labels" {
+  description = "Labels set on the Bigtable instance and the data bucket."
+  type        = map(string)
+  default     = {}
+}
