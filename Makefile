@@ -1,0 +1,71 @@
+# Strata. `make run` starts the local all-in-one server; `make test` runs every test.
+#
+# Everything needed is fetched by the go command through the module proxy; the Bigtable and
+# Pub/Sub emulators and terraform ship with the machine image.
+GO           ?= go
+TEST_TIMEOUT ?= 40m
+export TF_CLI_CONFIG_FILE ?= /dev/null
+
+.PHONY: all build run test test-unit test-race lint tf-fmt cover bench soak e2e routes package deploy destroy tf-check clean
+
+all: build
+
+build:
+	$(GO) build -o bin/strata ./functions/cmd/strata
+
+## run: the whole system on 127.0.0.1:8888 over embedded durable storage in ./data.
+run: build
+	STRATA_AUTH_ENFORCE=$${STRATA_AUTH_ENFORCE:-false} ./bin/strata serve
+
+## test: lint, every test (unit, conformance on fakes and real emulators, e2e), and the race
+## detector on the concurrency packages.
+test: lint test-unit test-race
+
+test-unit:
+	$(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
+
+test-race:
+	$(GO) test -timeout $(TEST_TIMEOUT) -count=1 -race ./tiered/ ./tiered/membackend/ ./tiered/localbackend/ \
+		./functions/internal/admission/ ./functions/internal/cleanup/ ./functions/client/
+
+lint: tf-fmt
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+tf-fmt:
+	terraform fmt -check -recursive terraform
+
+cover:
+	$(GO) test -count=1 -coverprofile=cover.out ./tiered/...
+	$(GO) tool cover -func=cover.out | tail -n 1
+
+## e2e: the end-to-end suites alone (they also run in make test).
+e2e:
+	$(GO) test -timeout $(TEST_TIMEOUT) -count=1 -v ./e2e/...
+
+## bench: benchmarks with ratios against floors measured in the same run.
+bench:
+	./scripts/bench.sh
+
+## soak: the reliability suite with longer bounds.
+soak:
+	STRATA_SOAK=1 $(GO) test -timeout 60m -count=1 -run 'Reliability|Linearizab|Crash|Fault|Load' -v ./e2e/...
+
+routes:
+	$(GO) test ./functions/internal/httpapi -run TestRoutesFileUpToDate -count=1 -update
+
+package:
+	./scripts/package.sh
+
+deploy:
+	./scripts/deploy.sh
+
+destroy:
+	./scripts/destroy.sh
+
+tf-check: tf-fmt
+	$(GO) test -count=1 ./functions/internal/deploy/ -run 'Terraform|Routing|Environments'
+
+clean:
+	rm -rf bin dist bench-results cover.out
