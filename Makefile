@@ -25,7 +25,7 @@ test-unit:
 	$(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
 
 test-race:
-	$(GO) test -timeout $(TEST_TIMEOUT) -count=1 -race ./tiered/ ./tiered/membackend/ ./tiered/localbackend/ \
+	$(GO) test -timeout $(TEST_TIMEOUT) -count=1 -race ./tiered/... \
 		./functions/internal/admission/ ./functions/internal/cleanup/ ./functions/client/
 
 lint: tf-fmt
