@@ -263,10 +263,10 @@ func (g *guard) complete(ctx context.Context) {
 
 var errLeaseLost = errors.New("change-log lease lost before commit")
 
-// Cleanup carries out one cleanup task: it waits for the task's grace period, learns which
-// revision the row references, deletes every other revision the change touched, aborts the
-// change's multipart upload if any, and removes the change-log entry. It is idempotent, so
-// a redelivered task is harmless.
+// Cleanup carries out one cleanup task: it waits for the task's grace period, reads which
+// revision the row references, deletes the revisions the change may have left unreferenced
+// (never the one the row references), aborts the change's multipart upload if any, and
+// removes the change-log entry. It is idempotent, so a redelivered task is harmless.
 func (s *Store) Cleanup(ctx context.Context, t CleanupTask) error {
 	if wait := t.NotBefore.Sub(s.opts.Now()); wait > 0 {
 		timer := time.NewTimer(wait)
@@ -278,24 +278,31 @@ func (s *Store) Cleanup(ctx context.Context, t CleanupTask) error {
 		}
 	}
 	c := t.Change
-	var current *driver.ObjectID
+	// The phase says which revisions this change may have left unreferenced: its own new
+	// revision if it did not commit, the old one if it did, either when the outcome is
+	// unknown. The old revision is left alone when the change lost or never reached its
+	// commit: the writer that replaced it deletes it, after its grace period.
+	var candidates []*driver.ObjectID
 	switch t.Phase {
 	case PhaseRecorded, PhaseLost:
-		current = c.Old
+		candidates = []*driver.ObjectID{c.New}
 	case PhaseUpdated:
-		current = c.New
+		candidates = []*driver.ObjectID{c.Old}
 	case PhaseWritten, PhaseRecovered:
-		e, err := s.hv.GetTieredMetadata(ctx, c.ID)
-		if err != nil {
-			return wrapErr("cleanup", c.ID, fmt.Errorf("read row: %w", err))
-		}
-		if e.Kind == driver.EntryTombstone {
-			current = &e.Tombstone.Target
-		}
+		candidates = []*driver.ObjectID{c.Old, c.New}
 	default:
 		return wrapErr("cleanup", c.ID, fmt.Errorf("%w: cannot clean up a change in phase %s", ErrInvalidArgument, t.Phase))
 	}
-	for _, rev := range []*driver.ObjectID{c.Old, c.New} {
+	// Whatever the phase, a revision the row references now is never deleted. A revision is
+	// normally referenced by one commit only, but a retried multipart complete may commit its
+	// revision again after a later write replaced it; deleting what the row points to would
+	// leave a dangling tombstone.
+	e, err := s.hv.GetTieredMetadata(ctx, c.ID)
+	if err != nil {
+		return wrapErr("cleanup", c.ID, fmt.Errorf("read row: %w", err))
+	}
+	current := liveTarget(e)
+	for _, rev := range candidates {
 		if rev == nil || (current != nil && rev.Equal(*current)) {
 			continue
 		}

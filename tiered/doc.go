@@ -27,10 +27,14 @@
 //
 //	Recorded   logged; the long-term write may be under way          → cleanup deletes New
 //	Assembling a multipart complete is logged                         → left for recovery after 24 h
-//	Written    the compare-and-write was tried, outcome unknown       → cleanup reads the row
+//	Written    the compare-and-write was tried, outcome unknown       → cleanup deletes Old and New
 //	Lost       another writer won                                     → cleanup deletes New
 //	Updated    committed                                              → cleanup deletes Old
-//	Recovered  claimed by recovery after the owner vanished           → cleanup reads the row
+//	Recovered  claimed by recovery after the owner vanished           → cleanup deletes Old and New
+//
+// In every phase cleanup first reads the row, and never deletes the revision the row
+// references: a retried multipart complete can commit its revision again after a later
+// write replaced it.
 //
 // When the request ends, the phase decides the cleanup task, which a Dispatcher carries to
 // Store.Cleanup: in-process (Worker) locally, over Pub/Sub in production. The request waits

@@ -289,3 +289,32 @@ func TestMultipart_CASConflict_DeletesAssembledRevision(t *testing.T) {
 	}
 	tieredtest.CheckEmptyLog(t, e.log, time.Now())
 }
+
+// TestMultipart_RetriedCompleteAfterOverwrite_NoDanglingTombstone: a complete commits, a
+// later put replaces it (its cleanup of the upload's revision still waiting out the grace
+// period), then the client retries the complete, which commits the revision again. The
+// put's delayed cleanup must not delete the revision the row now references.
+func TestMultipart_RetriedCompleteAfterOverwrite_NoDanglingTombstone(t *testing.T) {
+	e := newEnv(t)
+	var tasks []tiered.CleanupTask
+	s := e.store(t, &tiered.Options{Dispatcher: &recordDispatcher{tasks: &tasks}})
+	u := initiate(t, s, id("mp"), driver.Metadata{})
+	c := upload(t, s, id("mp"), u, 1, large)
+	complete(t, s, id("mp"), u, c)
+	put(t, s, id("mp"), driver.Metadata{}, large2) // replaces the upload's revision
+	complete(t, s, id("mp"), u, c)                 // the retry commits it again
+	rev := physical(t, id("mp"), u)
+	if got := tombstone(t, e, id("mp")).Target; !got.Equal(rev) {
+		t.Fatalf("setup: the retried complete did not commit (target %s)", got)
+	}
+	for _, task := range tasks { // the delayed cleanups run now, in order
+		if err := s.Cleanup(context.Background(), task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := read(t, s, id("mp")); !bytes.Equal(got, large) {
+		t.Fatal("the row points to a deleted revision")
+	}
+	tieredtest.CheckNoOrphans(t, tieredtest.Backends{HV: e.hv, LT: e.lt, Log: e.log, Objects: memObjects(e.lt)}, []driver.ObjectID{id("mp")})
+	tieredtest.CheckEmptyLog(t, e.log, time.Now())
+}
