@@ -38,6 +38,16 @@ func (s *Server) handleKeda(w http.ResponseWriter, r *http.Request, _ *call) {
 	writeText(w, http.StatusOK, admission.KedaContentType, b.String())
 }
 
+// handleMetrics serves the backend-call metrics (backend, op, outcome, latency) in the
+// Prometheus text format, when the server was given a recorder.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ *call) {
+	var b strings.Builder
+	if s.opts.Metrics != nil {
+		_ = s.opts.Metrics.WritePrometheus(&b)
+	}
+	writeText(w, http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", b.String())
+}
+
 // handleCleanup runs one dispatched cleanup task from a Pub/Sub push.
 func (s *Server) handleCleanup(w http.ResponseWriter, r *http.Request, _ *call) {
 	cleanup.PushHandler(s.store, s.log).ServeHTTP(w, r)

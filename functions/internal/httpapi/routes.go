@@ -91,6 +91,7 @@ const (
 	PathHealth  = "/health"
 	PathReady   = "/ready"
 	PathKeda    = "/keda"
+	PathMetrics = "/metrics"
 	PathCleanup = "/internal/cleanup"
 	PathRecover = "/internal/recover"
 )
@@ -118,6 +119,7 @@ var routes = []Route{
 	{Method: http.MethodHead, Prefix: PathReady, Exposure: Local, shape: shapeExact, handle: (*Server).handleReady},
 	{Method: http.MethodGet, Prefix: PathKeda, Exposure: Local, shape: shapeExact, handle: (*Server).handleKeda},
 	{Method: http.MethodHead, Prefix: PathKeda, Exposure: Local, shape: shapeExact, handle: (*Server).handleKeda},
+	{Method: http.MethodGet, Prefix: PathMetrics, Exposure: Local, shape: shapeExact, handle: (*Server).handleMetrics},
 }
 
 // Routes returns a copy of the route table.

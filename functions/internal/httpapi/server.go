@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"github.com/stratastore/strata/tiered/observe"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,6 +40,8 @@ type Options struct {
 	TraceProject string
 	// Now is the clock for time_created and time_expires; nil means time.Now.
 	Now func() time.Time
+	// Metrics, when set, is served at /metrics: the backend calls of the store's backends.
+	Metrics *observe.Recorder
 }
 
 // Server serves objectstore's HTTP API v1 over a tiered.Store. ServeHTTP is the local router

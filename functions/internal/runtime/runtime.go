@@ -26,6 +26,7 @@ import (
 	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/gcsbackend"
 	"github.com/stratastore/strata/tiered/localbackend"
+	"github.com/stratastore/strata/tiered/observe"
 )
 
 // Runtime is a built Strata: the store and the HTTP server over it.
@@ -65,7 +66,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 	if grace == 0 {
 		grace = -1 // tiered reads zero as "default"; the configuration means "none"
 	}
-	rt.Store, err = tiered.New(b.hv, b.lt, b.log, &tiered.Options{Dispatcher: dispatcher, GracePeriod: grace, Logger: log})
+	// Every backend call is recorded (backend, op, outcome, latency) and served at /metrics.
+	rec := observe.NewRecorder()
+	hv := &observe.HighVolume{Inner: b.hv, Rec: rec}
+	lt := &observe.LongTerm{Inner: b.lt, Rec: rec}
+	clog := &observe.ChangeLog{Inner: b.log, Rec: rec}
+	rt.Store, err = tiered.New(hv, lt, clog, &tiered.Options{Dispatcher: dispatcher, GracePeriod: grace, Logger: log})
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
 	}
@@ -85,6 +91,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 		Usecases:     cfg.Usecases,
 		Logger:       log,
 		TraceProject: cfg.Bigtable.Project,
+		Metrics:      rec,
 	})
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())

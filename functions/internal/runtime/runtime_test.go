@@ -65,6 +65,20 @@ func TestOpen_Local(t *testing.T) {
 		t.Fatal(err)
 	}
 	roundTrip(t, rt)
+	// The backends are decorated: /metrics shows the calls the round trip made.
+	ts := httptest.NewServer(rt.Server)
+	res, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	ts.Close()
+	for _, want := range []string{`op="PutNonTombstone",outcome="ok"} 1`, `op="Put",outcome="ok"} 1`, `op="GetTiered",outcome="ok"} 2`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, b)
+		}
+	}
 	if err := rt.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
