@@ -160,8 +160,14 @@ func (s *Store) putLongTerm(ctx context.Context, id ObjectID, md Metadata, body 
 	return nil
 }
 
-// maxRedirects bounds how often a read follows a tombstone whose target vanished.
-const maxRedirects = 3
+// maxRedirects bounds how often one read follows a tombstone whose target vanished. Each
+// retry needs an overwrite that committed and deleted its predecessor between the read's two
+// calls, which the grace period normally rules out; a read that still loses this many races
+// answers ErrUnavailable (retryable), never a 404 for an object that exists.
+const maxRedirects = 16
+
+// errChurn is what a read returns after maxRedirects lost races.
+var errChurn = fmt.Errorf("%w: the object was overwritten too often while being read; retry", ErrUnavailable)
 
 // Get opens the object at id, or the range rng of it (nil for all). It fails with
 // ErrNotFound, or with *RangeError when the range lies outside the object. The caller must
@@ -195,7 +201,7 @@ func (s *Store) Get(ctx context.Context, id ObjectID, rng *ByteRange) (*Object, 
 			return nil, wrapErr("get", id, ErrNotFound)
 		}
 	}
-	return nil, wrapErr("get", id, ErrNotFound)
+	return nil, wrapErr("get", id, errChurn)
 }
 
 // Head returns the metadata of the object at id, or ErrNotFound.
@@ -226,7 +232,7 @@ func (s *Store) Head(ctx context.Context, id ObjectID) (Metadata, error) {
 			return Metadata{}, wrapErr("head", id, ErrNotFound)
 		}
 	}
-	return Metadata{}, wrapErr("head", id, ErrNotFound)
+	return Metadata{}, wrapErr("head", id, errChurn)
 }
 
 // Delete removes the object at id. Deleting a missing object succeeds. Removing a

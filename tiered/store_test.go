@@ -1082,3 +1082,39 @@ func (r *recordDispatcher) Dispatch(_ context.Context, t tiered.CleanupTask) err
 	return nil
 }
 func (r *recordDispatcher) Close(context.Context) error { return nil }
+
+// TestStore_Get_EndlessChurn_UnavailableNot404: if every long-term read loses its race with
+// an overwrite, the read gives up with a retryable error, never a 404 for an object that
+// exists.
+func TestStore_Get_EndlessChurn_UnavailableNot404(t *testing.T) {
+	e := newEnv(t)
+	put(t, e.s, id("k"), driver.Metadata{}, large)
+	writer, err := tiered.New(e.hv, e.lt, e.log, &tiered.Options{GracePeriod: -1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	churn := func(ctx context.Context, c *backendtest.Call, next func() error) error {
+		if _, err := writer.Put(ctx, id("k"), driver.Metadata{}, bytes.NewReader(large2)); err != nil {
+			return err
+		}
+		if err := writer.Close(ctx); err != nil { // its cleanup deletes the revision we hold
+			return err
+		}
+		return next()
+	}
+	e.hlt.Add(backendtest.Match(backendtest.OpGet, churn))
+	e.hlt.Add(backendtest.Match(backendtest.OpHead, churn))
+	// Close drains the worker; later overwrites need a fresh one each time.
+	e.hlt.Add(func(ctx context.Context, c *backendtest.Call, next func() error) error {
+		writer, _ = tiered.New(e.hv, e.lt, e.log, &tiered.Options{GracePeriod: -1, Logger: quiet})
+		return next()
+	})
+	_, err = e.s.Get(context.Background(), id("k"), nil)
+	if !errors.Is(err, tiered.ErrUnavailable) || errors.Is(err, tiered.ErrNotFound) {
+		t.Fatalf("get under endless churn: %v; want ErrUnavailable", err)
+	}
+	_, err = e.s.Head(context.Background(), id("k"))
+	if !errors.Is(err, tiered.ErrUnavailable) || errors.Is(err, tiered.ErrNotFound) {
+		t.Fatalf("head under endless churn: %v; want ErrUnavailable", err)
+	}
+}
