@@ -112,15 +112,27 @@ var durationUnits = map[string]float64{
 	"yrs": secondsPerYear * 1e9, "y": secondsPerYear * 1e9,
 }
 
+// durationUnitNanos maps each unit to its length in nanoseconds, exactly.
+var durationUnitNanos = func() map[string]int64 {
+	m := make(map[string]int64, len(durationUnits))
+	for u, f := range durationUnits {
+		m[u] = int64(f)
+	}
+	return m
+}()
+
 // ParseDuration parses humantime's duration grammar: "0", or one or more items
 // "<int>[.<frac>][ws]<unit>", optionally separated by whitespace ("1h 30m", "1h30m",
-// "3600 seconds", "1.5h"). Durations beyond Go's ~292 years are rejected.
+// "3600 seconds", "1.5h"). Whole numbers are summed exactly in integer nanoseconds;
+// durations beyond Go's ~292 years are rejected.
 func ParseDuration(s string) (time.Duration, error) {
 	if s == "0" {
 		return 0, nil
 	}
-	i, total, items := 0, 0.0, 0
+	var total int64
+	i, items := 0, 0
 	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+	tooLong := fmt.Errorf("duration %q is too long", s)
 	for {
 		for i < len(s) && isSpace(s[i]) {
 			i++
@@ -135,6 +147,11 @@ func ParseDuration(s string) (time.Duration, error) {
 		if i == start {
 			return 0, fmt.Errorf("expected a number at %q", s[start:])
 		}
+		whole, err := strconv.ParseInt(s[start:i], 10, 64)
+		if err != nil {
+			return 0, tooLong
+		}
+		frac := ""
 		if i < len(s) && s[i] == '.' {
 			i++
 			fracStart := i
@@ -144,10 +161,7 @@ func ParseDuration(s string) (time.Duration, error) {
 			if i == fracStart {
 				return 0, fmt.Errorf("expected digits after '.' in %q", s[start:i])
 			}
-		}
-		num, err := strconv.ParseFloat(s[start:i], 64)
-		if err != nil {
-			return 0, fmt.Errorf("bad number %q", s[start:i])
+			frac = s[fracStart:i]
 		}
 		for i < len(s) && isSpace(s[i]) {
 			i++
@@ -157,18 +171,27 @@ func ParseDuration(s string) (time.Duration, error) {
 			i++
 		}
 		unit := s[ustart:i]
-		scale, ok := durationUnits[unit]
+		scale, ok := durationUnitNanos[unit]
 		if !ok {
 			if unit == "" {
 				return 0, fmt.Errorf("missing unit after %q", s[start:ustart])
 			}
 			return 0, fmt.Errorf("unknown unit %q", unit)
 		}
-		total += num * scale
-		items++
-		if total > math.MaxInt64 {
-			return 0, fmt.Errorf("duration %q is too long", s)
+		if whole > math.MaxInt64/scale {
+			return 0, tooLong
 		}
+		n := whole * scale
+		if frac != "" {
+			// The fraction of one unit, at float precision: it is below one unit.
+			f, _ := strconv.ParseFloat("0."+frac, 64)
+			n += int64(f * float64(scale))
+		}
+		if n < 0 || total > math.MaxInt64-n {
+			return 0, tooLong
+		}
+		total += n
+		items++
 	}
 	if items == 0 {
 		return 0, fmt.Errorf("empty duration")
