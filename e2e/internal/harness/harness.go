@@ -22,11 +22,20 @@ import (
 	"github.com/stratastore/strata/functions/client"
 )
 
-// RepoRoot is the module root, two levels above this file.
+// RepoRoot returns the module root: the nearest directory above this file that holds go.mod.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(filepath.Dir(file))
+	for dir := filepath.Dir(file); ; {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("no go.mod above %s", file)
+		}
+		dir = parent
+	}
 }
 
 var (
@@ -125,10 +134,16 @@ func ServerEnv(addr, dataDir string, extra ...string) []string {
 // ends if it is still running.
 func StartServer(t testing.TB, dataDir string, key KeyPair, extra ...string) *Server {
 	t.Helper()
+	return StartServerBinary(t, StrataBinary(t), dataDir, key, extra...)
+}
+
+// StartServerBinary is StartServer with an explicit binary.
+func StartServerBinary(t testing.TB, bin, dataDir string, key KeyPair, extra ...string) *Server {
+	t.Helper()
 	addr := FreeAddr(t)
 	env := append([]string{"STRATA_AUTH_ENFORCE=true", "STRATA_AUTH_KEYS=" + key.KeysEnv}, extra...)
 	s := &Server{URL: "http://" + addr, DataDir: dataDir, Logs: &LogBuffer{}, done: make(chan struct{})}
-	s.Cmd = exec.Command(StrataBinary(t), "serve")
+	s.Cmd = exec.Command(bin, "serve")
 	s.Cmd.Env = ServerEnv(addr, dataDir, env...)
 	s.Cmd.Stdout = s.Logs
 	s.Cmd.Stderr = s.Logs
@@ -142,6 +157,16 @@ func StartServer(t testing.TB, dataDir string, key KeyPair, extra ...string) *Se
 		t.Fatalf("strata did not become ready: %v\n%s", err, s.Logs)
 	}
 	return s
+}
+
+// Exited reports whether the process has exited.
+func (s *Server) Exited() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Stop sends sig and waits for the process to exit.
