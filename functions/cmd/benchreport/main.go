@@ -3,7 +3,10 @@
 //
 // Benchmarks pair up by name: a sub-benchmark whose last element is "raw" (or "floor") is
 // the floor for its sibling named "strata". For every pair the table gives both rates and
-// the ratio strata/raw (1.0 = as fast as the floor). Unpaired results are listed as they are.
+// the ratio strata/raw (1.0 = as fast as the floor), and the extra metrics of both sides
+// (b.ReportMetric: p50-us, peak-rss-MiB, …). Unpaired results are listed as they are. The
+// report starts with the machine it ran on (CPU model, cores, memory, Go version, kernel,
+// read from /proc on Linux) and a short note on how to read it.
 //
 //	go test -run '^$' -bench . ./... | benchreport -o results.md
 package main
@@ -46,10 +49,18 @@ func main() {
 func parse(r io.Reader) ([]result, []string) {
 	var rs []result
 	var hdr []string
+	pkg := ""
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		if p, ok := strings.CutPrefix(line, "pkg:"); ok {
+			// Packages may define benchmarks of the same name (every backend has a
+			// BenchmarkSmallPut): qualify names by the package's last path element.
+			p = strings.TrimSpace(p)
+			pkg = p[strings.LastIndexByte(p, '/')+1:]
+			continue
+		}
 		if strings.HasPrefix(line, "cpu:") || strings.HasPrefix(line, "goos:") || strings.HasPrefix(line, "goarch:") {
 			if !contains(hdr, line) {
 				hdr = append(hdr, line)
@@ -63,7 +74,11 @@ func parse(r io.Reader) ([]result, []string) {
 		if len(f) < 4 {
 			continue
 		}
-		res := result{name: trimProcs(f[0]), extra: map[string]float64{}}
+		name := trimProcs(f[0])
+		if pkg != "" {
+			name = pkg + "." + name
+		}
+		res := result{name: name, extra: map[string]float64{}}
 		for i := 2; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
 			if err != nil {
@@ -112,13 +127,98 @@ func rate(r result) (float64, string) {
 	return 0, ""
 }
 
-func render(rs []result, hdr []string) string {
+// machine describes where the benchmarks ran. Empty fields are left out of the report.
+type machine struct {
+	CPU       string // model name
+	Cores     int    // logical CPUs
+	MemTotal  int64  // bytes
+	GoVersion string
+	Kernel    string // release
+}
+
+// readMachine describes this machine from /proc (Linux); elsewhere only cores and the Go
+// version are known. benchreport is built by scripts/bench.sh with the toolchain that runs
+// the benchmarks, so its own Go version is theirs.
+func readMachine() machine {
+	m := machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		m.CPU = parseCPUModel(f)
+		f.Close()
+	}
+	if f, err := os.Open("/proc/meminfo"); err == nil {
+		m.MemTotal = parseMemTotal(f)
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// procField returns the value of the first "name : value" line of a /proc file.
+func procField(r io.Reader, name string) string {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == name {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// parseCPUModel returns the first "model name" of /proc/cpuinfo.
+func parseCPUModel(r io.Reader) string { return procField(r, "model name") }
+
+// parseMemTotal returns MemTotal of /proc/meminfo in bytes, or 0.
+func parseMemTotal(r io.Reader) int64 {
+	v, ok := strings.CutSuffix(procField(r, "MemTotal"), " kB")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n << 10
+}
+
+// howToRead is printed under the machine details.
+const howToRead = `How to read this: each row pairs a Strata benchmark with its floor, the same work done
+the simplest way, measured in the same run on the same machine (a bare net/http handler
+over a map or over bbolt with group commit, a raw file copy, a trivial Go server).
+Rates are MB/s when the benchmark counts bytes, otherwise operations per second.
+"strata / floor" is the ratio of the rates: 1.00× is as fast as the floor, higher is better.
+The extra columns are the metrics each side reports: p50-us/p99-us are per-request
+latencies in microseconds, peak-rss-MiB the strata process's peak resident memory
+(VmHWM) after the transfer, start-rss-MiB the same when it became ready. Absolute numbers
+depend on the machine; compare ratios, and rerun before trusting a small difference.
+`
+
+func render(rs []result, hdr []string) string { return renderFor(rs, hdr, readMachine()) }
+
+func renderFor(rs []result, hdr []string, m machine) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "# Strata benchmark results\n\n%s, %s/%s, %d CPUs, host %s\n\n", time.Now().UTC().Format(time.RFC3339), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), host)
+	fmt.Fprintf(&b, "# Strata benchmark results\n\n%s, %s/%s, %d CPUs, host %s\n\n", time.Now().UTC().Format(time.RFC3339), runtime.GOOS, runtime.GOARCH, m.Cores, host)
+	b.WriteString("## Machine\n\n")
+	if m.CPU != "" {
+		fmt.Fprintf(&b, "- CPU: %s\n", m.CPU)
+	}
+	fmt.Fprintf(&b, "- cores (logical CPUs): %d\n", m.Cores)
+	if m.MemTotal > 0 {
+		fmt.Fprintf(&b, "- memory: %.1f GiB\n", float64(m.MemTotal)/(1<<30))
+	}
+	if m.GoVersion != "" {
+		fmt.Fprintf(&b, "- Go: %s\n", m.GoVersion)
+	}
+	if m.Kernel != "" {
+		fmt.Fprintf(&b, "- kernel: %s %s\n", runtime.GOOS, m.Kernel)
+	}
 	for _, h := range hdr {
 		fmt.Fprintf(&b, "- %s\n", h)
 	}
+	b.WriteString("\n" + howToRead)
 	byName := map[string]result{}
 	for _, r := range rs {
 		byName[r.name] = r
@@ -139,7 +239,7 @@ func render(rs []result, hdr []string) string {
 		}
 	}
 	sort.Strings(pairs)
-	b.WriteString("\n| benchmark | floor | strata | strata / floor | extra |\n|---|---|---|---|---|\n")
+	b.WriteString("\n| benchmark | floor | strata | strata / floor | extra | floor extra |\n|---|---|---|---|---|---|\n")
 	for _, p := range pairs {
 		base, floor, _ := strings.Cut(p, "\x00")
 		f, s := byName[base+"/"+floor], byName[base+"/strata"]
@@ -149,7 +249,7 @@ func render(rs []result, hdr []string) string {
 		if fr > 0 {
 			ratio = sr / fr
 		}
-		fmt.Fprintf(&b, "| %s | %.1f %s | %.1f %s | **%.2f×** | %s |\n", base, fr, unit, sr, unit, ratio, extras(s))
+		fmt.Fprintf(&b, "| %s | %.1f %s | %.1f %s | **%.2f×** | %s | %s |\n", base, fr, unit, sr, unit, ratio, extras(s), extras(f))
 	}
 	var rest []string
 	for _, r := range rs {
