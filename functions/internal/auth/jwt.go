@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -161,6 +162,15 @@ func parseTokenHeader(segment string) (tokenHeader, *Error) {
 // verifyToken checks a compact JWS and returns the usecase, scopes and effective permissions
 // it grants. See the package documentation for the order of checks.
 func (v *Verifier) verifyToken(token string) (*Grant, *Error) {
+	if c, ok := v.cache.get(token); ok {
+		// The signature of these exact bytes was verified before; only the time claims can
+		// have changed their verdict since.
+		if e := v.checkRegisteredClaims(c.claims); e != nil {
+			return nil, e
+		}
+		g := *c.grant
+		return &g, nil
+	}
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return nil, errDecode(reasonInvalidToken)
@@ -216,13 +226,61 @@ func (v *Verifier) verifyToken(token string) (*Grant, *Error) {
 	if reason != "" {
 		return nil, errDecode(reasonJSON(reason))
 	}
-	return &Grant{
+	g := &Grant{
 		Kind:        TokenGrant,
 		KeyID:       h.kid,
 		Usecase:     usecase,
 		Scopes:      scopes,
 		Permissions: intersectPermissions(perms, key.MaxPermissions),
-	}, nil
+	}
+	v.cache.put(token, verifiedToken{grant: g, claims: claims})
+	out := *g
+	return &out, nil
+}
+
+// verifiedToken is a token whose signature and claims passed verification.
+type verifiedToken struct {
+	grant  *Grant
+	claims map[string]json.RawMessage
+}
+
+// tokenCacheSize bounds the verified-token cache.
+const tokenCacheSize = 4096
+
+// tokenCache remembers tokens whose signature verified, so that a client reusing a token
+// (a static token, or one signed per minute rather than per request) costs one Ed25519
+// verification instead of one per request. Entries are keyed by the whole token, so any
+// changed byte misses; the time claims are checked again on every hit. The key directory is
+// fixed for a Verifier's life, so a verified signature stays verified. When full, about a
+// quarter of the entries are dropped at random.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]verifiedToken
+}
+
+func (c *tokenCache) get(token string) (verifiedToken, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	vt, ok := c.m[token]
+	return vt, ok
+}
+
+func (c *tokenCache) put(token string, vt verifiedToken) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]verifiedToken)
+	}
+	if len(c.m) >= tokenCacheSize {
+		n := 0
+		for k := range c.m { // map iteration order is random
+			delete(c.m, k)
+			if n++; n >= tokenCacheSize/4 {
+				break
+			}
+		}
+	}
+	c.m[token] = vt
 }
 
 // checkRegisteredClaims validates exp, nbf, iss and aud, in the jsonwebtoken crate's order.

@@ -57,6 +57,7 @@ type Verifier struct {
 	leeway    time.Duration
 	nbfLeeway time.Duration
 	logger    *slog.Logger
+	cache     tokenCache
 }
 
 // NewVerifier returns a Verifier for keys. Auth is active when opts.Enforce is set or keys is

@@ -161,3 +161,42 @@ func TestGrant_Authorize(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenCache_HitsAreExactAndBounded: a verified token is remembered by its exact bytes
+// (a one-byte change is verified afresh and fails), every hit returns its own Grant, and
+// the cache never grows past its bound.
+func TestTokenCache_HitsAreExactAndBounded(t *testing.T) {
+	pub, priv := testKey(1)
+	v := mustVerifier(t, testDirectory(pub), Options{Enforce: true})
+	tok := mustSign(t, priv, testKid, validClaims())
+	g1, err := authToken(v, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g1.Permissions = nil // a caller scribbling on its grant must not affect the next one
+	g2, err := authToken(v, tok)
+	if err != nil || len(g2.Permissions) != 3 {
+		t.Fatalf("cached grant: %+v, %v", g2, err)
+	}
+	last := tok[len(tok)-1]
+	flipped := byte('A')
+	if last == 'A' {
+		flipped = 'B'
+	}
+	_, err = authToken(v, tok[:len(tok)-1]+string(flipped))
+	wantError(t, err, 401, "auth error: failed to verify token")
+
+	for i := range tokenCacheSize + 100 {
+		c := validClaims()
+		c.Expires = c.Expires.Add(time.Duration(i) * time.Second)
+		if _, err := authToken(v, mustSign(t, priv, testKid, c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v.cache.mu.Lock()
+	n := len(v.cache.m)
+	v.cache.mu.Unlock()
+	if n > tokenCacheSize {
+		t.Fatalf("cache holds %d tokens, bound %d", n, tokenCacheSize)
+	}
+}
