@@ -238,8 +238,9 @@ func (g *guard) finish(ctx context.Context) {
 		return
 	}
 	task := CleanupTask{ChangeID: g.entry.ID, Change: g.entry.Change, Phase: g.phase}
-	if task.Phase != PhaseRecorded && task.Phase != PhaseLost {
-		// A revision that may have been live could have readers streaming it.
+	if task.Phase != PhaseRecorded && task.Phase != PhaseLost && task.Change.Old != nil {
+		// The old revision was live until this change: readers may still be streaming it.
+		// (New is never deleted while the row references it, so only Old needs the wait.)
 		task.NotBefore = g.s.opts.Now().Add(g.s.opts.GracePeriod)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultDispatchTimeout)
@@ -304,6 +305,14 @@ func (s *Store) Cleanup(ctx context.Context, t CleanupTask) error {
 	current := liveTarget(e)
 	for _, rev := range candidates {
 		if rev == nil || (current != nil && rev.Equal(*current)) {
+			continue
+		}
+		// A task may come from outside the process (a Pub/Sub push). It may only delete
+		// revisions of its own object, whose row was just consulted, or the object's own
+		// path (objectstore's legacy tombstones point there); anything else is left alone.
+		if !rev.Equal(c.ID) && !isRevisionOf(*rev, c.ID) {
+			s.opts.Logger.Warn("cleanup: not deleting a blob that is not a revision of the change's object",
+				"change", t.ChangeID, "object", c.ID.StoragePath(), "blob", rev.StoragePath())
 			continue
 		}
 		if err := s.lt.Delete(ctx, *rev); err != nil {

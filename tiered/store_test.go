@@ -539,26 +539,43 @@ func TestStore_OrphanTombstone_NotFound(t *testing.T) {
 }
 
 func TestStore_TombstoneTarget_UsedForReadsAndDeletes(t *testing.T) {
+	// objectstore's legacy tombstones point to a blob at the object's own path, not at a
+	// revision; reads follow them and deletes clean them up.
 	e := newEnv(t)
 	ctx := context.Background()
-	ltID, hvID := id("lt-key"), id("hv-key")
+	oid := id("legacy")
 	p := backendtest.RandomPayload(100)
-	if err := e.lt.Put(ctx, ltID, driver.Metadata{}, bytes.NewReader(p)); err != nil {
+	if err := e.lt.Put(ctx, oid, driver.Metadata{}, bytes.NewReader(p)); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := e.hv.CompareAndWrite(ctx, hvID, nil, driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: ltID}}); !ok || err != nil {
+	if ok, err := e.hv.CompareAndWrite(ctx, oid, nil, driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: oid}}); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	if got := read(t, e.s, hvID); !bytes.Equal(got, p) {
+	if got := read(t, e.s, oid); !bytes.Equal(got, p) {
 		t.Fatal("did not follow the target")
 	}
-	if err := e.s.Delete(ctx, hvID); err != nil {
+	if err := e.s.Delete(ctx, oid); err != nil {
 		t.Fatal(err)
 	}
 	e.join(t)
-	expectKind(t, e, hvID, driver.EntryNotFound)
+	expectKind(t, e, oid, driver.EntryNotFound)
 	if e.lt.Len() != 0 {
 		t.Fatalf("target not deleted: %v", e.lt.Keys())
+	}
+}
+
+// TestStore_Cleanup_OnlyDeletesRevisionsOfItsObject: a cleanup task arrives from outside the
+// process (a Pub/Sub push). One that names another object's blob must not delete it.
+func TestStore_Cleanup_OnlyDeletesRevisionsOfItsObject(t *testing.T) {
+	e := newEnv(t)
+	put(t, e.s, id("victim"), driver.Metadata{}, large)
+	victim := tombstone(t, e, id("victim")).Target
+	forged := tiered.CleanupTask{ChangeID: "forged", Change: driver.Change{ID: id("attacker"), Old: &victim}, Phase: tiered.PhaseUpdated}
+	if err := e.s.Cleanup(context.Background(), forged); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, e.s, id("victim")); !bytes.Equal(got, large) {
+		t.Fatal("a forged cleanup task deleted another object's revision")
 	}
 }
 
@@ -1116,5 +1133,24 @@ func TestStore_Get_EndlessChurn_UnavailableNot404(t *testing.T) {
 	_, err = e.s.Head(context.Background(), id("k"))
 	if !errors.Is(err, tiered.ErrUnavailable) || errors.Is(err, tiered.ErrNotFound) {
 		t.Fatalf("head under endless churn: %v; want ErrUnavailable", err)
+	}
+}
+
+// TestStore_GracePeriod_OnlyWhenSomethingReadableGoes: a large put to a new key replaces
+// nothing, so its cleanup has nothing to wait for; only a replaced revision waits.
+func TestStore_GracePeriod_OnlyWhenSomethingReadableGoes(t *testing.T) {
+	e := newEnv(t)
+	var tasks []tiered.CleanupTask
+	s := e.store(t, &tiered.Options{GracePeriod: time.Hour, Dispatcher: &recordDispatcher{tasks: &tasks}})
+	put(t, s, id("k"), driver.Metadata{}, large)  // new key: nothing readable replaced
+	put(t, s, id("k"), driver.Metadata{}, large2) // replaces the first revision
+	if len(tasks) != 2 {
+		t.Fatalf("tasks: %d", len(tasks))
+	}
+	if !tasks[0].NotBefore.IsZero() {
+		t.Errorf("the first put's cleanup waits until %v with nothing to delete", tasks[0].NotBefore)
+	}
+	if wait := time.Until(tasks[1].NotBefore); wait < 59*time.Minute {
+		t.Errorf("the overwrite's cleanup waits only %v, want the grace period", wait)
 	}
 }
