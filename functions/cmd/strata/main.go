@@ -138,7 +138,12 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, opts serveOp
 	rt.Server.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil {
+	if serr := srv.Shutdown(sctx); errors.Is(serr, context.DeadlineExceeded) {
+		// A client that stalls mid-upload must not keep the process alive: its request is
+		// cut, and a cut upload commits nothing.
+		log.Warn("requests still in flight after the drain timeout; closing their connections", "waited", shutdownTimeout.String())
+		_ = srv.Close()
+	} else if serr != nil {
 		err = errors.Join(err, fmt.Errorf("shutdown: %w", serr))
 	}
 	stopRecover()
