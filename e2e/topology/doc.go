@@ -1,0 +1,24 @@
+// Package topology is the end-to-end suite of the deployed topology, rebuilt on one machine
+// from the real emulator binaries (ARCHITECTURE.md §5):
+//
+//   - the Bigtable emulator (cbtemulator) and the Pub/Sub emulator, started as child
+//     processes, and fake GCS (fake-gcs-server) in the test process on a real listener;
+//   - one process per function of the route table (cmd/fnserver with FUNCTION_TARGET and
+//     PORT, as the buildpack's main serves a deployed function), with STRATA_STORAGE=emulators,
+//     cleanup dispatched through the Pub/Sub emulator and auth enforced;
+//   - a front door built from terraform/modules/frontend/routes.json, the same rules the load
+//     balancer's URL map is generated from: path prefix × method, by priority, to the
+//     function's process, unmatched requests to the default function, the raw path passed
+//     on byte for byte;
+//   - a Pub/Sub push subscription (with a dead-letter policy) whose endpoint is the cleanup
+//     process, and a pull subscription on the same topic that captures tasks for the
+//     redelivery test.
+//
+// The recover function is invoked directly, as Cloud Scheduler would.
+//
+// deployed_test.go holds a suite that runs against a deployed load balancer when
+// STRATA_E2E_URL, STRATA_E2E_KEY_FILE and STRATA_E2E_KID are set, and against the local
+// front door always, so that its code runs on every CI run.
+//
+// The package has no non-test code beyond this file and cmd/fnserver.
+package topology
