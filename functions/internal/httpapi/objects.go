@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -118,6 +119,15 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call, body io
 type sourceReader struct {
 	r   io.Reader
 	err error
+}
+
+// WriteTo hands an in-memory body (an inline object) to w in one write, without io.Copy's
+// intermediate buffer. Such a source cannot fail, so any error is the writer's.
+func (s *sourceReader) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := s.r.(*bytes.Reader); ok {
+		return wt.WriteTo(w)
+	}
+	return io.CopyBuffer(w, struct{ io.Reader }{s}, nil)
 }
 
 func (s *sourceReader) Read(p []byte) (int, error) {
