@@ -15,7 +15,7 @@ import (
 type HighVolume struct {
 	now func() time.Time
 
-	mu         sync.Mutex
+	mu         sync.RWMutex    // reads share it; writes and bumps hold it alone
 	rows       map[string]*row // by storage path
 	version    uint64          // last version handed out
 	beforeBump func(driver.ObjectID)
@@ -168,17 +168,21 @@ func (h *HighVolume) get(ctx context.Context, id driver.ObjectID, withPayload bo
 		return driver.Entry{}, err
 	}
 	key := id.StoragePath()
-	h.mu.Lock()
+	h.mu.RLock()
 	now := h.now()
 	r := h.liveRow(key, now)
 	if r == nil {
-		h.mu.Unlock()
+		h.mu.RUnlock()
 		return driver.Entry{Kind: driver.EntryNotFound}, nil
 	}
-	e := r.entry(withPayload)
+	e := r.entry(false)
+	payload := r.payload // never modified in place: writes replace whole rows
 	next, bump := r.dueBump(now)
 	version, hook := r.version, h.beforeBump
-	h.mu.Unlock()
+	h.mu.RUnlock()
+	if withPayload && e.Kind == driver.EntryObject {
+		e.Payload = append(make([]byte, 0, len(payload)), payload...)
+	}
 	if !bump {
 		return e, nil
 	}
