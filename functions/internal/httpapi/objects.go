@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"errors"
+	"github.com/stratastore/strata/tiered"
 	"io"
 	"net/http"
 	"strconv"
@@ -94,10 +95,16 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, c *call) {
 	h := w.Header()
 	setObjectHeaders(h, obj.Metadata)
 	status := http.StatusOK
-	if obj.Range != nil {
+	switch {
+	case obj.Range != nil:
 		status = http.StatusPartialContent
 		h[hdrContentRange] = []string{obj.Range.String()}
 		h.Set("Content-Length", strconv.FormatInt(obj.Range.Len(), 10))
+	case obj.Metadata.Size >= 0 && obj.Metadata.Size <= tiered.Threshold:
+		// Small objects (inline ones, all in memory already) go out in one piece with their
+		// length, so a client can tell a cut response from a whole one. Larger ones stream
+		// chunked: deployed, Cloud Run caps responses that are not streamed at 32 MiB.
+		h.Set("Content-Length", strconv.FormatInt(obj.Metadata.Size, 10))
 	}
 	w.WriteHeader(status)
 	s.stream(w, r, c, obj.Body)
