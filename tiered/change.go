@@ -173,10 +173,18 @@ type guard struct {
 	done chan struct{}
 }
 
-// record writes the change to the log (write-ahead) and returns its guard in phase.
+// record writes the change to the log (write-ahead) under a fresh id and returns its guard
+// in phase.
 func (s *Store) record(ctx context.Context, c driver.Change, phase Phase) (*guard, error) {
+	return s.recordAs(ctx, driver.ChangeID(uuid.Must(uuid.NewV7()).String()), c, phase)
+}
+
+// recordAs is record under a given id. Recording an id again replaces the entry: every
+// attempt of one multipart complete records under the same id, so a retry takes over the
+// entry of an attempt that failed instead of leaving it behind.
+func (s *Store) recordAs(ctx context.Context, id driver.ChangeID, c driver.Change, phase Phase) (*guard, error) {
 	now := s.opts.Now()
-	e := driver.LogEntry{ID: driver.ChangeID(uuid.Must(uuid.NewV7()).String()), Change: c, Owner: s.owner, Heartbeat: now}
+	e := driver.LogEntry{ID: id, Change: c, Owner: s.owner, Heartbeat: now}
 	if err := s.log.Record(ctx, e); err != nil {
 		return nil, fmt.Errorf("record change: %w", err)
 	}

@@ -91,7 +91,9 @@
 //  1. GetTieredMetadata: if the tombstone already points to the revision, an earlier
 //     attempt committed, and the result is success.
 //  2. Record {ID, New: revision, Old: current, UploadID, CleanupAfter: now + 24 h} in phase
-//     Assembling: nothing is cleaned up when the request ends in this phase.
+//     Assembling: nothing is cleaned up when the request ends in this phase. Every attempt
+//     records under the same id (the revision's UUID), so a retry takes over the entry of
+//     a failed attempt.
 //  3. CompleteMultipart assembles the parts.
 //     Reported failure (bad part, ETag): the entry is removed and the failure returned;
 //     the upload survives for a corrected retry.

@@ -151,7 +151,10 @@ func (s *Store) completeMultipart(ctx context.Context, id, rev ObjectID, u strin
 	}
 	// 2. Log the change with deferred cleanup, so that a failure below leaves the client a
 	// day to retry before recovery may delete the assembled revision.
-	g, err := s.record(ctx, driver.Change{
+	// Every attempt to complete this upload uses one entry, named by the revision's UUID: a
+	// retry after a failed attempt replaces that attempt's entry rather than leaving it for
+	// recovery to find a day later.
+	g, err := s.recordAs(ctx, driver.ChangeID(rev.Key[len(id.Key)+1:]), driver.Change{
 		ID: id, New: &rev, Old: current, UploadID: u,
 		CleanupAfter: s.opts.Now().Add(MultipartCompleteCleanupDelay),
 	}, PhaseAssembling)

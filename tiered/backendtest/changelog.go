@@ -150,6 +150,30 @@ func clRecord(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 			t.Errorf("a second claim returned %d entries, want 0", len(again))
 		}
 	})
+	t.Run("Record/SameIDReplacesWholeEntry", func(t *testing.T) {
+		c := openCL(t, open)
+		first := c.stale("replaced")
+		first.Change.CleanupAfter = c.now.Add(24 * time.Hour) // deferred, like an assembling complete
+		c.recordEntry(first)
+		id := first.Change.ID
+		second := driver.LogEntry{
+			ID:        first.ID,
+			Change:    driver.Change{ID: id, Old: ptr(revision(id, 2)), UploadID: "u-2"},
+			Owner:     "retry",
+			Heartbeat: c.now.Add(-time.Hour),
+		}
+		c.recordEntry(second)
+		got := c.claim("recovery", 0, 10)
+		if len(got) != 1 || got[0].ID != first.ID {
+			t.Fatalf("claimed %v, want the one entry %s (the deferral must be gone with the old entry)", idSet(got), first.ID)
+		}
+		if d := changeDiff(got[0].Change, second.Change); d != "" {
+			t.Errorf("entry after the second Record: %s", d)
+		}
+		if err := c.b.Refresh(t.Context(), first.ID, "retry", c.now); !errors.Is(err, driver.ErrConflict) {
+			t.Errorf("Refresh by the replaced owner after a claim: %v, want ErrConflict", err)
+		}
+	})
 	t.Run("Record/AllChangeFieldsRoundTrip", func(t *testing.T) {
 		c := openCL(t, open)
 		id := driver.NewObjectID("attachments", []driver.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}, "dir/ünï cödé+%;=:@&")

@@ -259,6 +259,7 @@ type Claim struct {
 //
 // Every implementation must:
 //   - Record: store e durably before returning (write-ahead); a later crash must not lose it.
+//     Recording an id that exists must replace that entry whole (change, owner, heartbeat).
 //   - Refresh: renew the heartbeat to the given time only while owner still holds the lease;
 //     return ErrConflict if another owner claimed the entry, ErrNotFound if it is gone.
 //   - Remove: delete the entry; idempotent.
