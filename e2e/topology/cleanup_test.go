@@ -221,7 +221,7 @@ func TestCleanup_RedeliveredTaskIsHarmless(t *testing.T) {
 	if rowAfter.Kind != row.Kind || rowAfter.Tombstone.Target.StoragePath() != row.Tombstone.Target.StoragePath() {
 		t.Errorf("row changed: before %+v, after %+v", row, rowAfter)
 	}
-	if n := topo.changeLogRows(t); n != 0 {
+	if n := topo.changeLogRows(t, sc); n != 0 {
 		t.Errorf("change log has %d rows after redeliveries, want 0", n)
 	}
 	t.Logf("redelivered %d tasks twice each (phases %v)", len(tasks), phases)

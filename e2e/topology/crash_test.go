@@ -174,7 +174,7 @@ func TestCrash_KillFunctionMidUpload_RecoverLeavesNoOrphan(t *testing.T) {
 
 	// The damage: one change-log entry per kill and an unreferenced blob.
 	keys := []string{"after", "during"}
-	if n := topo.changeLogRows(t); n != 2 {
+	if n := topo.changeLogRows(t, sc); n != 2 {
 		t.Errorf("after two kills the change log holds %d entries, want 2", n)
 	}
 	objs := topo.bucketObjects(t, sc)
