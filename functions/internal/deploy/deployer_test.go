@@ -13,7 +13,7 @@ import (
 // names the project (and STRATA_REGION or GOOGLE_CLOUD_REGION the region).
 func TestDeployer_PlanAgainstProject(t *testing.T) {
 	if os.Getenv(EnvProject) == "" {
-		t.Skipf("set %s (and %s) to plan environments/dev against a real project; needs credentials and network", EnvProject, EnvRegion)
+		t.Skip("set GOOGLE_CLOUD_PROJECT (and STRATA_REGION) to plan environments/dev against a real project; needs credentials and network")
 	}
 	s, err := SettingsFromEnv(os.Getenv, repoRoot(t))
 	if err != nil {
