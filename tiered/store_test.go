@@ -29,24 +29,7 @@ type env struct {
 	hlt  *backendtest.HookedLongTerm
 	hlog *backendtest.HookedChangeLog
 	s    *tiered.Store
-	now  *fakeClock
-}
-
-type fakeClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
+	now  *tieredtest.Clock
 }
 
 func newEnv(t *testing.T) *env {
@@ -55,7 +38,7 @@ func newEnv(t *testing.T) *env {
 		hv:  membackend.NewHighVolume(nil),
 		lt:  membackend.NewLongTerm(nil),
 		log: membackend.NewChangeLog(nil),
-		now: &fakeClock{},
+		now: &tieredtest.Clock{},
 	}
 	e.hhv = &backendtest.HookedHighVolume{Inner: e.hv}
 	e.hlt = &backendtest.HookedLongTerm{Inner: e.lt}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -177,58 +176,6 @@ func (k storeKV) get(ctx context.Context, key string) ([]byte, bool, error) {
 }
 
 func (k storeKV) del(ctx context.Context, key string) error { return k.s.Delete(ctx, relID(key)) }
-
-// clock is a clock that a test can move forward, for recovery without waiting for leases
-// to go stale.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
-}
-
-// recoverAll runs recovery on a fresh Store over the backends with a clock 25 hours ahead
-// (past every lease and past the 24-hour hold of failed multipart completes) until a pass
-// claims nothing, then drains its cleanups. It returns how many entries it claimed.
-func recoverAll(t *testing.T, b tieredtest.Backends) int {
-	t.Helper()
-	c := &clock{}
-	c.advance(tiered.MultipartCompleteCleanupDelay + time.Hour)
-	s, err := tiered.New(b.HV, b.LT, b.Log, &tiered.Options{GracePeriod: -1, Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	total := 0
-	for pass := 0; ; pass++ {
-		if pass > 100 {
-			t.Fatalf("recovery still claims entries after %d passes", pass)
-		}
-		rep, err := s.Recover(ctx, 1000)
-		if err != nil {
-			t.Fatalf("recover: %v", err)
-		}
-		total += rep.Claimed
-		if rep.Claimed == 0 {
-			break
-		}
-	}
-	if err := s.Close(ctx); err != nil {
-		t.Fatalf("close the recovery store: %v", err)
-	}
-	return total
-}
 
 // checkConverged checks the state after recovery: no orphan long-term object, an empty
 // change log, no tombstone that points to a missing revision, and every key either absent

@@ -184,7 +184,7 @@ func TestReliability_FaultsUnderLoad_Memory(t *testing.T) {
 	}
 	b := tieredtest.Backends{HV: hv, LT: lt, Log: log, Objects: func(context.Context) ([]string, error) { return lt.Keys(), nil }}
 	left := len(log.Entries())
-	claimed := recoverAll(t, b)
+	claimed := tieredtest.RecoverAll(t, b)
 	present := checkConverged(t, b, keys)
 	t.Logf("after the faults: %d change-log entries left, recovery claimed %d; %d of %d keys present; %d multipart uploads left for the lifecycle rule",
 		left, claimed, present, len(keys), lt.Uploads())

@@ -14,6 +14,7 @@ import (
 	"github.com/stratastore/strata/functions/client"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/localbackend"
+	"github.com/stratastore/strata/tiered/tieredtest"
 )
 
 // ackState is what the writers know about one key: the last acknowledged state (a value id,
@@ -155,7 +156,7 @@ func TestReliability_Kill9UnderLoad(t *testing.T) {
 	}
 	defer lb.Close()
 	b := localBackends(lb)
-	claimed := recoverAll(t, b)
+	claimed := tieredtest.RecoverAll(t, b)
 	present := checkConverged(t, b, keys)
 	t.Logf("recovery claimed %d change-log entries; %d of %d keys present", claimed, present, len(keys))
 

@@ -184,21 +184,9 @@ func TestKill9_StoreRecovers(t *testing.T) {
 
 			b := openLocal(t, dir)
 			defer b.Close()
-			later := func() time.Time { return time.Now().Add(time.Hour) }
-			s, err := tiered.New(b.HighVolume(), b.LongTerm(), b.ChangeLog(), &tiered.Options{GracePeriod: -1, Now: later, Logger: slog.New(slog.DiscardHandler)})
+			tieredtest.RecoverAll(t, backends(b))
+			s, err := tiered.New(b.HighVolume(), b.LongTerm(), b.ChangeLog(), &tiered.Options{GracePeriod: -1, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
-				t.Fatal(err)
-			}
-			for {
-				r, err := s.Recover(context.Background(), 100)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if r.Claimed == 0 {
-					break
-				}
-			}
-			if err := s.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			var ids []driver.ObjectID
