@@ -108,13 +108,11 @@ func (s *Server) handleInitiate(w http.ResponseWriter, r *http.Request, c *call)
 		writeError(w, r, err)
 		return
 	}
-	release, err := s.acquire(r, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	uploadID, err := s.store.InitiateMultipart(r.Context(), c.id, md)
-	release()
+	var uploadID string
+	err = s.permitted(r, func() (err error) {
+		uploadID, err = s.store.InitiateMultipart(r.Context(), c.id, md)
+		return err
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -150,12 +148,6 @@ func (s *Server) handleUploadPart(w http.ResponseWriter, r *http.Request, c *cal
 		writeError(w, r, err)
 		return
 	}
-	release, err := s.acquire(r, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	defer release()
 	body := s.body(r, c)
 	var src io.Reader = body
 	var sum *md5Reader
@@ -163,7 +155,11 @@ func (s *Server) handleUploadPart(w http.ResponseWriter, r *http.Request, c *cal
 		sum = &md5Reader{r: body, h: md5.New(), want: want, left: r.ContentLength} //nolint:gosec // see import
 		src = sum
 	}
-	etag, err := s.store.UploadPart(r.Context(), c.id, q.uploadID, q.partNumber, r.ContentLength, src)
+	var etag string
+	err := s.permitted(r, func() (err error) {
+		etag, err = s.store.UploadPart(r.Context(), c.id, q.uploadID, q.partNumber, r.ContentLength, src)
+		return err
+	})
 	if err != nil {
 		if sum != nil && sum.err != nil {
 			writeError(w, r, clientError("Content-MD5 mismatch"))
@@ -233,13 +229,11 @@ func (s *Server) handleListParts(w http.ResponseWriter, r *http.Request, c *call
 		writeError(w, r, err)
 		return
 	}
-	release, err := s.acquire(r, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	l, err := s.store.ListParts(r.Context(), c.id, q.uploadID, q.maxParts, q.marker)
-	release()
+	var l tiered.PartList
+	err := s.permitted(r, func() (err error) {
+		l, err = s.store.ListParts(r.Context(), c.id, q.uploadID, q.maxParts, q.marker)
+		return err
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -400,14 +394,7 @@ func (s *Server) handleAbort(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, r, err)
 		return
 	}
-	release, err := s.acquire(r, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	err = s.store.AbortMultipart(r.Context(), c.id, q.uploadID)
-	release()
-	if err != nil {
+	if err := s.permitted(r, func() error { return s.store.AbortMultipart(r.Context(), c.id, q.uploadID) }); err != nil {
 		writeError(w, r, err)
 		return
 	}

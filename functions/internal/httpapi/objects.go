@@ -50,14 +50,12 @@ func (s *Server) insert(w http.ResponseWriter, r *http.Request, c *call, status 
 		writeError(w, r, err)
 		return
 	}
-	release, err := s.acquire(r, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
 	body := s.body(r, c)
-	res, err := s.store.Put(r.Context(), c.id, md, body)
-	release()
+	var res tiered.PutResult
+	err = s.permitted(r, func() (err error) {
+		res, err = s.store.Put(r.Context(), c.id, md, body)
+		return err
+	})
 	if c.info != nil {
 		c.info.backend = res.Backend
 	}
@@ -80,13 +78,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, r, err)
 		return
 	}
-	release, err := s.acquire(r, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	obj, err := s.store.Get(r.Context(), c.id, rng)
-	release()
+	var obj *tiered.Object
+	err := s.permitted(r, func() (err error) {
+		obj, err = s.store.Get(r.Context(), c.id, rng)
+		return err
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -151,13 +147,11 @@ func (s *Server) handleHead(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, r, err)
 		return
 	}
-	release, err := s.acquire(r, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	md, err := s.store.Head(r.Context(), c.id)
-	release()
+	var md tiered.Metadata
+	err := s.permitted(r, func() (err error) {
+		md, err = s.store.Head(r.Context(), c.id)
+		return err
+	})
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -172,14 +166,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, r, err)
 		return
 	}
-	release, err := s.acquire(r, false)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	err = s.store.Delete(r.Context(), c.id)
-	release()
-	if err != nil {
+	if err := s.permitted(r, func() error { return s.store.Delete(r.Context(), c.id) }); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -270,6 +270,18 @@ func (s *Server) acquire(r *http.Request, bulk bool) (func(), error) {
 	return s.opts.Concurrency.Acquire(r.Context())
 }
 
+// permitted runs a store call under a concurrency permit, released as soon as the call
+// returns (streaming a body out afterwards holds none, as in objectstore). A refused permit
+// is returned like a store error: the one error mapper turns it into a 429.
+func (s *Server) permitted(r *http.Request, call func() error) error {
+	release, err := s.acquire(r, false)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return call()
+}
+
 // body returns the request body for the store: read errors become *clientStreamError, and
 // bytes count against the bandwidth limit.
 func (s *Server) body(r *http.Request, c *call) *clientBody {
