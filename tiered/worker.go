@@ -25,7 +25,6 @@ type Worker struct {
 	cond   *sync.Cond
 	queue  []CleanupTask
 	closed bool
-	active int
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -55,13 +54,6 @@ func (w *Worker) Dispatch(ctx context.Context, t CleanupTask) error {
 	w.queue = append(w.queue, t)
 	w.cond.Signal()
 	return nil
-}
-
-// Pending returns the number of tasks queued or running.
-func (w *Worker) Pending() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.queue) + w.active
 }
 
 // Close stops accepting tasks and waits for the queued ones to finish. If ctx ends first,
@@ -97,14 +89,9 @@ func (w *Worker) loop() {
 		}
 		t := w.queue[0]
 		w.queue = w.queue[1:]
-		w.active++
 		w.mu.Unlock()
 
 		w.runWithRetry(t)
-
-		w.mu.Lock()
-		w.active--
-		w.mu.Unlock()
 	}
 }
 

@@ -27,8 +27,8 @@ type BumpInterceptor interface {
 }
 
 // WithBumpInterceptor returns hv extended with SetBeforeBump delegated to bi. It lets
-// TestHighVolume run through a wrapper that does not forward the seam itself, such as
-// *HookedHighVolume: WithBumpInterceptor(&HookedHighVolume{Inner: mem}, mem).
+// TestHighVolume run through a wrapper that does not forward the seam itself
+// (*HookedHighVolume does forward it).
 func WithBumpInterceptor(hv driver.HighVolume, bi BumpInterceptor) driver.HighVolume {
 	return bumpForwarder{HighVolume: hv, bi: bi}
 }
