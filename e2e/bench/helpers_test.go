@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,32 +33,6 @@ func token(tb testing.TB, key harness.KeyPair) string {
 		tb.Fatal(err)
 	}
 	return tok
-}
-
-// peakRSS returns the peak resident set size (VmHWM) of process pid, in bytes.
-func peakRSS(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
-		if !ok {
-			continue
-		}
-		kb, unit, _ := strings.Cut(strings.TrimSpace(rest), " ")
-		if unit != "kB" {
-			return 0, fmt.Errorf("VmHWM in unexpected unit %q", unit)
-		}
-		n, err := strconv.ParseInt(kb, 10, 64)
-		return n << 10, err
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
 
 const mib = 1 << 20
@@ -168,7 +140,7 @@ func newClient(tb testing.TB) *http.Client {
 }
 
 func TestPeakRSS_ReadsOwnProcess(t *testing.T) {
-	before, err := peakRSS(os.Getpid())
+	before, err := harness.PeakRSS(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +152,7 @@ func TestPeakRSS_ReadsOwnProcess(t *testing.T) {
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 1
 	}
-	after, err := peakRSS(os.Getpid())
+	after, err := harness.PeakRSS(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,8 +160,8 @@ func TestPeakRSS_ReadsOwnProcess(t *testing.T) {
 		t.Errorf("VmHWM grew by %d MiB after touching 64 MiB", (after-before)/mib)
 	}
 	_ = b[len(b)-1]
-	if _, err := peakRSS(-1); err == nil {
-		t.Error("peakRSS(-1) succeeded")
+	if _, err := harness.PeakRSS(-1); err == nil {
+		t.Error("harness.PeakRSS(-1) succeeded")
 	}
 }
 

@@ -37,7 +37,7 @@ func startLarge(tb testing.TB) *largeServer {
 
 func (s *largeServer) peak(tb testing.TB) int64 {
 	tb.Helper()
-	n, err := peakRSS(s.srv.Cmd.Process.Pid)
+	n, err := harness.PeakRSS(s.srv.Cmd.Process.Pid)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func TestReliability_Load(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	hwm, err := vmHWM(srv.Cmd.Process.Pid)
+	hwm, err := harness.PeakRSS(srv.Cmd.Process.Pid)
 	if err != nil {
 		t.Fatalf("read the server's VmHWM: %v", err)
 	}

@@ -1,14 +1,11 @@
 package reliability
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -55,25 +52,4 @@ func TestHarness_RepoRootIsModuleRoot(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "functions", "cmd", "strata")); err != nil {
 		t.Fatalf("harness.RepoRoot = %s lacks functions/cmd/strata: %v", root, err)
 	}
-}
-
-// vmHWM returns the peak resident set size of pid, from /proc/<pid>/status.
-func vmHWM(pid int) (int64, error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			f := strings.Fields(v)
-			if len(f) != 2 || f[1] != "kB" {
-				return 0, fmt.Errorf("unexpected VmHWM line %q", sc.Text())
-			}
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmHWM line")
 }
