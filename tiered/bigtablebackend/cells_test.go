@@ -104,6 +104,10 @@ func TestGolden_ChangeLogCells(t *testing.T) {
 	for _, tc := range cases {
 		fmt.Fprintf(&out, "# Record: %s (row key %s)\n%s\n", tc.name, tc.e.ID, recordWrite(tc.e))
 	}
+	upd := driver.LogEntry{ID: "0190a6b2-1111-7000-8000-000000000002", Owner: "instance-a", Heartbeat: goldenNow.Add(time.Second),
+		Change: driver.Change{ID: goldenID, New: &newRev, Old: &oldRev, CleanupAfter: goldenNow.Add(time.Hour)},
+		Phase:  driver.PhaseUnknown, NotBefore: goldenNow.Add(30 * time.Second)}
+	fmt.Fprintf(&out, "# Update: large put settled as unknown (row key %s)\n%s\n", upd.ID, recordWrite(upd))
 	fmt.Fprintf(&out, "# Refresh / claim lease\n%s\n", leaseWrite("instance-c", goldenNow.Add(time.Minute)))
 	checkGolden(t, "changelog_cells.golden", []byte(out.String()))
 }
@@ -123,7 +127,10 @@ func TestGolden_Predicates(t *testing.T) {
 		{"CAS(old = own id, object|delete) (legacy tombstones match)", optionalTargetPredicate(goldenID, goldenID, lf)},
 		{"CAS(old, tombstone(new))", updatePredicate(other, goldenRev, goldenID, lf)},
 		{"TTI bump of an object", versionPredicate(versionCell{Family: familyTimed, Column: colMeta, TS: floorTS(goldenNow), Value: []byte(`{"content_type":"x"}`)})},
-		{"Refresh", ownerPredicate("instance-a")},
+		{"Refresh; Update with a zero prev heartbeat", ownerPredicate("instance-a")},
+		{"Update", leasePredicate(driver.Lease{Owner: "instance-a", Heartbeat: goldenNow})},
+		{"Update of a released entry", leasePredicate(driver.Lease{Heartbeat: goldenNow})},
+		{"Record", recordPredicate("instance-a")},
 		{"ClaimStale claim", claimPredicate(driver.Claim{Owner: "instance-b", Now: goldenNow, StaleBefore: goldenNow.Add(-time.Minute)}, []byte("instance-a"))},
 	} {
 		fmt.Fprintf(&out, "# %s\n%s\n\n", p.name, p.p)
@@ -337,25 +344,43 @@ func TestParseRow(t *testing.T) {
 func TestChangeJSON_RoundTrip(t *testing.T) {
 	rev := goldenRev
 	id := driver.NewObjectID("u", nil, "ünï cödé+%;=:@&/x")
-	for _, c := range []driver.Change{
-		{ID: id},
-		{ID: id, New: &rev},
-		{ID: goldenID, Old: &rev, UploadID: "up", CleanupAfter: goldenNow},
+	for _, f := range []entryFields{
+		{Change: driver.Change{ID: id}},
+		{Change: driver.Change{ID: id, New: &rev}, Phase: driver.PhaseAssembling},
+		{Change: driver.Change{ID: goldenID, Old: &rev, UploadID: "up", CleanupAfter: goldenNow}},
+		{Change: driver.Change{ID: goldenID, New: &rev, Old: &rev}, Phase: driver.PhaseUnknown, NotBefore: goldenNow.Add(time.Minute + 1)},
+		{Change: driver.Change{ID: goldenID}, Phase: driver.PhaseSuperseded, NotBefore: goldenNow},
 	} {
-		got, err := decodeChange(encodeChange(c))
+		c := f.Change
+		got, err := decodeEntry(encodeEntry(f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.ID.Equal(c.ID) || (got.New == nil) != (c.New == nil) || (got.Old == nil) != (c.Old == nil) ||
-			got.UploadID != c.UploadID || !got.CleanupAfter.Equal(c.CleanupAfter) {
-			t.Errorf("round trip of %+v gave %+v", c, got)
+		g := got.Change
+		if !g.ID.Equal(c.ID) || (g.New == nil) != (c.New == nil) || (g.Old == nil) != (c.Old == nil) ||
+			g.UploadID != c.UploadID || !g.CleanupAfter.Equal(c.CleanupAfter) {
+			t.Errorf("round trip of %+v gave %+v", c, g)
 		}
-		if c.New != nil && !got.New.Equal(*c.New) || c.Old != nil && !got.Old.Equal(*c.Old) {
-			t.Errorf("round trip of %+v changed revisions: %+v", c, got)
+		if c.New != nil && !g.New.Equal(*c.New) || c.Old != nil && !g.Old.Equal(*c.Old) {
+			t.Errorf("round trip of %+v changed revisions: %+v", c, g)
+		}
+		if got.Phase != f.Phase || !got.NotBefore.Equal(f.NotBefore) {
+			t.Errorf("round trip of phase %s, not before %s gave %s, %s", f.Phase, f.NotBefore, got.Phase, got.NotBefore)
 		}
 	}
-	if _, err := decodeChange([]byte(`{"id":"bad"}`)); err == nil {
-		t.Error("decodeChange accepted an id without an objects segment")
+	// A row written before phases existed decodes as a recorded entry without NotBefore.
+	old := `{"id":"attachments/org.17/project.42/objects/abc/def","old":"attachments/org.17/project.42/objects/abc/def/0190a6b2-0000-7000-8000-000000000000"}`
+	if got, err := decodeEntry([]byte(old)); err != nil || got.Phase != driver.PhaseRecorded || !got.NotBefore.IsZero() {
+		t.Errorf("decodeEntry(old row) = %+v, %v; want PhaseRecorded and no NotBefore", got, err)
+	}
+	if got := string(encodeEntry(entryFields{Change: driver.Change{ID: goldenID}})); strings.Contains(got, "phase") || strings.Contains(got, "not_before") {
+		t.Errorf("a recorded entry without NotBefore encodes as %s; want both fields omitted", got)
+	}
+	if _, err := decodeEntry([]byte(`{"id":"bad"}`)); err == nil {
+		t.Error("decodeEntry accepted an id without an objects segment")
+	}
+	if _, err := decodeEntry([]byte(`{"id":"attachments/org.17/objects/k","phase":"nonsense"}`)); err == nil {
+		t.Error("decodeEntry accepted an unknown phase")
 	}
 }
 

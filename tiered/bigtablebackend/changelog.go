@@ -15,7 +15,7 @@ import (
 // Family and qualifiers of the change-log table; see doc.go.
 const (
 	familyChange = "c"
-	colEntry     = "e" // the Change as JSON
+	colEntry     = "e" // the Change, phase and NotBefore as JSON
 	colLease     = "o" // value: owner; cell timestamp: heartbeat (ms)
 	colDeferred  = "a" // present when CleanupAfter is set; cell timestamp: CleanupAfter (ms, floor)
 )
@@ -23,13 +23,17 @@ const (
 // claimPages bounds the ReadRows pages one ClaimStale scans when claims are lost to races.
 const claimPages = 8
 
-// changeJSON is the e cell: every driver.Change field, ids as storage paths.
+// changeJSON is the e cell: every driver.Change field, ids as storage paths, then the entry's
+// phase and NotBefore. The last two are omitted when zero (PhaseRecorded, no NotBefore), so
+// rows written before they existed decode as a recorded entry.
 type changeJSON struct {
-	ID           string  `json:"id"`
-	New          *string `json:"new,omitempty"`
-	Old          *string `json:"old,omitempty"`
-	UploadID     string  `json:"upload_id,omitempty"`
-	CleanupAfter string  `json:"cleanup_after,omitempty"` // RFC 3339 with nanoseconds
+	ID           string       `json:"id"`
+	New          *string      `json:"new,omitempty"`
+	Old          *string      `json:"old,omitempty"`
+	UploadID     string       `json:"upload_id,omitempty"`
+	CleanupAfter string       `json:"cleanup_after,omitempty"` // RFC 3339 with nanoseconds
+	Phase        driver.Phase `json:"phase,omitempty"`         // by name; omitted for PhaseRecorded
+	NotBefore    string       `json:"not_before,omitempty"`    // RFC 3339 with nanoseconds
 }
 
 func optPath(id *driver.ObjectID) *string {
@@ -51,38 +55,60 @@ func parseOptPath(s *string) (*driver.ObjectID, error) {
 	return &id, nil
 }
 
-func encodeChange(c driver.Change) []byte {
-	j := changeJSON{ID: c.ID.StoragePath(), New: optPath(c.New), Old: optPath(c.Old), UploadID: c.UploadID}
+// entryFields are the parts of a driver.LogEntry that the e cell holds; the lease lives in o.
+type entryFields struct {
+	Change    driver.Change
+	Phase     driver.Phase
+	NotBefore time.Time
+}
+
+func fieldsOf(e driver.LogEntry) entryFields {
+	return entryFields{Change: e.Change, Phase: e.Phase, NotBefore: e.NotBefore}
+}
+
+func encodeEntry(f entryFields) []byte {
+	c := f.Change
+	j := changeJSON{ID: c.ID.StoragePath(), New: optPath(c.New), Old: optPath(c.Old), UploadID: c.UploadID, Phase: f.Phase}
 	if !c.CleanupAfter.IsZero() {
 		j.CleanupAfter = c.CleanupAfter.UTC().Format(time.RFC3339Nano)
 	}
-	b, _ := json.Marshal(j) // cannot fail: strings only
+	if !f.NotBefore.IsZero() {
+		j.NotBefore = f.NotBefore.UTC().Format(time.RFC3339Nano)
+	}
+	b, _ := json.Marshal(j) // cannot fail: strings, and a phase whose MarshalText never fails
 	return b
 }
 
-func decodeChange(b []byte) (driver.Change, error) {
+func decodeEntry(b []byte) (entryFields, error) {
 	var j changeJSON
 	if err := json.Unmarshal(b, &j); err != nil {
-		return driver.Change{}, err
+		return entryFields{}, err
 	}
-	var c driver.Change
+	var f entryFields
+	c := &f.Change
 	var err error
 	if c.ID, err = driver.ParseStoragePath(j.ID); err != nil {
-		return driver.Change{}, err
+		return entryFields{}, err
 	}
 	if c.New, err = parseOptPath(j.New); err != nil {
-		return driver.Change{}, err
+		return entryFields{}, err
 	}
 	if c.Old, err = parseOptPath(j.Old); err != nil {
-		return driver.Change{}, err
+		return entryFields{}, err
 	}
 	c.UploadID = j.UploadID
 	if j.CleanupAfter != "" {
 		if c.CleanupAfter, err = time.Parse(time.RFC3339Nano, j.CleanupAfter); err != nil {
-			return driver.Change{}, err
+			return entryFields{}, err
 		}
 	}
-	return c, nil
+	f.Phase = j.Phase
+	if j.NotBefore != "" {
+		if f.NotBefore, err = time.Parse(time.RFC3339Nano, j.NotBefore); err != nil {
+			return entryFields{}, err
+		}
+	}
+	return f, nil
 }
 
 // changeKey checks and returns the row key of a change id.
@@ -96,11 +122,11 @@ func changeKey(id driver.ChangeID) (string, error) {
 	return string(id), nil
 }
 
-// recordWrite encodes a whole change-log row.
+// recordWrite encodes a whole change-log row; Record and Update write it.
 func recordWrite(e driver.LogEntry) rowWrite {
 	hb := floorTS(e.Heartbeat)
 	w := rowWrite{DeleteRow: true, Cells: []cellWrite{
-		{Family: familyChange, Column: colEntry, TS: hb, Value: encodeChange(e.Change)},
+		{Family: familyChange, Column: colEntry, TS: hb, Value: encodeEntry(fieldsOf(e))},
 		{Family: familyChange, Column: colLease, TS: hb, Value: []byte(e.Owner)},
 	}}
 	if !e.Change.CleanupAfter.IsZero() {
@@ -152,19 +178,124 @@ func ownerPredicate(owner string) predicate {
 	return predicate{Include: true, Filter: bigtable.ChainFilters(column(familyChange, colLease), valueEquals([]byte(owner)))}
 }
 
-// Record writes the entry in one MutateRow (DeleteFromRow, then e, o and maybe a), with
-// explicit timestamps so the client library may retry it too. It returns after Bigtable
-// acknowledged the write, which is durable.
-func (b *Backend) Record(ctx context.Context, e driver.LogEntry) error {
+// leasePredicate matches while the lease is exactly prev: the owner value and, unless
+// prev.Heartbeat is zero, the heartbeat at millisecond precision (the o cell's timestamp).
+func leasePredicate(prev driver.Lease) predicate {
+	if prev.Heartbeat.IsZero() {
+		return ownerPredicate(prev.Owner)
+	}
+	hb := floorTS(prev.Heartbeat)
+	return predicate{Include: true, Filter: bigtable.ChainFilters(
+		column(familyChange, colLease),
+		bigtable.TimestampRangeFilterMicros(hb, hb+1000),
+		valueEquals([]byte(prev.Owner)),
+	)}
+}
+
+// recordPredicate matches when the row exists and another owner holds (or released) it: a
+// lease cell whose value is not owner. Record writes when it does not match: the row is
+// absent, or it is owner's (a retried Record whose first response was lost).
+func recordPredicate(owner string) predicate {
+	return predicate{Filter: bigtable.ConditionFilter(
+		bigtable.ChainFilters(column(familyChange, colLease), valueEquals([]byte(owner))),
+		bigtable.BlockAllFilter(),
+		column(familyChange, colLease),
+	)}
+}
+
+// checkEntry validates the keys of an entry about to be written and returns its row key.
+func checkEntry(e driver.LogEntry) (string, error) {
 	key, err := changeKey(e.ID)
+	if err != nil {
+		return "", err
+	}
+	if _, err := rowKey(e.Change.ID); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// applyChange sends one conditional write to the change-log table (retried; every predicate
+// of this table matches again after its own write when repeated with the same lease) and
+// reports whether it was applied.
+func (b *Backend) applyChange(ctx context.Context, op, key string, p predicate, w rowWrite) (bool, error) {
+	m := p.mutation(w)
+	var matched bool
+	err := b.do(ctx, op, "CheckAndMutateRow", func(ctx context.Context) error {
+		return b.changes.Apply(ctx, key, m, bigtable.GetCondMutationResult(&matched))
+	})
+	if err != nil {
+		return false, err
+	}
+	return p.succeeded(matched), nil
+}
+
+// Record writes the entry in one CheckAndMutateRow: unless another owner's lease cell is
+// there, DeleteFromRow, then e, o and maybe a, with explicit timestamps. An entry of the same
+// owner is replaced, so a Record whose response was lost succeeds when retried. It returns
+// after Bigtable acknowledged the write, which is durable.
+func (b *Backend) Record(ctx context.Context, e driver.LogEntry) error {
+	key, err := checkEntry(e)
 	if err != nil {
 		return err
 	}
-	if _, err := rowKey(e.Change.ID); err != nil {
+	ok, err := b.applyChange(ctx, "Record", key, recordPredicate(e.Owner), recordWrite(e))
+	if err != nil {
 		return err
 	}
-	m := recordWrite(e).mutation()
-	return b.do(ctx, "Record", "MutateRow", func(ctx context.Context) error { return b.changes.Apply(ctx, key, m) })
+	if !ok {
+		return fmt.Errorf("change %s: exists and is not held by %q: %w", e.ID, e.Owner, driver.ErrConflict)
+	}
+	return nil
+}
+
+// Get reads the entry in one ReadRows: the change, phase and NotBefore from e, the owner and
+// heartbeat (ms) from o.
+func (b *Backend) Get(ctx context.Context, id driver.ChangeID) (driver.LogEntry, error) {
+	key, err := changeKey(id)
+	if err != nil {
+		return driver.LogEntry{}, err
+	}
+	var row bigtable.Row
+	err = b.do(ctx, "Get", "ReadRows", func(ctx context.Context) error {
+		var err error
+		row, err = b.changes.ReadRow(ctx, key, bigtable.RowFilter(bigtable.LatestNFilter(1)))
+		return err
+	})
+	if err != nil {
+		return driver.LogEntry{}, err
+	}
+	if len(row[familyChange]) == 0 {
+		return driver.LogEntry{}, fmt.Errorf("change %s: %w", id, driver.ErrNotFound)
+	}
+	entry, lease := entryCells(row)
+	if entry == nil || lease == nil {
+		return driver.LogEntry{}, fmt.Errorf("bigtable change %s: row without an entry or lease cell", id)
+	}
+	f, err := decodeEntry(entry.Value)
+	if err != nil {
+		return driver.LogEntry{}, fmt.Errorf("bigtable change %s: undecodable entry: %v", id, err)
+	}
+	return driver.LogEntry{ID: id, Change: f.Change, Phase: f.Phase, NotBefore: f.NotBefore,
+		Owner: string(lease.Value), Heartbeat: lease.Timestamp.Time().UTC()}, nil
+}
+
+// Update replaces the entry whole (DeleteFromRow, e, o, maybe a) in one CheckAndMutateRow
+// conditional on the lease cell being prev (leasePredicate). When it does not match, one
+// ReadRows tells ErrNotFound (gone) from ErrConflict (another lease). A retry after a lost
+// response matches again only if e keeps prev's lease; otherwise it reports ErrConflict, which
+// the contract allows (callers re-read).
+func (b *Backend) Update(ctx context.Context, e driver.LogEntry, prev driver.Lease) error {
+	const op = "Update"
+	key, err := checkEntry(e)
+	if err != nil {
+		return err
+	}
+	ok, err := b.applyChange(ctx, op, key, leasePredicate(prev), recordWrite(e))
+	if err != nil || ok {
+		return err
+	}
+	return b.leaseMismatch(ctx, op, e.ID, key, prev.Owner)
 }
 
 // Refresh moves the heartbeat while owner holds the lease: one CheckAndMutateRow on the owner
@@ -176,20 +307,18 @@ func (b *Backend) Refresh(ctx context.Context, id driver.ChangeID, owner string,
 	if err != nil {
 		return err
 	}
-	p := ownerPredicate(owner)
-	m := p.mutation(leaseWrite(owner, heartbeat))
-	var matched bool
-	err = b.do(ctx, op, "CheckAndMutateRow", func(ctx context.Context) error {
-		return b.changes.Apply(ctx, key, m, bigtable.GetCondMutationResult(&matched))
-	})
-	if err != nil {
+	ok, err := b.applyChange(ctx, op, key, ownerPredicate(owner), leaseWrite(owner, heartbeat))
+	if err != nil || ok {
 		return err
 	}
-	if p.succeeded(matched) {
-		return nil
-	}
+	return b.leaseMismatch(ctx, op, id, key, owner)
+}
+
+// leaseMismatch explains a lease predicate that did not match with one ReadRows of o:
+// ErrNotFound when the row is gone, else ErrConflict naming the current lease.
+func (b *Backend) leaseMismatch(ctx context.Context, op string, id driver.ChangeID, key, want string) error {
 	var row bigtable.Row
-	err = b.do(ctx, op, "ReadRows", func(ctx context.Context) error {
+	err := b.do(ctx, op, "ReadRows", func(ctx context.Context) error {
 		var err error
 		row, err = b.changes.ReadRow(ctx, key, bigtable.RowFilter(bigtable.ChainFilters(column(familyChange, colLease), bigtable.LatestNFilter(1))))
 		return err
@@ -200,7 +329,9 @@ func (b *Backend) Refresh(ctx context.Context, id driver.ChangeID, owner string,
 	if len(row[familyChange]) == 0 {
 		return fmt.Errorf("change %s: %w", id, driver.ErrNotFound)
 	}
-	return fmt.Errorf("change %s: claimed by %q: %w", id, row[familyChange][0].Value, driver.ErrConflict)
+	it := row[familyChange][0]
+	return fmt.Errorf("change %s: held by %q since %s, not by %q as expected: %w", id, it.Value,
+		it.Timestamp.Time().UTC().Format(time.RFC3339Nano), want, driver.ErrConflict)
 }
 
 // Remove deletes the entry in one MutateRow; deleting a missing row succeeds.
@@ -216,7 +347,7 @@ func (b *Backend) Remove(ctx context.Context, id driver.ChangeID) error {
 // candidate is a stale entry found by a scan, before it is claimed.
 type candidate struct {
 	id     driver.ChangeID
-	change driver.Change
+	fields entryFields
 	owner  []byte
 }
 
@@ -272,7 +403,8 @@ func (b *Backend) ClaimStale(ctx context.Context, c driver.Claim) ([]driver.LogE
 				return nil, err
 			}
 			if ok {
-				out = append(out, driver.LogEntry{ID: cd.id, Change: cd.change, Owner: c.Owner, Heartbeat: c.Now})
+				out = append(out, driver.LogEntry{ID: cd.id, Change: cd.fields.Change, Phase: cd.fields.Phase,
+					NotBefore: cd.fields.NotBefore, Owner: c.Owner, Heartbeat: c.Now})
 			}
 		}
 		if rows < c.Limit {
@@ -286,7 +418,26 @@ func (b *Backend) ClaimStale(ctx context.Context, c driver.Claim) ([]driver.LogE
 // candidateOf decodes a scanned row and re-checks eligibility on the client, exactly (the
 // server-side filter is at millisecond granularity).
 func (b *Backend) candidateOf(ctx context.Context, r bigtable.Row, c driver.Claim) (candidate, bool) {
-	var entry, lease *bigtable.ReadItem
+	entry, lease := entryCells(r)
+	if entry == nil || lease == nil {
+		return candidate{}, false
+	}
+	f, err := decodeEntry(entry.Value)
+	if err != nil {
+		b.log.WarnContext(ctx, "bigtable change log: undecodable entry skipped", "id", r.Key(), "err", err)
+		return candidate{}, false
+	}
+	if ca := f.Change.CleanupAfter; !ca.IsZero() && ca.After(c.Now) {
+		return candidate{}, false
+	}
+	if lease.Timestamp >= floorTS(c.StaleBefore) {
+		return candidate{}, false
+	}
+	return candidate{id: driver.ChangeID(r.Key()), fields: f, owner: lease.Value}, true
+}
+
+// entryCells returns the e and o cells of a change-log row read with one version per column.
+func entryCells(r bigtable.Row) (entry, lease *bigtable.ReadItem) {
 	for i, it := range r[familyChange] {
 		switch strings.TrimPrefix(it.Column, familyChange+":") {
 		case colEntry:
@@ -295,33 +446,10 @@ func (b *Backend) candidateOf(ctx context.Context, r bigtable.Row, c driver.Clai
 			lease = &r[familyChange][i]
 		}
 	}
-	if entry == nil || lease == nil {
-		return candidate{}, false
-	}
-	ch, err := decodeChange(entry.Value)
-	if err != nil {
-		b.log.WarnContext(ctx, "bigtable change log: undecodable entry skipped", "id", r.Key(), "err", err)
-		return candidate{}, false
-	}
-	if !ch.CleanupAfter.IsZero() && ch.CleanupAfter.After(c.Now) {
-		return candidate{}, false
-	}
-	if lease.Timestamp >= floorTS(c.StaleBefore) {
-		return candidate{}, false
-	}
-	return candidate{id: driver.ChangeID(r.Key()), change: ch, owner: lease.Value}, true
+	return entry, lease
 }
 
 // claim takes over one candidate's lease.
 func (b *Backend) claim(ctx context.Context, cd candidate, c driver.Claim) (bool, error) {
-	p := claimPredicate(c, cd.owner)
-	m := p.mutation(leaseWrite(c.Owner, c.Now))
-	var matched bool
-	err := b.do(ctx, "ClaimStale", "CheckAndMutateRow", func(ctx context.Context) error {
-		return b.changes.Apply(ctx, string(cd.id), m, bigtable.GetCondMutationResult(&matched))
-	})
-	if err != nil {
-		return false, err
-	}
-	return p.succeeded(matched), nil
+	return b.applyChange(ctx, "ClaimStale", string(cd.id), claimPredicate(c, cd.owner), leaseWrite(c.Owner, c.Now))
 }

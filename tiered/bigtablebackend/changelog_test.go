@@ -216,3 +216,150 @@ func TestChangeLog_Refresh_LeavesOneLeaseVersion(t *testing.T) {
 		}
 	})
 }
+
+// TestChangeLog_GetUpdateRecord exercises the lease-conditional writes of the change log:
+// Record only over its own owner's entry, Update only under the expected lease, and Get and
+// ClaimStale returning the phase and NotBefore.
+func TestChangeLog_GetUpdateRecord(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind serverKind) {
+		e := newEnv(t, kind, envConfig{})
+		ctx := context.Background()
+		obj := testID("cl/update")
+		hb := time.Now().Truncate(time.Millisecond).Add(-time.Hour)
+		nb := time.Now().Add(time.Minute + 123)
+		base := driver.LogEntry{ID: "u1", Owner: "a", Heartbeat: hb, Phase: driver.PhaseAssembling,
+			Change: driver.Change{ID: obj, New: ptrTo(rev(obj, 1)), UploadID: "up"}}
+		get := func() driver.LogEntry {
+			t.Helper()
+			got, err := e.b.Get(ctx, "u1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		same := func(got, want driver.LogEntry) bool {
+			return got.ID == want.ID && got.Owner == want.Owner && got.Heartbeat.UnixMilli() == want.Heartbeat.UnixMilli() &&
+				got.Phase == want.Phase && got.NotBefore.Equal(want.NotBefore) && got.Change.ID.Equal(want.Change.ID) &&
+				(got.Change.New == nil) == (want.Change.New == nil) && (got.Change.Old == nil) == (want.Change.Old == nil) &&
+				got.Change.UploadID == want.Change.UploadID && got.Change.CleanupAfter.Equal(want.Change.CleanupAfter)
+		}
+
+		if _, err := e.b.Get(ctx, "u1"); !errors.Is(err, driver.ErrNotFound) {
+			t.Fatalf("Get of a missing entry = %v, want ErrNotFound", err)
+		}
+		if err := e.b.Update(ctx, base, base.Lease()); !errors.Is(err, driver.ErrNotFound) {
+			t.Fatalf("Update of a missing entry = %v, want ErrNotFound", err)
+		}
+		if err := e.b.Record(ctx, base); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(); !same(got, base) {
+			t.Fatalf("Get = %+v, want %+v", got, base)
+		}
+		// Another owner's Record changes nothing; the same owner's replaces the entry.
+		intruder := base
+		intruder.Owner, intruder.Phase = "b", driver.PhaseRecorded
+		if err := e.b.Record(ctx, intruder); !errors.Is(err, driver.ErrConflict) {
+			t.Fatalf("Record over a's entry by b = %v, want ErrConflict", err)
+		}
+		if got := get(); !same(got, base) {
+			t.Fatalf("after a conflicting Record: %+v, want %+v", got, base)
+		}
+		base.Change.UploadID = "up2"
+		if err := e.b.Record(ctx, base); err != nil {
+			t.Fatalf("Record repeated by its owner: %v", err)
+		}
+		if got := get(); !same(got, base) {
+			t.Fatalf("after a repeated Record: %+v, want %+v", got, base)
+		}
+
+		// Update under the exact lease, with a deferral: every field moves, a is written.
+		upd := base
+		upd.Phase, upd.NotBefore, upd.Heartbeat = driver.PhaseUnknown, nb, hb.Add(time.Second)
+		upd.Change.CleanupAfter = nb
+		if err := e.b.Update(ctx, upd, driver.Lease{Owner: "a", Heartbeat: hb.Add(999 * time.Microsecond)}); err != nil {
+			t.Fatalf("Update under the current lease (same ms): %v", err)
+		}
+		if got := get(); !same(got, upd) {
+			t.Fatalf("after Update: %+v, want %+v", got, upd)
+		}
+		row, err := e.rawLog.ReadRow(ctx, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(row[familyChange]); n != 3 {
+			t.Errorf("row has %d cells after Update with CleanupAfter, want 3 (e, o, a)", n)
+		}
+		// Stale heartbeat, other owner: ErrConflict, nothing changes.
+		for _, prev := range []driver.Lease{{Owner: "a", Heartbeat: hb}, {Owner: "b"}, {Owner: "", Heartbeat: upd.Heartbeat}} {
+			bad := upd
+			bad.Phase = driver.PhaseLost
+			if err := e.b.Update(ctx, bad, prev); !errors.Is(err, driver.ErrConflict) {
+				t.Errorf("Update under lease %+v = %v, want ErrConflict", prev, err)
+			}
+		}
+		if got := get(); !same(got, upd) {
+			t.Fatalf("after conflicting Updates: %+v, want %+v", got, upd)
+		}
+		// Release with a zero prev heartbeat (owner only), clearing the deferral: a is gone.
+		rel := upd
+		rel.Owner, rel.Phase, rel.Change.CleanupAfter = "", driver.PhaseUpdated, time.Time{}
+		if err := e.b.Update(ctx, rel, driver.Lease{Owner: "a"}); err != nil {
+			t.Fatalf("release: %v", err)
+		}
+		if got := get(); !same(got, rel) {
+			t.Fatalf("after release: %+v, want %+v", got, rel)
+		}
+		if row, err = e.rawLog.ReadRow(ctx, "u1"); err != nil || len(row[familyChange]) != 2 {
+			t.Errorf("row after release: %v, %v; want e and o only", row, err)
+		}
+		// A released entry is nobody's: a's Record conflicts; Update under the empty lease works.
+		if err := e.b.Record(ctx, base); !errors.Is(err, driver.ErrConflict) {
+			t.Errorf("Record over a released entry = %v, want ErrConflict", err)
+		}
+		if err := e.b.Update(ctx, rel, rel.Lease()); err != nil {
+			t.Errorf("Update under the released lease: %v", err)
+		}
+		// ClaimStale returns the phase and NotBefore too.
+		now := time.Now()
+		es, err := e.b.ClaimStale(ctx, driver.Claim{Owner: "rec", Now: now, StaleBefore: now.Add(-time.Minute), Limit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := rel
+		want.Owner, want.Heartbeat = "rec", now
+		if len(es) != 1 || !same(es[0], want) {
+			t.Errorf("ClaimStale = %+v, want [%+v]", es, want)
+		}
+		if err := e.b.Remove(ctx, "u1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.b.Update(ctx, rel, want.Lease()); !errors.Is(err, driver.ErrNotFound) {
+			t.Errorf("Update of a removed entry = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestChangeLog_Record_LostResponse_Retried: a Record whose response was lost is retried and
+// succeeds, because the retry finds the owner's own entry.
+func TestChangeLog_Record_LostResponse_Retried(t *testing.T) {
+	e := newEnv(t, kindBttest, envConfig{opts: Options{RetryBackoff: time.Millisecond}})
+	e.rec.setFault(func(ctx context.Context, m string, n int) error {
+		if m == "CheckAndMutateRow" && n == 1 {
+			return errLoseResponse
+		}
+		return nil
+	})
+	err := e.b.Record(context.Background(), driver.LogEntry{ID: "rl", Owner: "a", Heartbeat: time.Now(), Change: driver.Change{ID: testID("rl")}})
+	counts := e.rec.snapshot()
+	e.rec.setFault(nil)
+	if err != nil {
+		t.Fatalf("Record after a lost response: %v", err)
+	}
+	if counts["CheckAndMutateRow"] != 2 {
+		t.Errorf("attempts %d, want 2", counts["CheckAndMutateRow"])
+	}
+	if owner, _, ok := lease(t, e, "rl"); !ok || owner != "a" {
+		t.Errorf("lease %q (present %v), want a", owner, ok)
+	}
+}

@@ -86,15 +86,28 @@
 // c (GC maxversions=1):
 //
 //	column  value                                                cell timestamp
-//	e       JSON {"id","new","old","upload_id","cleanup_after"}  heartbeat at Record, ms
-//	        (object ids as storage paths, cleanup_after RFC 3339 with nanoseconds)
-//	o       owner (lease token)                                  heartbeat, ms, floor
+//	e       JSON {"id","new","old","upload_id","cleanup_after",  heartbeat at Record/Update, ms
+//	        "phase","not_before"}
+//	        (object ids as storage paths, times RFC 3339 with nanoseconds, the phase by
+//	        name; phase is omitted for "recorded" and not_before when zero, so rows written
+//	        before they existed read as PhaseRecorded without NotBefore)
+//	o       owner (lease token; empty once released)             heartbeat, ms, floor
 //	a       empty; only when CleanupAfter is set                 CleanupAfter, ms, floor
 //
 // Owner and heartbeat share the lease cell o, so every lease predicate is a single-cell
-// chain. Heartbeats and StaleBefore compare at millisecond precision (floor of both).
+// chain. Heartbeats and StaleBefore compare at millisecond precision (floor of both). Get
+// returns the heartbeat from o's timestamp, so at millisecond precision.
 //
-//	Record      MutateRow: DeleteFromRow, e, o, a.
+//	Record      CheckAndMutateRow Exclude(Condition(o == e.Owner, BlockAll, o)), i.e. unless
+//	            an o cell of another owner is there → DeleteFromRow, e, o, a. The row absent
+//	            or the owner's own (a retried Record whose response was lost): written.
+//	            Otherwise nothing changes and Record returns ErrConflict.
+//	Get         ReadRows of the row (newest version per column).
+//	Update      CheckAndMutateRow Include(o == prev.Owner, with o.ts == floor_ms(prev.Heartbeat)
+//	            unless that is zero) → DeleteFromRow, e, o, a (the whole entry, as Record).
+//	            No match: ReadRows of o tells ErrNotFound (no row) from ErrConflict. A retry
+//	            after a lost response matches again only if e keeps prev's lease; otherwise it
+//	            reports ErrConflict, which the contract allows (callers re-read).
 //	Refresh     CheckAndMutateRow Include(o == owner) → replace o with (owner, heartbeat):
 //	            SetCell, then delete every other version of o by timestamp range.
 //	            No match: ReadRows of o tells ErrNotFound (no row) from ErrConflict.
@@ -116,8 +129,11 @@
 //	get with a TTI bump           ReadRows + CheckAndMutateRow
 //	head with a TTI bump          object: 2 ReadRows + CheckAndMutateRow; tombstone: ReadRows + CheckAndMutateRow
 //	delete                        1 CheckAndMutateRow (+ ReadRows over a tombstone)
-//	CompareAndWrite               1 CheckAndMutateRow
-//	Record / Remove               1 MutateRow
+//	CompareAndWrite               1 CheckAndMutateRow (none when w.Deadline has passed)
+//	Record                        1 CheckAndMutateRow
+//	Get (change log)              1 ReadRows
+//	Update                        1 CheckAndMutateRow (+ ReadRows on a mismatch)
+//	Remove                        1 MutateRow
 //	Refresh                       1 CheckAndMutateRow (+ ReadRows on a mismatch)
 //	ClaimStale                    1 ReadRows per page + 1 CheckAndMutateRow per candidate
 //
@@ -125,9 +141,9 @@
 //
 // # Retries and errors
 //
-// Every RPC attempt runs under Options.RPCTimeout (default 10s); up to Options.MaxAttempts
-// (default 3) attempts are made, with exponential backoff (from Options.RetryBackoff, 50ms,
-// doubling, capped at 2s) and equal jitter. Retried: Unavailable, Aborted, Internal, Unknown,
+// Every RPC attempt runs under Options.RPCTimeout (default 10s; less under a write deadline,
+// see below); up to Options.MaxAttempts (default 3) attempts are made, with exponential
+// backoff (from Options.RetryBackoff, 50ms, doubling, capped at 2s) and equal jitter. Retried: Unavailable, Aborted, Internal, Unknown,
 // and DeadlineExceeded of the attempt. Not retried: ResourceExhausted (quota or an oversized
 // message), InvalidArgument, NotFound, PermissionDenied, Unauthenticated, FailedPrecondition,
 // and anything once the caller's context is done (the error then wraps the context's error).
@@ -135,6 +151,38 @@
 // because every predicate is idempotent. Note that the library itself also retries ReadRows
 // and MutateRow with explicit timestamps on Unavailable, DeadlineExceeded and Aborted within
 // each attempt's deadline.
+//
+// A retried failure may hide an applied write: gRPC does not tell whether a failed request
+// reached the server. A CompareAndWrite retry that matches reports success (its predicate
+// matches its own write), but one that does not match cannot tell "never applied" from
+// "applied, then replaced by another writer". CompareAndWrite therefore reports (false, nil)
+// only when its first attempt answered; a mismatch on a later attempt is an error matching
+// ErrUnavailable ("outcome unknown"), so that the Store never cleans up a revision the row
+// may have referenced as if the write had lost. PutNonTombstone and DeleteNonTombstone are
+// not affected: a mismatch there returns the tombstone found, which is right either way.
+//
+// # Write deadlines
+//
+// CompareAndWrite honours driver.Write.Deadline, the fence of the Store's commit protocol,
+// with the backend's clock (Options.Now). Bigtable cannot test an absolute time in a
+// predicate, so the bound is enforced on the client and through gRPC deadline propagation:
+//   - no attempt (first or retry) starts once the clock reads Deadline, and a backoff that
+//     would end at or after it is not waited out: the call fails at once with an error
+//     matching ErrUnavailable (its outcome unknown when an earlier attempt failed);
+//   - every attempt runs under a context deadline of min(RPCTimeout, Deadline - now). gRPC
+//     sends it with the request (grpc-timeout, a relative duration, so client and server
+//     clocks need not agree), and Bigtable drops a request whose deadline has passed rather
+//     than apply it.
+//
+// The fence therefore relies on Bigtable honouring the propagated gRPC deadline. The residual
+// bound is not zero: the server's timer starts when the request arrives, so its deadline is
+// later than the client's by the request's one-way network delay, and a mutation already
+// being committed when the deadline passes is not aborted. A write can thus still apply
+// shortly (milliseconds: network delay plus commit time) after Deadline, and the Store must
+// keep a margin of that order between Deadline and the moment it treats the row as settled
+// (its lease expiry, NotBefore). The bound also holds only as far as Options.Now agrees with
+// the process's real clock, since the attempt deadline is Deadline - Options.Now() from the
+// real clock.
 //
 // Failures are *Error values matching a driver sentinel: ErrUnavailable for transient codes
 // and ResourceExhausted, ErrTooLarge for a message over the gRPC limit, ErrInvalidArgument

@@ -314,3 +314,20 @@ func forKinds(t *testing.T, fn func(t *testing.T, kind serverKind)) {
 		t.Run(string(k), func(t *testing.T) { fn(t, k) })
 	}
 }
+
+// second returns another Backend on e's tables over its own uninstrumented connection: a
+// concurrent writer whose RPCs the recorder neither counts nor faults.
+func (e *env) second(t testing.TB) *Backend {
+	t.Helper()
+	conn, err := DialEmulator(e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewWithConn(context.Background(), conn, e.opts)
+	if err != nil {
+		_ = conn.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}

@@ -36,19 +36,41 @@ func (b *Backend) readRow(ctx context.Context, op string, id driver.ObjectID, ke
 	return parseRow(id, row, b.now(), withPayload)
 }
 
-// checkAndMutate applies w under p on the objects table (one CheckAndMutateRow per attempt)
-// and reports whether the write ran. Retrying is safe because every predicate is idempotent:
-// a repeated CAS whose first response was lost reports success again.
-func (b *Backend) checkAndMutate(ctx context.Context, op, key string, p predicate, w rowWrite, attempts int) (bool, error) {
+// casResult is what checkAndMutate learned.
+type casResult struct {
+	// ok reports whether the write ran on the attempt that answered.
+	ok bool
+	// attempts is the number of attempts sent.
+	attempts int
+	// earlier is the error of the last failed attempt before the one that answered (nil when
+	// the first attempt answered). Such an attempt may have applied the write: gRPC does not
+	// tell whether a failed request reached the server.
+	earlier error
+}
+
+// checkAndMutate applies w under p on the objects table (one CheckAndMutateRow per attempt,
+// none started at or after deadline when it is set) and reports whether the write ran.
+// Retrying is safe because every predicate is idempotent: a repeated CAS whose first response
+// was lost reports success again. A repeated CAS that does not match, though, cannot tell
+// "never applied" from "applied, then replaced by another writer": r.earlier says when that
+// is possible.
+func (b *Backend) checkAndMutate(ctx context.Context, op, key string, p predicate, w rowWrite, attempts int, deadline time.Time) (casResult, error) {
 	m := p.mutation(w)
 	var matched bool
-	err := b.doAttempts(ctx, op, "CheckAndMutateRow", attempts, func(ctx context.Context) error {
-		return b.objects.Apply(ctx, key, m, bigtable.GetCondMutationResult(&matched))
+	var r casResult
+	err := b.doAttempts(ctx, op, "CheckAndMutateRow", attempts, deadline, func(ctx context.Context) error {
+		r.attempts++
+		err := b.objects.Apply(ctx, key, m, bigtable.GetCondMutationResult(&matched))
+		if err != nil {
+			r.earlier = err
+		}
+		return err
 	})
 	if err != nil {
-		return false, err
+		return casResult{}, err
 	}
-	return p.succeeded(matched), nil
+	r.ok = p.succeeded(matched)
+	return r, nil
 }
 
 // PutNonTombstone writes an inline object unless a live tombstone is at id, which it returns.
@@ -95,8 +117,8 @@ func (b *Backend) DeleteNonTombstone(ctx context.Context, id driver.ObjectID) (*
 // objectstore loops up to three times and then fails; step 4 ends the race without an error,
 // with at most two CheckAndMutateRow and one read.
 func (b *Backend) raceRounds(ctx context.Context, op string, id driver.ObjectID, key string, w rowWrite) (*driver.Tombstone, error) {
-	ok, err := b.checkAndMutate(ctx, op, key, noTombstonePredicate(liveFrom(b.now())), w, b.opts.MaxAttempts)
-	if err != nil || ok {
+	r, err := b.checkAndMutate(ctx, op, key, noTombstonePredicate(liveFrom(b.now())), w, b.opts.MaxAttempts, time.Time{})
+	if err != nil || r.ok {
 		return nil, err
 	}
 	st, err := b.readRow(ctx, op, id, key, metadataFilter(), false)
@@ -107,11 +129,11 @@ func (b *Backend) raceRounds(ctx context.Context, op string, id driver.ObjectID,
 		t := st.Entry.Tombstone
 		return &t, nil
 	}
-	ok, err = b.checkAndMutate(ctx, op, key, noTombstonePredicate(liveFrom(b.now())), w, b.opts.MaxAttempts)
+	r, err = b.checkAndMutate(ctx, op, key, noTombstonePredicate(liveFrom(b.now())), w, b.opts.MaxAttempts, time.Time{})
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if !r.ok {
 		b.log.DebugContext(ctx, "bigtable write superseded by a concurrent tombstone", "op", op, "key", key)
 	}
 	return nil, nil
@@ -120,6 +142,14 @@ func (b *Backend) raceRounds(ctx context.Context, op string, id driver.ObjectID,
 // CompareAndWrite applies w if the row's redirect state matches current, in one
 // CheckAndMutateRow. The predicates (filters.go) make it idempotent: when the row already is
 // in the state w produces, it applies w again and reports true.
+//
+// It reports (false, nil) only when the first attempt answered "no match". A retry that
+// finds no match after a failed attempt returns an error matching driver.ErrUnavailable
+// (outcome unknown): the failed attempt may have committed and been replaced since.
+//
+// w.Deadline, when set, is enforced with the backend's clock: no attempt starts at or after
+// it, and each attempt's gRPC deadline is min(RPCTimeout, Deadline - now), so that Bigtable
+// drops an attempt still in flight at the deadline (see doc.go, "Write deadlines").
 //
 //	current  write            predicate
 //	nil      object, delete   no live tombstone
@@ -164,7 +194,18 @@ func (b *Backend) CompareAndWrite(ctx context.Context, id driver.ObjectID, curre
 	default:
 		p = updatePredicate(*current, w.Tombstone.Target, id, lf)
 	}
-	return b.checkAndMutate(ctx, op, key, p, rw, b.opts.MaxAttempts)
+	r, err := b.checkAndMutate(ctx, op, key, p, rw, b.opts.MaxAttempts, w.Deadline)
+	if err != nil {
+		return false, err
+	}
+	if !r.ok && r.earlier != nil {
+		// An earlier attempt may have committed and another writer may have replaced it since:
+		// reporting a lost race would make the caller delete a revision the row may have
+		// referenced, and orphan the one it replaced.
+		return false, &Error{Op: op, RPC: "CheckAndMutateRow", Attempts: r.attempts, Kind: driver.ErrUnavailable,
+			Err: fmt.Errorf("outcome unknown: the predicate did not match on attempt %d, but an earlier attempt failed (%v) and may have applied before another writer replaced the row", r.attempts, r.earlier)}
+	}
+	return r.ok, nil
 }
 
 // GetTiered reads the whole row in one ReadRows RPC. A stale TTI deadline is bumped by a
@@ -261,11 +302,11 @@ func (b *Backend) bump(ctx context.Context, id driver.ObjectID, key string, st r
 	if fn := b.beforeBump.Load(); fn != nil {
 		(*fn)(id)
 	}
-	ok, err := b.checkAndMutate(ctx, "TTIBump", key, versionPredicate(st.Version), w, 1)
+	r, err := b.checkAndMutate(ctx, "TTIBump", key, versionPredicate(st.Version), w, 1, time.Time{})
 	switch {
 	case err != nil:
 		b.log.WarnContext(ctx, "bigtable tti bump failed", "key", key, "err", err)
-	case !ok:
+	case !r.ok:
 		b.log.DebugContext(ctx, "bigtable tti bump skipped: row changed since the read", "key", key)
 	}
 }

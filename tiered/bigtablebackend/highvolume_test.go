@@ -608,7 +608,27 @@ func TestBackend_RPCsPerOperation(t *testing.T) {
 				map[string]int{"ReadRows": 1, "CheckAndMutateRow": 1}},
 			{"record", func() error {
 				return e.b.Record(ctx, driver.LogEntry{ID: "rpc-1", Owner: "a", Heartbeat: e.clock.Now(), Change: driver.Change{ID: obj}})
-			}, map[string]int{"MutateRow": 1}},
+			}, map[string]int{"CheckAndMutateRow": 1}},
+			{"record conflict", func() error {
+				err := e.b.Record(ctx, driver.LogEntry{ID: "rpc-1", Owner: "b", Heartbeat: e.clock.Now(), Change: driver.Change{ID: obj}})
+				if !errors.Is(err, driver.ErrConflict) {
+					return fmt.Errorf("Record over another owner's entry = %v, want ErrConflict", err)
+				}
+				return nil
+			}, map[string]int{"CheckAndMutateRow": 1}},
+			{"get entry", func() error { _, err := e.b.Get(ctx, "rpc-1"); return err }, map[string]int{"ReadRows": 1}},
+			{"update", func() error {
+				return e.b.Update(ctx, driver.LogEntry{ID: "rpc-1", Owner: "a", Heartbeat: e.clock.Now(), Phase: driver.PhaseLost,
+					Change: driver.Change{ID: obj}}, driver.Lease{Owner: "a", Heartbeat: e.clock.Now()})
+			}, map[string]int{"CheckAndMutateRow": 1}},
+			{"update conflict", func() error {
+				err := e.b.Update(ctx, driver.LogEntry{ID: "rpc-1", Owner: "b", Heartbeat: e.clock.Now(), Change: driver.Change{ID: obj}},
+					driver.Lease{Owner: "b"})
+				if !errors.Is(err, driver.ErrConflict) {
+					return fmt.Errorf("Update by a non-owner = %v, want ErrConflict", err)
+				}
+				return nil
+			}, map[string]int{"CheckAndMutateRow": 1, "ReadRows": 1}},
 			{"refresh", func() error { return e.b.Refresh(ctx, "rpc-1", "a", e.clock.Now()) }, map[string]int{"CheckAndMutateRow": 1}},
 			{"refresh conflict", func() error {
 				if err := e.b.Refresh(ctx, "rpc-1", "b", e.clock.Now()); !errors.Is(err, driver.ErrConflict) {

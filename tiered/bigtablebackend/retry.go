@@ -15,8 +15,10 @@ import (
 )
 
 // retryable reports whether a failed attempt is worth repeating. Every RPC this package sends
-// is idempotent (CheckAndMutateRow predicates are built to be; see filters.go), so the only
-// question is whether the failure is transient:
+// is safe to repeat (CheckAndMutateRow predicates are built to match again after their own
+// write; see filters.go), so the only question is whether the failure is transient. A retried
+// failure may hide an applied write: a compare-and-write that then finds its predicate false
+// reports its outcome as unknown (CompareAndWrite), never as a lost race.
 //
 //   - Unavailable, Aborted: the classic transient codes.
 //   - DeadlineExceeded: only the attempt's own timeout (the caller's context is checked
@@ -101,13 +103,31 @@ func kindOf(err error) error {
 // jitter. It never retries once the caller's context is done, and then returns an error that
 // wraps the context's error.
 func (b *Backend) do(ctx context.Context, op, rpc string, fn func(ctx context.Context) error) error {
-	return b.doAttempts(ctx, op, rpc, b.opts.MaxAttempts, fn)
+	return b.doAttempts(ctx, op, rpc, b.opts.MaxAttempts, time.Time{}, fn)
 }
 
-func (b *Backend) doAttempts(ctx context.Context, op, rpc string, attempts int, fn func(ctx context.Context) error) error {
+// doAttempts is do with an explicit attempt bound and an optional deadline by the backend's
+// clock (Options.Now): when deadline is set, no attempt starts at or after it, each attempt's
+// context ends by it (min(RPCTimeout, deadline - now)), so that gRPC deadline propagation
+// makes the server drop an attempt still in flight at the deadline, and a backoff that would
+// end after it returns at once. Reaching the deadline fails with an error matching
+// driver.ErrUnavailable.
+func (b *Backend) doAttempts(ctx context.Context, op, rpc string, attempts int, deadline time.Time, fn func(ctx context.Context) error) error {
 	backoff := b.opts.RetryBackoff
+	var last error // the error of the previous attempt
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, b.opts.RPCTimeout)
+		// The real clock is read before the backend's, so that with Options.Now = time.Now
+		// the attempt's deadline is never later than the write deadline.
+		start := time.Now()
+		timeout := b.opts.RPCTimeout
+		if !deadline.IsZero() {
+			left := deadline.Sub(b.now())
+			if left <= 0 {
+				return pastDeadline(op, rpc, attempt-1, deadline, last)
+			}
+			timeout = min(timeout, left)
+		}
+		actx, cancel := context.WithDeadline(ctx, start.Add(timeout))
 		err := fn(actx)
 		cancel()
 		if err == nil {
@@ -119,9 +139,13 @@ func (b *Backend) doAttempts(ctx context.Context, op, rpc string, attempts int, 
 		if attempt >= attempts || !retryable(err) {
 			return &Error{Op: op, RPC: rpc, Attempts: attempt, Kind: kindOf(err), Err: err}
 		}
+		last = err
 		// Equal jitter: half the backoff fixed, half random, so retries spread out but still
 		// grow exponentially.
 		d := backoff/2 + rand.N(backoff/2+1)
+		if !deadline.IsZero() && !b.now().Add(d).Before(deadline) {
+			return pastDeadline(op, rpc, attempt, deadline, err)
+		}
 		b.log.DebugContext(ctx, "bigtable retry", "op", op, "rpc", rpc, "attempt", attempt, "delay", d, "err", err)
 		t := time.NewTimer(d)
 		select {
@@ -132,6 +156,18 @@ func (b *Backend) doAttempts(ctx context.Context, op, rpc string, attempts int, 
 		}
 		backoff = min(backoff*2, maxRetryBackoff)
 	}
+}
+
+// pastDeadline is the failure of a call whose deadline came before another attempt could
+// start. sent attempts were made; last is the error of the latest one (nil if none was sent).
+// Last is rendered, not wrapped, so that the error does not match context.DeadlineExceeded
+// while the caller's context is still live.
+func pastDeadline(op, rpc string, sent int, deadline time.Time, last error) error {
+	err := fmt.Errorf("write deadline %s reached before an attempt could start", deadline.UTC().Format(time.RFC3339Nano))
+	if last != nil {
+		err = fmt.Errorf("%v; outcome unknown: attempt %d failed: %v", err, sent, last)
+	}
+	return &Error{Op: op, RPC: rpc, Attempts: sent, Kind: driver.ErrUnavailable, Err: err}
 }
 
 // maxRetryBackoff caps the exponential backoff between attempts.

@@ -245,3 +245,216 @@ func TestBackend_LostResponse_IdempotentCAS(t *testing.T) {
 		})
 	}
 }
+
+// TestBackend_LostResponse_ThenReplaced_OutcomeUnknown is the lost-response race of the
+// CompareAndWrite contract: attempt 1 commits but its response is lost, another writer
+// replaces the row (its current is our target), and the retry finds neither our current nor
+// our target. The call must not report (false, nil), a lost race, which would make the Store
+// delete our revision although the row referenced it, and orphan the one we replaced: it must
+// fail with ErrUnavailable (outcome unknown).
+func TestBackend_LostResponse_ThenReplaced_OutcomeUnknown(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind serverKind) {
+		e := newEnv(t, kind, envConfig{opts: Options{RetryBackoff: time.Millisecond}})
+		other := e.second(t)
+		ctx := context.Background()
+		tomb := func(target driver.ObjectID) driver.Write {
+			return driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: target}}
+		}
+		for i, tc := range []struct {
+			name string
+			// ours is the call under test, from tombstone A; theirs replaces what ours wrote.
+			ours            driver.Write
+			theirsCurrent   func(id driver.ObjectID) *driver.ObjectID
+			theirs          func(id driver.ObjectID) driver.Write
+			afterOurs, want string
+		}{
+			{"swap A→B, then B→C", tomb(driver.ObjectID{}), func(id driver.ObjectID) *driver.ObjectID { return ptrTo(rev(id, 2)) },
+				func(id driver.ObjectID) driver.Write { return tomb(rev(id, 3)) }, "tomb:2", "tomb:3"},
+			{"A→object, then nil→C", driver.Write{Kind: driver.WriteObject, Metadata: manualMD("ours"), Payload: []byte("o")},
+				func(driver.ObjectID) *driver.ObjectID { return nil },
+				func(id driver.ObjectID) driver.Write { return tomb(rev(id, 3)) }, "object:ours", "tomb:3"},
+			{"A→delete, then nil→C", driver.Write{Kind: driver.WriteDelete},
+				func(driver.ObjectID) *driver.ObjectID { return nil },
+				func(id driver.ObjectID) driver.Write { return tomb(rev(id, 3)) }, "absent", "tomb:3"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				id := testID(fmt.Sprintf("lost-replaced/%d", i))
+				setupTomb(rev(id, 1), driver.ExpirationPolicy{})(t, e, id)
+				ours := tc.ours
+				if ours.Kind == driver.WriteTombstone {
+					ours.Tombstone.Target = rev(id, 2)
+				}
+				var between string
+				var theirsErr error
+				e.rec.setFault(func(_ context.Context, m string, n int) error {
+					if m != "CheckAndMutateRow" {
+						return nil
+					}
+					switch n {
+					case 1:
+						return errLoseResponse // attempt 1 commits; the client sees Unavailable
+					case 2: // before the retry is sent: another writer replaces our write
+						between = view(t, other, id)
+						ok, err := other.CompareAndWrite(context.Background(), id, tc.theirsCurrent(id), tc.theirs(id))
+						if err == nil && !ok {
+							err = errors.New("the other writer's CompareAndWrite did not apply")
+						}
+						theirsErr = err
+					}
+					return nil
+				})
+				ok, err := e.b.CompareAndWrite(ctx, id, ptrTo(rev(id, 1)), ours)
+				counts := e.rec.snapshot()
+				e.rec.setFault(nil)
+				if theirsErr != nil {
+					t.Fatalf("other writer: %v", theirsErr)
+				}
+				if want := tc.afterOurs; strings.HasPrefix(want, "tomb:") {
+					tc.afterOurs = "tomb:" + rev(id, int(want[5]-'0')).Key
+				}
+				if between != tc.afterOurs {
+					t.Fatalf("row after the lost attempt: %s, want %s (attempt 1 must have committed)", between, tc.afterOurs)
+				}
+				if counts["CheckAndMutateRow"] != 2 {
+					t.Errorf("CheckAndMutateRow attempts %d, want 2", counts["CheckAndMutateRow"])
+				}
+				if err == nil {
+					t.Fatalf("CompareAndWrite = (%v, nil) after its first attempt committed and was replaced; want an error matching ErrUnavailable (outcome unknown)", ok)
+				}
+				if !errors.Is(err, driver.ErrUnavailable) || ok {
+					t.Fatalf("CompareAndWrite = (%v, %v); want (false, an error matching ErrUnavailable)", ok, err)
+				}
+				if !strings.Contains(err.Error(), "outcome unknown") {
+					t.Errorf("error %q does not say that the outcome is unknown", err)
+				}
+				if got, want := view(t, e.b, id), "tomb:"+rev(id, 3).Key; got != want {
+					t.Errorf("row %s, want the other writer's %s", got, want)
+				}
+			})
+		}
+	})
+}
+
+// TestBackend_CompareAndWrite_RetryNoMatch_Unknown: a retry that finds the predicate false
+// after any failed attempt reports an unknown outcome, even when (as here) the failed attempt
+// never reached the server, because gRPC cannot tell the two apart. A first attempt that
+// finds it false reports (false, nil), and PutNonTombstone keeps its contract.
+func TestBackend_CompareAndWrite_RetryNoMatch_Unknown(t *testing.T) {
+	e := newEnv(t, kindBttest, envConfig{opts: Options{RetryBackoff: time.Millisecond}})
+	ctx := context.Background()
+	id := testID("retry-nomatch")
+	setupTomb(rev(id, 1), driver.ExpirationPolicy{})(t, e, id)
+	w := driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: rev(id, 3)}}
+
+	e.rec.reset()
+	if ok, err := e.b.CompareAndWrite(ctx, id, ptrTo(rev(id, 2)), w); ok || err != nil {
+		t.Errorf("first-attempt mismatch = (%v, %v), want (false, nil)", ok, err)
+	}
+	e.rec.setFault(failN("CheckAndMutateRow", 1, statusErr("UNAVAILABLE")))
+	ok, err := e.b.CompareAndWrite(ctx, id, ptrTo(rev(id, 2)), w)
+	e.rec.setFault(nil)
+	var be *Error
+	if ok || !errors.Is(err, driver.ErrUnavailable) || !errors.As(err, &be) || be.Attempts != 2 {
+		t.Errorf("mismatch on a retry = (%v, %v), want an ErrUnavailable *Error after 2 attempts", ok, err)
+	}
+	e.rec.setFault(failN("CheckAndMutateRow", 1, statusErr("UNAVAILABLE")))
+	ts, err := e.b.PutNonTombstone(ctx, id, manualMD("p"), []byte("p"))
+	e.rec.setFault(nil)
+	if err != nil || ts == nil || !ts.Target.Equal(rev(id, 1)) {
+		t.Errorf("PutNonTombstone over a tombstone after a failed attempt = %v, %v; want the tombstone", ts, err)
+	}
+}
+
+// TestBackend_CompareAndWrite_Deadline checks the write fence: no attempt starts at or after
+// w.Deadline by the backend's clock, and an attempt's gRPC deadline is at most w.Deadline.
+func TestBackend_CompareAndWrite_Deadline(t *testing.T) {
+	ctx := context.Background()
+	write := func(id driver.ObjectID, deadline time.Time) driver.Write {
+		return driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: rev(id, 1)}, Deadline: deadline}
+	}
+	check := func(t *testing.T, e *env, id driver.ObjectID, ok bool, err error, attempts int) {
+		t.Helper()
+		counts := e.rec.snapshot()
+		e.rec.setFault(nil)
+		if ok || !errors.Is(err, driver.ErrUnavailable) {
+			t.Errorf("CompareAndWrite = (%v, %v), want an error matching ErrUnavailable", ok, err)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("error %v matches context.DeadlineExceeded although the caller's context is live", err)
+		}
+		if counts["CheckAndMutateRow"] != attempts {
+			t.Errorf("CheckAndMutateRow attempts %d, want %d", counts["CheckAndMutateRow"], attempts)
+		}
+		if got := view(t, e.b, id); got != "absent" {
+			t.Errorf("row %s after a call past its deadline, want absent", got)
+		}
+	}
+
+	t.Run("past deadline: no RPC", func(t *testing.T) {
+		e := newEnv(t, kindBttest, envConfig{clock: true})
+		id := testID("deadline/past")
+		for _, d := range []time.Duration{0, -time.Second} {
+			e.rec.reset()
+			ok, err := e.b.CompareAndWrite(ctx, id, nil, write(id, e.clock.Now().Add(d)))
+			check(t, e, id, ok, err, 0)
+		}
+	})
+	t.Run("future deadline: applies", func(t *testing.T) {
+		e := newEnv(t, kindBttest, envConfig{clock: true})
+		id := testID("deadline/future")
+		if ok, err := e.b.CompareAndWrite(ctx, id, nil, write(id, e.clock.Now().Add(10*time.Second))); !ok || err != nil {
+			t.Fatalf("CompareAndWrite before its deadline = (%v, %v)", ok, err)
+		}
+	})
+	t.Run("clock passes the deadline after a failed attempt: no retry", func(t *testing.T) {
+		e := newEnv(t, kindBttest, envConfig{clock: true, opts: Options{RetryBackoff: time.Millisecond}})
+		id := testID("deadline/retry")
+		deadline := e.clock.Now().Add(time.Second)
+		e.rec.setFault(func(_ context.Context, m string, n int) error {
+			if m == "CheckAndMutateRow" {
+				e.clock.Advance(time.Second)
+				return statusErr("UNAVAILABLE")
+			}
+			return nil
+		})
+		ok, err := e.b.CompareAndWrite(ctx, id, nil, write(id, deadline))
+		if err != nil && !strings.Contains(err.Error(), "outcome unknown") {
+			t.Errorf("error %q does not say that the failed attempt's outcome is unknown", err)
+		}
+		check(t, e, id, ok, err, 1)
+	})
+	t.Run("backoff would end past the deadline: no wait, no retry", func(t *testing.T) {
+		e := newEnv(t, kindBttest, envConfig{opts: Options{RetryBackoff: time.Hour}})
+		id := testID("deadline/backoff")
+		e.rec.setFault(failN("CheckAndMutateRow", 99, statusErr("UNAVAILABLE")))
+		start := time.Now()
+		ok, err := e.b.CompareAndWrite(ctx, id, nil, write(id, time.Now().Add(10*time.Second)))
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("took %v; a backoff past the deadline must not be waited out", d)
+		}
+		check(t, e, id, ok, err, 1)
+	})
+	t.Run("attempt deadline is the write deadline", func(t *testing.T) {
+		e := newEnv(t, kindBttest, envConfig{opts: Options{RPCTimeout: time.Minute, RetryBackoff: time.Millisecond}})
+		id := testID("deadline/attempt")
+		deadline := time.Now().Add(300 * time.Millisecond)
+		var attemptDeadline time.Time
+		e.rec.setFault(func(ctx context.Context, m string, n int) error {
+			if m == "CheckAndMutateRow" {
+				attemptDeadline, _ = ctx.Deadline()
+				<-ctx.Done() // a stalled attempt: gRPC would send its deadline with it
+				return status.FromContextError(ctx.Err()).Err()
+			}
+			return nil
+		})
+		start := time.Now()
+		ok, err := e.b.CompareAndWrite(ctx, id, nil, write(id, deadline))
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("took %v, want about 300ms (RPCTimeout is a minute)", d)
+		}
+		if attemptDeadline.IsZero() || attemptDeadline.After(deadline) {
+			t.Errorf("attempt context deadline %s, want one by the write deadline %s", attemptDeadline, deadline)
+		}
+		check(t, e, id, ok, err, 1)
+	})
+}
