@@ -23,6 +23,8 @@ import (
 // through the interface; a persistent backend tests it by reopening its storage.
 func TestChangeLog(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 	clRecord(t, open)
+	clGet(t, open)
+	clUpdate(t, open)
 	clClaim(t, open)
 	clRefresh(t, open)
 	clRemove(t, open)
@@ -65,6 +67,56 @@ func (c cl) recordEntry(e driver.LogEntry) {
 	if err := c.b.Record(c.t.Context(), e); err != nil {
 		c.t.Fatalf("Record(%s): %v", e.ID, err)
 	}
+}
+
+// full returns an entry for key in phase p with every field set, owned by "writer" with a
+// fresh heartbeat. Its CleanupAfter is past, so it does not defer a claim; its NotBefore is
+// in the future and distinct per phase, and is not a claim condition: only the Store reads it.
+// It is not recorded.
+func (c cl) full(key string, p driver.Phase) driver.LogEntry {
+	c.t.Helper()
+	id := NewID(c.t, key)
+	return driver.LogEntry{
+		ID: NewChangeID(),
+		Change: driver.Change{
+			ID:           id,
+			New:          ptr(revision(id, 1)),
+			Old:          ptr(revision(id, 2)),
+			UploadID:     "0b5e3f2a-6c1d-4e8f-9a7b-2c4d6e8f0a1b",
+			CleanupAfter: c.now.Add(-time.Minute),
+		},
+		Phase:     p,
+		NotBefore: c.now.Add(time.Duration(p+1)*time.Minute + 123*time.Millisecond),
+		Owner:     "writer",
+		Heartbeat: c.now.Add(-time.Second),
+	}
+}
+
+// get returns entry id, failing the test on an error.
+func (c cl) get(id driver.ChangeID) driver.LogEntry {
+	c.t.Helper()
+	e, err := c.b.Get(c.t.Context(), id)
+	if err != nil {
+		c.t.Fatalf("Get(%s): %v", id, err)
+	}
+	return e
+}
+
+// update replaces entry e.ID with e under lease prev, failing the test on an error.
+func (c cl) update(e driver.LogEntry, prev driver.Lease) {
+	c.t.Helper()
+	if err := c.b.Update(c.t.Context(), e, prev); err != nil {
+		c.t.Fatalf("Update(%s) with lease %q@%s: %v", e.ID, prev.Owner, fmtTime(prev.Heartbeat), err)
+	}
+}
+
+// allPhases returns every phase, driver.PhaseRecorded to driver.PhaseSuperseded.
+func allPhases() []driver.Phase {
+	var ps []driver.Phase
+	for p := driver.PhaseRecorded; p <= driver.PhaseSuperseded; p++ {
+		ps = append(ps, p)
+	}
+	return ps
 }
 
 // stale records an entry whose heartbeat is an hour old.
@@ -124,6 +176,29 @@ func changeDiff(got, want driver.Change) string {
 	return ""
 }
 
+// entryDiff describes the first difference between two log entries, or "".
+func entryDiff(got, want driver.LogEntry) string {
+	if got.ID != want.ID {
+		return fmt.Sprintf("ID %s, want %s", got.ID, want.ID)
+	}
+	if d := changeDiff(got.Change, want.Change); d != "" {
+		return d
+	}
+	if got.Phase != want.Phase {
+		return fmt.Sprintf("Phase %s, want %s", got.Phase, want.Phase)
+	}
+	if !SameMillis(got.NotBefore, want.NotBefore) {
+		return fmt.Sprintf("NotBefore %s, want %s", fmtTime(got.NotBefore), fmtTime(want.NotBefore))
+	}
+	if got.Owner != want.Owner {
+		return fmt.Sprintf("Owner %q, want %q", got.Owner, want.Owner)
+	}
+	if !SameMillis(got.Heartbeat, want.Heartbeat) {
+		return fmt.Sprintf("Heartbeat %s, want %s", fmtTime(got.Heartbeat), fmtTime(want.Heartbeat))
+	}
+	return ""
+}
+
 func clRecord(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 	t.Run("Record/ThenClaimStale", func(t *testing.T) {
 		c := openCL(t, open)
@@ -151,27 +226,89 @@ func clRecord(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 		}
 	})
 	t.Run("Record/SameIDReplacesWholeEntry", func(t *testing.T) {
+		// A retried Record (same id, same owner) replaces the entry whole: fields the second
+		// entry leaves zero are gone, not merged.
 		c := openCL(t, open)
 		first := c.stale("replaced")
+		first.Change.UploadID = "u-1"
 		first.Change.CleanupAfter = c.now.Add(24 * time.Hour) // deferred, like an assembling complete
+		first.Phase = driver.PhaseAssembling
+		first.NotBefore = c.now.Add(time.Hour)
 		c.recordEntry(first)
+		if d := entryDiff(c.get(first.ID), first); d != "" {
+			t.Fatalf("entry after re-recording it with more fields: %s", d)
+		}
 		id := first.Change.ID
 		second := driver.LogEntry{
 			ID:        first.ID,
 			Change:    driver.Change{ID: id, Old: ptr(revision(id, 2)), UploadID: "u-2"},
-			Owner:     "retry",
-			Heartbeat: c.now.Add(-time.Hour),
+			Owner:     first.Owner,
+			Heartbeat: c.now.Add(-2 * time.Hour),
 		}
 		c.recordEntry(second)
+		if d := entryDiff(c.get(first.ID), second); d != "" {
+			t.Errorf("entry after the second Record: %s", d)
+		}
 		got := c.claim("recovery", 0, 10)
 		if len(got) != 1 || got[0].ID != first.ID {
 			t.Fatalf("claimed %v, want the one entry %s (the deferral must be gone with the old entry)", idSet(got), first.ID)
 		}
 		if d := changeDiff(got[0].Change, second.Change); d != "" {
-			t.Errorf("entry after the second Record: %s", d)
+			t.Errorf("claimed entry after the second Record: %s", d)
 		}
-		if err := c.b.Refresh(t.Context(), first.ID, "retry", c.now); !errors.Is(err, driver.ErrConflict) {
+		if err := c.b.Refresh(t.Context(), first.ID, first.Owner, c.now); !errors.Is(err, driver.ErrConflict) {
 			t.Errorf("Refresh by the replaced owner after a claim: %v, want ErrConflict", err)
+		}
+	})
+	t.Run("Record/OtherOwnerConflict", func(t *testing.T) {
+		// An entry held by another owner is never overwritten: Record fails and changes
+		// nothing, whether the other owner recorded it, claimed it, or released it.
+		c := openCL(t, open)
+		held := c.full("held", driver.PhaseRecorded)
+		c.recordEntry(held)
+
+		claimed := c.full("claimed", driver.PhaseWritten)
+		claimed.Heartbeat = c.now.Add(-time.Hour)
+		c.recordEntry(claimed)
+		if got := c.claim("recovery", 0, 10); len(got) != 1 || got[0].ID != claimed.ID {
+			t.Fatalf("claimed %v, want %s", idSet(got), claimed.ID)
+		}
+		claimed.Owner, claimed.Heartbeat = "recovery", c.now
+
+		released := c.full("released", driver.PhaseUpdated)
+		c.recordEntry(released)
+		releasedBy := released.Lease()
+		released.Owner = ""
+		c.update(released, releasedBy)
+
+		for _, tc := range []struct {
+			name    string
+			current driver.LogEntry
+			owner   string
+		}{
+			{"held by another writer", held, "intruder"},
+			{"claimed by recovery, retried by the original writer", claimed, "writer"},
+			{"released, retried by the original writer", released, "writer"},
+		} {
+			other := c.full("other", driver.PhaseAborted)
+			other.ID = tc.current.ID
+			other.Owner = tc.owner
+			if err := c.b.Record(t.Context(), other); !errors.Is(err, driver.ErrConflict) {
+				t.Errorf("%s: Record by %q: %v, want ErrConflict", tc.name, tc.owner, err)
+			}
+			if d := entryDiff(c.get(tc.current.ID), tc.current); d != "" {
+				t.Errorf("%s: entry changed by a conflicting Record: %s", tc.name, d)
+			}
+		}
+	})
+	t.Run("Record/PhaseAndNotBeforeRoundTrip", func(t *testing.T) {
+		c := openCL(t, open)
+		for _, p := range allPhases() {
+			e := c.full("phase/"+p.String(), p)
+			c.recordEntry(e)
+			if d := entryDiff(c.get(e.ID), e); d != "" {
+				t.Errorf("phase %s: %s", p, d)
+			}
 		}
 	})
 	t.Run("Record/AllChangeFieldsRoundTrip", func(t *testing.T) {
@@ -208,6 +345,243 @@ func clRecord(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 			if d := changeDiff(e.Change, ch); d != "" {
 				t.Errorf("entry %s: %s", e.ID, d)
 			}
+		}
+	})
+}
+
+func clGet(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
+	t.Run("Get/AllFields", func(t *testing.T) {
+		c := openCL(t, open)
+		odd := driver.NewObjectID("attachments", []driver.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}, "dir/ünï cödé+%;=:@&")
+		if err := odd.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		plain := NewID(t, "plain")
+		entries := []driver.LogEntry{
+			c.full("full", driver.PhaseWritten),
+			{ID: NewChangeID(), Change: driver.Change{ID: plain}, Owner: "w", Heartbeat: c.now},
+			{
+				ID:        NewChangeID(),
+				Change:    driver.Change{ID: odd, New: ptr(revision(odd, 1)), UploadID: "u-odd", CleanupAfter: c.now.Add(24 * time.Hour)},
+				Phase:     driver.PhaseAssembling,
+				Owner:     "writer/ü",
+				Heartbeat: c.now.Add(-time.Hour),
+			},
+			{ID: NewChangeID(), Change: driver.Change{ID: plain, Old: ptr(revision(plain, 3))}, Phase: driver.PhaseUnknown, NotBefore: c.now.Add(-time.Hour), Owner: "w", Heartbeat: c.now.Add(time.Second)},
+		}
+		for _, e := range entries {
+			c.recordEntry(e)
+		}
+		for i, e := range entries {
+			if d := entryDiff(c.get(e.ID), e); d != "" {
+				t.Errorf("entry %d (%s): %s", i, e.ID, d)
+			}
+		}
+	})
+	t.Run("Get/NotFound", func(t *testing.T) {
+		c := openCL(t, open)
+		if _, err := c.b.Get(t.Context(), NewChangeID()); !errors.Is(err, driver.ErrNotFound) {
+			t.Errorf("Get of an unknown entry: %v, want ErrNotFound", err)
+		}
+		e := c.record("removed", "writer", c.now)
+		keep := c.record("kept", "writer", c.now)
+		if err := c.b.Remove(t.Context(), e.ID); err != nil {
+			t.Fatalf("Remove: %v", err)
+		}
+		if _, err := c.b.Get(t.Context(), e.ID); !errors.Is(err, driver.ErrNotFound) {
+			t.Errorf("Get of a removed entry: %v, want ErrNotFound", err)
+		}
+		if d := entryDiff(c.get(keep.ID), keep); d != "" {
+			t.Errorf("the other entry: %s", d)
+		}
+	})
+}
+
+func clUpdate(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
+	// conflict fails the test unless Update(e, prev) returns ErrConflict and leaves the entry
+	// equal to want.
+	conflict := func(c cl, what string, e driver.LogEntry, prev driver.Lease, want driver.LogEntry) {
+		c.t.Helper()
+		if err := c.b.Update(c.t.Context(), e, prev); !errors.Is(err, driver.ErrConflict) {
+			c.t.Errorf("%s: Update with lease %q@%s: %v, want ErrConflict", what, prev.Owner, fmtTime(prev.Heartbeat), err)
+		}
+		if d := entryDiff(c.get(want.ID), want); d != "" {
+			c.t.Errorf("%s: entry changed by a conflicting Update: %s", what, d)
+		}
+	}
+	t.Run("Update/MatchingLeaseReplacesWholeEntry", func(t *testing.T) {
+		c := openCL(t, open)
+		e := c.full("update", driver.PhaseRecorded)
+		c.recordEntry(e)
+		id := e.Change.ID
+		// Fields the new entry leaves zero are cleared, not merged.
+		second := driver.LogEntry{
+			ID:        e.ID,
+			Change:    driver.Change{ID: id, Old: ptr(revision(id, 3))},
+			Phase:     driver.PhaseUpdated,
+			NotBefore: c.now.Add(30 * time.Second),
+			Owner:     e.Owner,
+			Heartbeat: c.now,
+		}
+		c.update(second, e.Lease())
+		if d := entryDiff(c.get(e.ID), second); d != "" {
+			t.Fatalf("entry after Update: %s", d)
+		}
+		// The stored lease is the new one: it matches, the replaced one does not.
+		conflict(c, "the replaced lease", e, e.Lease(), second)
+		// Update may hand the entry to another owner.
+		third := second
+		third.Owner, third.Heartbeat, third.Phase = "successor", c.now.Add(time.Second), driver.PhaseSuperseded
+		c.update(third, second.Lease())
+		if d := entryDiff(c.get(e.ID), third); d != "" {
+			t.Fatalf("entry after the second Update: %s", d)
+		}
+		if err := c.b.Refresh(t.Context(), e.ID, e.Owner, c.now); !errors.Is(err, driver.ErrConflict) {
+			t.Errorf("Refresh by the owner the entry was handed away from: %v, want ErrConflict", err)
+		}
+	})
+	t.Run("Update/ZeroHeartbeatMatchesOwner", func(t *testing.T) {
+		c := openCL(t, open)
+		e := c.full("zero-heartbeat", driver.PhaseRecorded)
+		c.recordEntry(e)
+		// The owner refreshed since the caller last read the entry; a zero prev.Heartbeat
+		// matches any heartbeat of the same owner.
+		if err := c.b.Refresh(t.Context(), e.ID, e.Owner, c.now.Add(5*time.Second)); err != nil {
+			t.Fatalf("Refresh: %v", err)
+		}
+		next := e
+		next.Phase, next.NotBefore, next.Heartbeat = driver.PhaseLost, time.Time{}, c.now.Add(6*time.Second)
+		c.update(next, driver.Lease{Owner: e.Owner})
+		if d := entryDiff(c.get(e.ID), next); d != "" {
+			t.Errorf("entry after Update: %s", d)
+		}
+	})
+	t.Run("Update/HeartbeatComparedAtMillis", func(t *testing.T) {
+		c := openCL(t, open)
+		e := c.full("millis", driver.PhaseRecorded)
+		c.recordEntry(e)
+		next := e
+		next.Phase = driver.PhaseAborted
+		// The stored heartbeat is whole milliseconds; a lease read back from a backend that
+		// keeps more precision, or none, matches it within the same millisecond.
+		c.update(next, driver.Lease{Owner: e.Owner, Heartbeat: e.Heartbeat.Add(999 * time.Microsecond)})
+		if d := entryDiff(c.get(e.ID), next); d != "" {
+			t.Errorf("entry after Update: %s", d)
+		}
+	})
+	t.Run("Update/OtherOwnerConflict", func(t *testing.T) {
+		c := openCL(t, open)
+		e := c.full("other-owner", driver.PhaseWritten)
+		c.recordEntry(e)
+		next := e
+		next.Phase, next.Owner = driver.PhaseUpdated, "intruder"
+		conflict(c, "other owner, same heartbeat", next, driver.Lease{Owner: "intruder", Heartbeat: e.Heartbeat}, e)
+		conflict(c, "other owner, zero heartbeat", next, driver.Lease{Owner: "intruder"}, e)
+		conflict(c, "empty owner, zero heartbeat", next, driver.Lease{}, e)
+	})
+	t.Run("Update/OtherHeartbeatConflict", func(t *testing.T) {
+		c := openCL(t, open)
+		e := c.full("other-heartbeat", driver.PhaseWritten)
+		c.recordEntry(e)
+		next := e
+		next.Phase, next.Heartbeat = driver.PhaseUpdated, c.now.Add(time.Minute)
+		for _, d := range []time.Duration{time.Millisecond, -time.Millisecond, time.Hour} {
+			conflict(c, fmt.Sprintf("heartbeat off by %s", d), next, driver.Lease{Owner: e.Owner, Heartbeat: e.Heartbeat.Add(d)}, e)
+		}
+		// After the owner refreshed, its earlier lease no longer matches.
+		refreshed := e
+		refreshed.Heartbeat = c.now.Add(10 * time.Second)
+		if err := c.b.Refresh(t.Context(), e.ID, e.Owner, refreshed.Heartbeat); err != nil {
+			t.Fatalf("Refresh: %v", err)
+		}
+		conflict(c, "lease from before a Refresh", next, e.Lease(), refreshed)
+	})
+	t.Run("Update/AfterClaim", func(t *testing.T) {
+		c := openCL(t, open)
+		e := c.full("claimed", driver.PhaseWritten)
+		e.Heartbeat = c.now.Add(-time.Hour)
+		c.recordEntry(e)
+		got := c.claim("recovery", 0, 10)
+		if len(got) != 1 || got[0].ID != e.ID {
+			t.Fatalf("claimed %v, want %s", idSet(got), e.ID)
+		}
+		claimed := e
+		claimed.Owner, claimed.Heartbeat = "recovery", c.now
+		next := e
+		next.Phase = driver.PhaseUpdated
+		conflict(c, "the writer's lease", next, e.Lease(), claimed)
+		conflict(c, "the writer, zero heartbeat", next, driver.Lease{Owner: e.Owner}, claimed)
+		// The lease ClaimStale returned is the stored one.
+		settled := claimed
+		settled.Phase, settled.NotBefore = driver.PhaseUnknown, c.now.Add(time.Minute)
+		c.update(settled, got[0].Lease())
+		if d := entryDiff(c.get(e.ID), settled); d != "" {
+			t.Errorf("entry after Update with the claimed lease: %s", d)
+		}
+	})
+	t.Run("Update/GoneNotFound", func(t *testing.T) {
+		c := openCL(t, open)
+		missing := c.full("missing", driver.PhaseUpdated)
+		if err := c.b.Update(t.Context(), missing, missing.Lease()); !errors.Is(err, driver.ErrNotFound) {
+			t.Errorf("Update of an unknown entry: %v, want ErrNotFound", err)
+		}
+		e := c.full("removed", driver.PhaseRecorded)
+		c.recordEntry(e)
+		if err := c.b.Remove(t.Context(), e.ID); err != nil {
+			t.Fatalf("Remove: %v", err)
+		}
+		next := e
+		next.Phase = driver.PhaseAborted
+		if err := c.b.Update(t.Context(), next, e.Lease()); !errors.Is(err, driver.ErrNotFound) {
+			t.Errorf("Update of a removed entry: %v, want ErrNotFound", err)
+		}
+		if _, err := c.b.Get(t.Context(), e.ID); !errors.Is(err, driver.ErrNotFound) {
+			t.Errorf("Get after an Update of a removed entry: %v, want ErrNotFound (Update must not recreate it)", err)
+		}
+	})
+	t.Run("Update/PhaseAndNotBeforeRoundTrip", func(t *testing.T) {
+		// One entry walks through every phase; NotBefore is set and cleared on the way.
+		c := openCL(t, open)
+		e := c.full("phases", driver.PhaseRecorded)
+		e.NotBefore = time.Time{}
+		c.recordEntry(e)
+		for i, p := range allPhases() {
+			next := e
+			next.Phase = p
+			next.NotBefore = time.Time{}
+			if i%2 == 0 {
+				next.NotBefore = c.now.Add(time.Duration(i+1)*time.Minute + 7*time.Millisecond)
+			}
+			next.Heartbeat = c.now.Add(time.Duration(i) * time.Second)
+			c.update(next, e.Lease())
+			if d := entryDiff(c.get(e.ID), next); d != "" {
+				t.Errorf("after the Update to phase %s: %s", p, d)
+			}
+			e = next
+		}
+	})
+	t.Run("Update/ReleasedEntryClaimedOnceStale", func(t *testing.T) {
+		c := openCL(t, open)
+		e := c.full("released", driver.PhaseLost)
+		c.recordEntry(e)
+		released := e
+		released.Owner, released.Heartbeat = "", c.now
+		c.update(released, e.Lease())
+		if d := entryDiff(c.get(e.ID), released); d != "" {
+			t.Fatalf("entry after the release: %s", d)
+		}
+		// A released entry's heartbeat still counts: fresh, it is not claimed.
+		if got := c.claim("recovery", 0, 10); len(got) != 0 {
+			t.Fatalf("claimed %v right after the release, want none", idSet(got))
+		}
+		got := c.claim("recovery", time.Hour, 10)
+		if len(got) != 1 || got[0].ID != e.ID {
+			t.Fatalf("claim an hour after the release returned %v, want %s", idSet(got), e.ID)
+		}
+		want := released
+		want.Owner, want.Heartbeat = "recovery", c.now.Add(time.Hour)
+		if d := entryDiff(got[0], want); d != "" {
+			t.Errorf("claimed entry: %s", d)
 		}
 	})
 }
@@ -276,6 +650,42 @@ func clClaim(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 			t.Errorf("claimed %d distinct entries, want %d", len(seen), n)
 		}
 	})
+	t.Run("ClaimStale/KeepsPhaseAndNotBefore", func(t *testing.T) {
+		// A claim sets owner and heartbeat only. NotBefore is no claim condition: every entry
+		// here has one in the future, and every one is claimed.
+		c := openCL(t, open)
+		want := map[driver.ChangeID]driver.LogEntry{}
+		for _, p := range allPhases() {
+			e := c.full("claim-phase/"+p.String(), p)
+			e.Heartbeat = c.now.Add(-time.Hour)
+			c.recordEntry(e)
+			e.Owner, e.Heartbeat = "recovery", c.now
+			want[e.ID] = e
+		}
+		zero := c.full("claim-phase/zero-not-before", driver.PhaseRecorded)
+		zero.NotBefore, zero.Heartbeat = time.Time{}, c.now.Add(-time.Hour)
+		c.recordEntry(zero)
+		zero.Owner, zero.Heartbeat = "recovery", c.now
+		want[zero.ID] = zero
+
+		got := c.claim("recovery", 0, 100)
+		if len(got) != len(want) {
+			t.Fatalf("claimed %d entries, want %d", len(got), len(want))
+		}
+		for _, e := range got {
+			w, ok := want[e.ID]
+			if !ok {
+				t.Errorf("claimed unknown entry %s", e.ID)
+				continue
+			}
+			if d := entryDiff(e, w); d != "" {
+				t.Errorf("claimed entry in phase %s: %s", w.Phase, d)
+			}
+			if d := entryDiff(c.get(e.ID), w); d != "" {
+				t.Errorf("stored entry in phase %s after the claim: %s", w.Phase, d)
+			}
+		}
+	})
 	t.Run("ClaimStale/ClaimedEntryStaleAgainLater", func(t *testing.T) {
 		// A claimant that dies in turn leaves the entry to the next one.
 		c := openCL(t, open)
@@ -304,6 +714,18 @@ func clRefresh(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 		got := c.claim("recovery", time.Hour, 10)
 		if len(got) != 1 || got[0].ID != e.ID {
 			t.Fatalf("claim an hour after the refresh returned %v, want %s", idSet(got), e.ID)
+		}
+	})
+	t.Run("Refresh/KeepsOtherFields", func(t *testing.T) {
+		c := openCL(t, open)
+		e := c.full("refresh-fields", driver.PhaseUnknown)
+		c.recordEntry(e)
+		e.Heartbeat = c.now.Add(time.Second)
+		if err := c.b.Refresh(t.Context(), e.ID, e.Owner, e.Heartbeat); err != nil {
+			t.Fatalf("Refresh: %v", err)
+		}
+		if d := entryDiff(c.get(e.ID), e); d != "" {
+			t.Errorf("entry after Refresh: %s", d)
 		}
 	})
 	t.Run("Refresh/AfterClaimConflict", func(t *testing.T) {
@@ -362,6 +784,46 @@ func clRemove(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 }
 
 func clConcurrency(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
+	t.Run("Update/ConcurrentSameLeaseOneWins", func(t *testing.T) {
+		// Update checks the lease and writes atomically: of many updates from one lease that
+		// each hand the entry to a different owner, exactly one applies.
+		c := openCL(t, open)
+		e := c.full("concurrent-update", driver.PhaseWritten)
+		c.recordEntry(e)
+		const n = 8
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for g := range n {
+			wg.Go(func() {
+				<-start
+				next := e
+				next.Owner, next.Phase = fmt.Sprintf("successor-%d", g), driver.PhaseUpdated
+				errs[g] = c.b.Update(t.Context(), next, e.Lease())
+			})
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for g, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Errorf("updates %d and %d both applied", winner, g)
+			case err == nil:
+				winner = g
+			case !errors.Is(err, driver.ErrConflict):
+				t.Errorf("update %d: %v, want nil or ErrConflict", g, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatal("no update applied")
+		}
+		want := e
+		want.Owner, want.Phase = fmt.Sprintf("successor-%d", winner), driver.PhaseUpdated
+		if d := entryDiff(c.get(e.ID), want); d != "" {
+			t.Errorf("entry after the concurrent updates: %s", d)
+		}
+	})
 	t.Run("ClaimStale/ConcurrentClaimersNeverShare", func(t *testing.T) {
 		c := openCL(t, open)
 		const entries, claimers = 50, 8

@@ -39,6 +39,7 @@ func TestHighVolume(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 	hvTTIBump(t, open)
 	hvBumpRace(t, open)
 	hvCompareAndWrite(t, open)
+	hvDeadline(t, open)
 	hvConcurrency(t, open)
 }
 

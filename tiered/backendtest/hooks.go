@@ -29,6 +29,8 @@ const (
 	OpAbort    = "AbortMultipart"
 
 	OpRecord     = "Record"
+	OpGetEntry   = "GetEntry" // ChangeLog.Get; named apart from LongTerm's Get
+	OpUpdate     = "Update"
 	OpRefresh    = "Refresh"
 	OpRemove     = "Remove"
 	OpClaimStale = "ClaimStale"

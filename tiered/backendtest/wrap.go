@@ -170,6 +170,20 @@ func (h *HookedChangeLog) Record(ctx context.Context, e driver.LogEntry) error {
 	return h.run(ctx, &Call{Op: OpRecord, ID: e.Change.ID}, func() error { return h.Inner.Record(ctx, e) })
 }
 
+// Get forwards through the hooks.
+func (h *HookedChangeLog) Get(ctx context.Context, id driver.ChangeID) (e driver.LogEntry, err error) {
+	err = h.run(ctx, &Call{Op: OpGetEntry}, func() error {
+		e, err = h.Inner.Get(ctx, id)
+		return err
+	})
+	return e, err
+}
+
+// Update forwards through the hooks.
+func (h *HookedChangeLog) Update(ctx context.Context, e driver.LogEntry, prev driver.Lease) error {
+	return h.run(ctx, &Call{Op: OpUpdate, ID: e.Change.ID}, func() error { return h.Inner.Update(ctx, e, prev) })
+}
+
 // Refresh forwards through the hooks.
 func (h *HookedChangeLog) Refresh(ctx context.Context, id driver.ChangeID, owner string, hb time.Time) error {
 	return h.run(ctx, &Call{Op: OpRefresh}, func() error { return h.Inner.Refresh(ctx, id, owner, hb) })

@@ -19,21 +19,33 @@ type ChangeLog struct {
 
 var _ driver.ChangeLog = (*ChangeLog)(nil)
 
-// logRecord is the stored form of a driver.LogEntry; object ids are storage paths.
+// logRecord is the stored form of a driver.LogEntry; object ids are storage paths. Phase
+// and NotBefore were added later: a record without them (written by an older version)
+// decodes as PhaseRecorded with a zero NotBefore, and the encoding leaves them out at those
+// values, so such a record is stored byte for byte as before.
 type logRecord struct {
-	ID           string     `json:"id"`
-	New          string     `json:"new,omitempty"`
-	Old          string     `json:"old,omitempty"`
-	UploadID     string     `json:"upload_id,omitempty"`
-	CleanupAfter *time.Time `json:"cleanup_after,omitempty"`
-	Owner        string     `json:"owner"`
-	Heartbeat    time.Time  `json:"heartbeat"`
+	ID           string       `json:"id"`
+	New          string       `json:"new,omitempty"`
+	Old          string       `json:"old,omitempty"`
+	UploadID     string       `json:"upload_id,omitempty"`
+	CleanupAfter *time.Time   `json:"cleanup_after,omitempty"`
+	Phase        driver.Phase `json:"phase,omitempty"`
+	NotBefore    *time.Time   `json:"not_before,omitempty"`
+	Owner        string       `json:"owner"`
+	Heartbeat    time.Time    `json:"heartbeat"`
 }
 
 func encodeLogEntry(e driver.LogEntry) ([]byte, error) {
+	// A phase without a name could not be decoded again: refuse it rather than store a
+	// record that would fail every later claim.
+	var p driver.Phase
+	if err := p.UnmarshalText([]byte(e.Phase.String())); err != nil {
+		return nil, fmt.Errorf("change %s: %w", e.ID, err)
+	}
 	r := logRecord{
 		ID:        e.Change.ID.StoragePath(),
 		UploadID:  e.Change.UploadID,
+		Phase:     e.Phase,
 		Owner:     e.Owner,
 		Heartbeat: e.Heartbeat.UTC(),
 	}
@@ -47,6 +59,10 @@ func encodeLogEntry(e driver.LogEntry) ([]byte, error) {
 		t := e.Change.CleanupAfter.UTC()
 		r.CleanupAfter = &t
 	}
+	if !e.NotBefore.IsZero() {
+		t := e.NotBefore.UTC()
+		r.NotBefore = &t
+	}
 	return json.Marshal(r)
 }
 
@@ -55,7 +71,7 @@ func decodeLogEntry(id, v []byte) (driver.LogEntry, error) {
 	if err := json.Unmarshal(v, &r); err != nil {
 		return driver.LogEntry{}, fmt.Errorf("%w: change %s: %v", errCorrupt, id, err)
 	}
-	e := driver.LogEntry{ID: driver.ChangeID(id), Owner: r.Owner, Heartbeat: r.Heartbeat}
+	e := driver.LogEntry{ID: driver.ChangeID(id), Phase: r.Phase, Owner: r.Owner, Heartbeat: r.Heartbeat}
 	var err error
 	if e.Change.ID, err = driver.ParseStoragePath(r.ID); err != nil {
 		return driver.LogEntry{}, fmt.Errorf("%w: change %s: %v", errCorrupt, id, err)
@@ -77,24 +93,117 @@ func decodeLogEntry(id, v []byte) (driver.LogEntry, error) {
 	if r.CleanupAfter != nil {
 		e.Change.CleanupAfter = *r.CleanupAfter
 	}
+	if r.NotBefore != nil {
+		e.NotBefore = *r.NotBefore
+	}
 	return e, nil
 }
 
-// Record stores e; it is fsynced before Record returns. Recording an id again replaces the
-// entry.
+// sameLease reports whether cur is held under prev: the same owner and, unless
+// prev.Heartbeat is zero, the same heartbeat at millisecond precision.
+func sameLease(cur driver.LogEntry, prev driver.Lease) bool {
+	return cur.Owner == prev.Owner && (prev.Heartbeat.IsZero() || cur.Heartbeat.UnixMilli() == prev.Heartbeat.UnixMilli())
+}
+
+// Record stores e; it is fsynced before Record returns. An existing entry with the same id
+// is replaced whole only if e.Owner owns it (a retried Record); otherwise Record changes
+// nothing and returns ErrConflict.
 func (l *ChangeLog) Record(ctx context.Context, e driver.LogEntry) error {
 	if e.ID == "" {
 		return fmt.Errorf("%w: empty change id", driver.ErrInvalidArgument)
 	}
 	v, err := encodeLogEntry(e)
 	if err != nil {
-		return err
+		return fmt.Errorf("localbackend: record change %s: %w", e.ID, err)
 	}
+	var outcome error
 	err = l.b.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(bucketLog)).Put([]byte(e.ID), v)
+		outcome = nil
+		bk := tx.Bucket([]byte(bucketLog))
+		if old := bk.Get([]byte(e.ID)); old != nil {
+			cur, err := decodeLogEntry([]byte(e.ID), old)
+			if err != nil {
+				return err
+			}
+			if cur.Owner != e.Owner {
+				outcome = fmt.Errorf("%w: held by %q", driver.ErrConflict, cur.Owner)
+				return nil
+			}
+		}
+		return bk.Put([]byte(e.ID), v)
 	})
+	if err == nil {
+		err = outcome
+	}
 	if err != nil {
 		return fmt.Errorf("localbackend: record change %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// Get returns entry id, or ErrNotFound.
+func (l *ChangeLog) Get(ctx context.Context, id driver.ChangeID) (driver.LogEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return driver.LogEntry{}, err
+	}
+	var (
+		e     driver.LogEntry
+		found bool
+	)
+	err := l.b.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket([]byte(bucketLog)).Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		var err error
+		e, err = decodeLogEntry([]byte(id), v)
+		found = err == nil
+		return err
+	})
+	if err == nil && !found {
+		err = driver.ErrNotFound
+	}
+	if err != nil {
+		return driver.LogEntry{}, fmt.Errorf("localbackend: get change %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// Update replaces entry e.ID whole with e, in one transaction, if its current lease matches
+// prev (see sameLease): ErrConflict if it does not, ErrNotFound if the entry is gone.
+func (l *ChangeLog) Update(ctx context.Context, e driver.LogEntry, prev driver.Lease) error {
+	if e.ID == "" {
+		return fmt.Errorf("%w: empty change id", driver.ErrInvalidArgument)
+	}
+	v, err := encodeLogEntry(e)
+	if err != nil {
+		return fmt.Errorf("localbackend: update change %s: %w", e.ID, err)
+	}
+	var outcome error
+	err = l.b.update(ctx, func(tx *bolt.Tx) error {
+		outcome = nil
+		bk := tx.Bucket([]byte(bucketLog))
+		old := bk.Get([]byte(e.ID))
+		if old == nil {
+			outcome = driver.ErrNotFound
+			return nil
+		}
+		cur, err := decodeLogEntry([]byte(e.ID), old)
+		if err != nil {
+			return err
+		}
+		if !sameLease(cur, prev) {
+			outcome = fmt.Errorf("%w: held by %q since %s, not %q since %s", driver.ErrConflict,
+				cur.Owner, cur.Heartbeat.Format(time.RFC3339Nano), prev.Owner, prev.Heartbeat.Format(time.RFC3339Nano))
+			return nil
+		}
+		return bk.Put([]byte(e.ID), v)
+	})
+	if err == nil {
+		err = outcome
+	}
+	if err != nil {
+		return fmt.Errorf("localbackend: update change %s: %w", e.ID, err)
 	}
 	return nil
 }

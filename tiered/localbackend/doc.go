@@ -51,6 +51,12 @@
 // flipped, 4 bytes of nanoseconds, then the storage path; empty value. It is updated in the
 // same transaction as the row.
 //
+// Compare-and-write deadline: a write with Write.Deadline reads Options.Now inside its
+// transaction, after the committer picked it up, and writes nothing (the call fails with
+// ErrUnavailable) once the clock reads the deadline, whatever the row holds. The check
+// precedes the commit's fsync, so the write becomes visible to readers up to one fsync
+// after the check; the Store's deadline margins must cover that.
+//
 // TTI bump: a read that finds a bump due (ExpirationPolicy.TTIBump) calls the
 // SetBeforeBump seam, then commits a separate write that re-reads the row and applies the
 // new deadline (in the record and in the metadata JSON) only if the generation is unchanged,
@@ -62,10 +68,23 @@
 // Key: the change id (UUIDv7, so keys sort by time). Value: JSON
 //
 //	{"id": storage path, "new": path, "old": path, "upload_id": "…",
-//	 "cleanup_after": RFC 3339, "owner": "…", "heartbeat": RFC 3339}
+//	 "cleanup_after": RFC 3339, "phase": name, "not_before": RFC 3339,
+//	 "owner": "…", "heartbeat": RFC 3339}
 //
-// with empty fields left out. Refresh, Remove and ClaimStale are each one transaction, so
-// a claim is atomic: bbolt has a single writer.
+// with empty fields left out. "phase" is the driver.Phase name ("recorded", "assembling",
+// "written", "aborted", "lost", "updated", "unknown", "superseded"); it and "not_before"
+// were added after the first release, so a record without them is PhaseRecorded with no
+// NotBefore, and an entry at those values is still written in the original form. A record
+// with an unknown phase name is corrupt; Record and Update refuse a phase without a name
+// (ErrInvalidArgument). Times keep nanoseconds; lease heartbeats are compared at
+// millisecond precision, as the driver contract allows.
+//
+// Record, Update, Refresh, Remove and ClaimStale are each one transaction, so every
+// read-check-write is atomic: bbolt has a single writer. Record and Update read the stored
+// entry first: Record replaces it only when its owner is the new entry's owner, Update only
+// when its lease matches the given one (same owner and, unless the given heartbeat is zero,
+// the same heartbeat); otherwise they write nothing and return ErrConflict. Get is a plain
+// read transaction.
 //
 // # Long-term blob files (blobs/{hh}/{sha})
 //

@@ -296,6 +296,10 @@ func (h *HighVolume) DeleteNonTombstone(ctx context.Context, id driver.ObjectID)
 // CompareAndWrite applies w if the row's redirect state matches current (nil: no live
 // tombstone; otherwise a live tombstone to *current) and reports whether the row is now in
 // the state w produces. It is idempotent: a row already in that state reports true.
+//
+// A set w.Deadline is checked against the backend's clock inside the write transaction,
+// after the committer picked it up: once the clock reads the deadline, the call fails with
+// ErrUnavailable and writes nothing, whatever the row holds.
 func (h *HighVolume) CompareAndWrite(ctx context.Context, id driver.ObjectID, current *driver.ObjectID, w driver.Write) (bool, error) {
 	key := []byte(id.StoragePath())
 	now := h.b.now()
@@ -319,9 +323,21 @@ func (h *HighVolume) CompareAndWrite(ctx context.Context, id driver.ObjectID, cu
 	if w.Kind == driver.WriteTombstone {
 		wantTarget = nr.target
 	}
-	var done bool
+	var (
+		done bool
+		late error
+	)
 	err := h.b.update(ctx, func(tx *bolt.Tx) error {
-		done = false
+		done, late = false, nil
+		// The fence: read the clock here, not before the write was queued, since it may
+		// wait behind a commit (and runs again if its group rolls back).
+		if !w.Deadline.IsZero() {
+			if t := h.b.now(); !t.Before(w.Deadline) {
+				late = fmt.Errorf("%w: past its deadline %s (now %s)", driver.ErrUnavailable,
+					w.Deadline.UTC().Format(time.RFC3339Nano), t.UTC().Format(time.RFC3339Nano))
+				return nil
+			}
+		}
 		old, exists, err := getRow(tx, key)
 		if err != nil {
 			return err
@@ -358,6 +374,9 @@ func (h *HighVolume) CompareAndWrite(ctx context.Context, id driver.ObjectID, cu
 			return putRow(tx, key, &r, oldp)
 		}
 	})
+	if err == nil {
+		err = late
+	}
 	if err != nil {
 		return false, fmt.Errorf("localbackend: compare-and-write %s: %w", key, err)
 	}

@@ -2,6 +2,8 @@ package localbackend
 
 import (
 	"bytes"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,5 +207,43 @@ func TestHighVolume_CompareAndWrite_Matrix(t *testing.T) {
 				t.Fatalf("tombstone target %s, want %s", e.Tombstone.Target, tc.target)
 			}
 		})
+	}
+}
+
+func TestHighVolume_CompareAndWrite_DeadlineOnBackendClock(t *testing.T) {
+	// The fake clock is far behind the wall clock, so these deadlines only mean anything on
+	// the backend's clock. A write at its deadline ("reads Deadline or later") fails.
+	clk := newClock()
+	b := openTest(t, &Options{Now: clk.Now})
+	hv := b.HighVolume()
+	ctx := t.Context()
+	id := testID("deadline")
+	target := testID("deadline/rev1")
+	w := driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: target, ExpirationPolicy: driver.TTL(time.Hour)}}
+	w.Deadline = clk.Now()
+	if ok, err := hv.CompareAndWrite(ctx, id, nil, w); !errors.Is(err, driver.ErrUnavailable) {
+		t.Fatalf("CompareAndWrite at its deadline = %v, %v; want ErrUnavailable", ok, err)
+	}
+	if rows, index := rawCounts(t, b); rows != 0 || index != 0 {
+		t.Fatalf("a write at its deadline stored %d rows, %d index entries", rows, index)
+	}
+	w.Deadline = clk.Now().Add(time.Nanosecond)
+	if ok, err := hv.CompareAndWrite(ctx, id, nil, w); err != nil || !ok {
+		t.Fatalf("CompareAndWrite a nanosecond before its deadline = %v, %v; want true", ok, err)
+	}
+
+	// The clock is read in the transaction, not when the call is made: a write that waits
+	// in the commit queue past its deadline does not apply.
+	var once sync.Once
+	late := func(int) { once.Do(func() { clk.Add(time.Minute) }) }
+	b.beforeCommit.Store(&late)
+	del := driver.Write{Kind: driver.WriteDelete, Deadline: clk.Now().Add(30 * time.Second)}
+	if ok, err := hv.CompareAndWrite(ctx, id, &target, del); !errors.Is(err, driver.ErrUnavailable) {
+		t.Fatalf("delete whose deadline passed while queued = %v, %v; want ErrUnavailable", ok, err)
+	}
+	b.beforeCommit.Store(nil)
+	e, err := hv.GetTieredMetadata(ctx, id)
+	if err != nil || e.Kind != driver.EntryTombstone || !e.Tombstone.Target.Equal(target) {
+		t.Fatalf("row after the late delete: %+v, %v; want the tombstone", e, err)
 	}
 }

@@ -300,3 +300,33 @@ func TestHighVolume_ConcurrentMixedOps_ReadsNeverMixVersions(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestHighVolume_CompareAndWrite_DeadlineOnBackendClock(t *testing.T) {
+	// The fake clock is far behind the wall clock: a deadline just after it applies, so the
+	// backend reads its own clock, and one equal to it ("reads Deadline or later") does not.
+	clk := newClock()
+	hv := membackend.NewHighVolume(&membackend.Options{Now: clk.Now})
+	ctx := t.Context()
+	id := backendtest.NewID(t, "deadline")
+	w := tombstoneWrite(rev(id, 1), driver.TTL(time.Hour))
+	w.Deadline = clk.Now()
+	if ok, err := hv.CompareAndWrite(ctx, id, nil, w); !errors.Is(err, driver.ErrUnavailable) {
+		t.Fatalf("CompareAndWrite at its deadline = %v, %v; want ErrUnavailable", ok, err)
+	}
+	if _, ok := hv.Entry(id); ok {
+		t.Fatal("a write at its deadline was applied")
+	}
+	w.Deadline = clk.Now().Add(time.Nanosecond)
+	if ok, err := hv.CompareAndWrite(ctx, id, nil, w); err != nil || !ok {
+		t.Fatalf("CompareAndWrite a nanosecond before its deadline = %v, %v; want true", ok, err)
+	}
+	clk.Advance(time.Nanosecond)
+	del := driver.Write{Kind: driver.WriteDelete, Deadline: w.Deadline}
+	target := rev(id, 1)
+	if ok, err := hv.CompareAndWrite(ctx, id, &target, del); !errors.Is(err, driver.ErrUnavailable) {
+		t.Fatalf("delete once the clock reached its deadline = %v, %v; want ErrUnavailable", ok, err)
+	}
+	if e, ok := hv.Entry(id); !ok || e.Kind != driver.EntryTombstone {
+		t.Fatalf("row after a delete past its deadline: %+v, %v; want the tombstone", e, ok)
+	}
+}

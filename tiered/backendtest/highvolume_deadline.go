@@ -1,0 +1,163 @@
+package backendtest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stratastore/strata/tiered/driver"
+)
+
+// hvDeadline checks driver.Write.Deadline: CompareAndWrite must not apply a write once the
+// backend's clock reads its deadline, and fails such a call with an error matching
+// driver.ErrUnavailable. The suite cannot read or set the backend's clock, so the deadlines
+// are an hour away from the test's clock; the boundary itself (a deadline equal to the
+// backend's now) is left to each backend's own tests, with its injected clock.
+func hvDeadline(t *testing.T, open func(t *testing.T) driver.HighVolume) {
+	// A deadlineCase is a compare-and-write whose predicate holds on the row it sets up.
+	type deadlineCase struct {
+		name    string
+		setup   func(h hv, id driver.ObjectID)
+		current func(id driver.ObjectID) *driver.ObjectID
+		write   func(id driver.ObjectID) driver.Write
+		// check verifies the row after the write applied.
+		check func(t *testing.T, h hv, id driver.ObjectID)
+	}
+	objMD := smallMetadata("deadline", 8)
+	cases := []deadlineCase{
+		{
+			name:    "TombstoneOnEmpty",
+			setup:   func(hv, driver.ObjectID) {},
+			current: func(driver.ObjectID) *driver.ObjectID { return nil },
+			write:   func(id driver.ObjectID) driver.Write { return tombWrite(revision(id, 2), driver.TTL(time.Hour)) },
+			check: func(t *testing.T, h hv, id driver.ObjectID) {
+				expectTombstone(t, "row", h.get(id), revision(id, 2), driver.TTL(time.Hour))
+			},
+		},
+		{
+			name:    "TombstoneOverObject",
+			setup:   func(h hv, id driver.ObjectID) { h.put(id, smallMetadata("old", 3), []byte("old")) },
+			current: func(driver.ObjectID) *driver.ObjectID { return nil },
+			write:   func(id driver.ObjectID) driver.Write { return tombWrite(revision(id, 2), driver.TTL(time.Hour)) },
+			check: func(t *testing.T, h hv, id driver.ObjectID) {
+				expectTombstone(t, "row", h.get(id), revision(id, 2), driver.TTL(time.Hour))
+			},
+		},
+		{
+			name:    "SwapTombstone",
+			setup:   func(h hv, id driver.ObjectID) { h.tombstone(id, revision(id, 1), driver.TTL(time.Hour)) },
+			current: func(id driver.ObjectID) *driver.ObjectID { return ptr(revision(id, 1)) },
+			write:   func(id driver.ObjectID) driver.Write { return tombWrite(revision(id, 2), driver.TTI(time.Hour)) },
+			check: func(t *testing.T, h hv, id driver.ObjectID) {
+				expectTombstone(t, "row", h.get(id), revision(id, 2), driver.TTI(time.Hour))
+			},
+		},
+		{
+			name:    "ObjectOverTombstone",
+			setup:   func(h hv, id driver.ObjectID) { h.tombstone(id, revision(id, 1), driver.TTL(time.Hour)) },
+			current: func(id driver.ObjectID) *driver.ObjectID { return ptr(revision(id, 1)) },
+			write:   func(driver.ObjectID) driver.Write { return objWrite(objMD, []byte("deadline")) },
+			check: func(t *testing.T, h hv, id driver.ObjectID) {
+				expectObject(t, "row", h.get(id), objMD, []byte("deadline"))
+			},
+		},
+		{
+			name:    "ObjectOnEmpty",
+			setup:   func(hv, driver.ObjectID) {},
+			current: func(driver.ObjectID) *driver.ObjectID { return nil },
+			write:   func(driver.ObjectID) driver.Write { return objWrite(objMD, []byte("deadline")) },
+			check: func(t *testing.T, h hv, id driver.ObjectID) {
+				expectObject(t, "row", h.get(id), objMD, []byte("deadline"))
+			},
+		},
+		{
+			name:    "DeleteTombstone",
+			setup:   func(h hv, id driver.ObjectID) { h.tombstone(id, revision(id, 1), driver.TTL(time.Hour)) },
+			current: func(id driver.ObjectID) *driver.ObjectID { return ptr(revision(id, 1)) },
+			write:   func(driver.ObjectID) driver.Write { return deleteWrite },
+			check: func(t *testing.T, h hv, id driver.ObjectID) {
+				expectNotFound(t, "row", h.get(id))
+			},
+		},
+		{
+			name:    "DeleteObject",
+			setup:   func(h hv, id driver.ObjectID) { h.put(id, smallMetadata("old", 3), []byte("old")) },
+			current: func(driver.ObjectID) *driver.ObjectID { return nil },
+			write:   func(driver.ObjectID) driver.Write { return deleteWrite },
+			check: func(t *testing.T, h hv, id driver.ObjectID) {
+				expectNotFound(t, "row", h.get(id))
+			},
+		},
+	}
+
+	for _, tc := range cases {
+		t.Run("CompareAndWrite/Deadline/PastFailsAndAppliesNothing/"+tc.name, func(t *testing.T) {
+			h := openHV(t, open)
+			id := NewID(t, "deadline-past")
+			tc.setup(h, id)
+			before := h.get(id)
+			w := tc.write(id)
+			w.Deadline = Millis(time.Now().Add(-time.Hour))
+			ok, err := h.b.CompareAndWrite(t.Context(), id, tc.current(id), w)
+			if !errors.Is(err, driver.ErrUnavailable) {
+				t.Errorf("CompareAndWrite an hour past its deadline = %v, %v; want an error matching ErrUnavailable", ok, err)
+			}
+			expectSameEntry(t, "row after a write past its deadline", h.get(id), before)
+		})
+	}
+	for _, tc := range cases {
+		t.Run("CompareAndWrite/Deadline/FutureApplies/"+tc.name, func(t *testing.T) {
+			h := openHV(t, open)
+			id := NewID(t, "deadline-future")
+			tc.setup(h, id)
+			w := tc.write(id)
+			w.Deadline = Millis(time.Now().Add(time.Hour))
+			h.mustCAS("write an hour before its deadline", id, tc.current(id), w, true)
+			tc.check(t, h, id)
+			// The idempotent retry, still before the deadline, reports the target state.
+			h.mustCAS("retry an hour before its deadline", id, tc.current(id), w, true)
+			tc.check(t, h, id)
+		})
+	}
+	t.Run("CompareAndWrite/Deadline/PastFailsWhateverTheRow", func(t *testing.T) {
+		// "A call past its deadline fails": also when the row is already in the write's
+		// target state (which would otherwise report true) or another writer won (false).
+		h := openHV(t, open)
+		past := Millis(time.Now().Add(-time.Hour))
+
+		done := NewID(t, "deadline-done")
+		h.tombstone(done, revision(done, 2), driver.TTL(time.Hour))
+		w := tombWrite(revision(done, 2), driver.TTL(time.Hour))
+		w.Deadline = past
+		if ok, err := h.b.CompareAndWrite(t.Context(), done, ptr(revision(done, 1)), w); !errors.Is(err, driver.ErrUnavailable) {
+			t.Errorf("retry of an applied swap past its deadline = %v, %v; want an error matching ErrUnavailable", ok, err)
+		}
+		expectTombstone(t, "row already in the target state", h.get(done), revision(done, 2), driver.TTL(time.Hour))
+
+		lost := NewID(t, "deadline-lost")
+		h.tombstone(lost, revision(lost, 3), driver.TTL(time.Hour))
+		w = tombWrite(revision(lost, 2), driver.TTL(time.Hour))
+		w.Deadline = past
+		if ok, err := h.b.CompareAndWrite(t.Context(), lost, ptr(revision(lost, 1)), w); !errors.Is(err, driver.ErrUnavailable) {
+			t.Errorf("swap from a replaced target past its deadline = %v, %v; want an error matching ErrUnavailable", ok, err)
+		}
+		expectTombstone(t, "row another writer holds", h.get(lost), revision(lost, 3), driver.TTL(time.Hour))
+	})
+}
+
+// expectSameEntry fails unless got is the same row as want: kind, metadata, payload and
+// tombstone (target, policy and deadline at millisecond precision).
+func expectSameEntry(t *testing.T, what string, got, want driver.Entry) {
+	t.Helper()
+	switch want.Kind {
+	case driver.EntryNotFound:
+		expectNotFound(t, what, got)
+	case driver.EntryObject:
+		expectObject(t, what, got, want.Metadata, want.Payload)
+	case driver.EntryTombstone:
+		expectTombstone(t, what, got, want.Tombstone.Target, want.Tombstone.ExpirationPolicy)
+		if !SameMillis(got.Tombstone.Expires, want.Tombstone.Expires) {
+			t.Errorf("%s: tombstone deadline %s, want %s", what, fmtTime(got.Tombstone.Expires), fmtTime(want.Tombstone.Expires))
+		}
+	}
+}
