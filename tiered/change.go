@@ -8,144 +8,86 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/stratastore/strata/tiered/driver"
 )
 
-// Phase is where a cross-tier change stands; it decides what cleanup deletes.
-type Phase uint8
+// Phase is where a cross-tier change stands; see driver.Phase. The change log stores it, and
+// cleanup acts only on what the entry says.
+type Phase = driver.Phase
 
+// The phases of a change; see driver.Phase for each.
 const (
-	// PhaseRecorded: the change is logged; the long-term write may be under way or failed.
-	// The row was not changed, so cleanup treats Old as live and deletes New.
-	PhaseRecorded Phase = iota
-	// PhaseAssembling: a multipart complete is logged. Nothing is cleaned up when the request
-	// ends in this phase; the entry waits for recovery after Change.CleanupAfter, so that the
-	// client can retry the complete until then.
-	PhaseAssembling
-	// PhaseWritten: the compare-and-write was attempted and its outcome is unknown. Cleanup
-	// reads the row to learn which revision is live.
-	PhaseWritten
-	// PhaseLost: the compare-and-write lost to a concurrent writer: Old stays, New goes.
-	PhaseLost
-	// PhaseUpdated: the compare-and-write committed: New is live, Old goes.
-	PhaseUpdated
-	// PhaseRecovered: recovery claimed an abandoned entry. Cleanup reads the row.
-	PhaseRecovered
-	// PhaseCompleted: nothing is left to do.
-	PhaseCompleted
+	PhaseRecorded   = driver.PhaseRecorded
+	PhaseAssembling = driver.PhaseAssembling
+	PhaseWritten    = driver.PhaseWritten
+	PhaseAborted    = driver.PhaseAborted
+	PhaseLost       = driver.PhaseLost
+	PhaseUpdated    = driver.PhaseUpdated
+	PhaseUnknown    = driver.PhaseUnknown
+	PhaseSuperseded = driver.PhaseSuperseded
 )
 
-var phaseNames = [...]string{"recorded", "assembling", "written", "lost", "updated", "recovered", "completed"}
-
-func (p Phase) String() string {
-	if int(p) < len(phaseNames) {
-		return phaseNames[p]
-	}
-	return fmt.Sprintf("phase(%d)", p)
-}
-
-// MarshalText encodes the phase by name.
-func (p Phase) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
-
-// UnmarshalText decodes a phase name.
-func (p *Phase) UnmarshalText(b []byte) error {
-	for i, n := range phaseNames {
-		if n == string(b) {
-			*p = Phase(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: unknown phase %q", ErrInvalidArgument, b)
-}
-
-// afterCAS maps a compare-and-write result to its phase.
-func afterCAS(won bool) Phase {
-	if won {
-		return PhaseUpdated
-	}
-	return PhaseLost
-}
-
-// CleanupTask is the unit of work a Dispatcher carries from a commit point (or from
-// recovery) to Store.Cleanup. It serialises to JSON for transports such as Pub/Sub.
+// CleanupTask is what a Dispatcher carries from a commit point (or from recovery) to
+// Store.Cleanup: a pointer to a change-log entry, never an authority. Cleanup reads the
+// phase, the times and the revisions from the entry; a task whose entry is gone, or still in
+// progress, does nothing. It serialises to JSON for transports such as Pub/Sub.
 type CleanupTask struct {
 	ChangeID driver.ChangeID
-	Change   driver.Change
-	Phase    Phase
-	// NotBefore is the earliest time the task may delete anything (the grace period).
-	NotBefore time.Time
+	// Object is the change's object as a storage path, for logs only.
+	Object string
 }
 
 type taskJSON struct {
-	ChangeID     string    `json:"change_id"`
-	ID           string    `json:"id"`
-	New          string    `json:"new,omitempty"`
-	Old          string    `json:"old,omitempty"`
-	UploadID     string    `json:"upload_id,omitempty"`
-	CleanupAfter time.Time `json:"cleanup_after,omitzero"`
-	Phase        Phase     `json:"phase"`
-	NotBefore    time.Time `json:"not_before,omitzero"`
+	ChangeID string `json:"change_id"`
+	Object   string `json:"object,omitempty"`
 }
 
-func pathOf(id *driver.ObjectID) string {
-	if id == nil {
-		return ""
-	}
-	return id.StoragePath()
-}
+// maxChangeIDLen bounds a change id in a task; Strata's are 36-byte UUIDs.
+const maxChangeIDLen = 128
 
-func parseOptPath(p string) (*driver.ObjectID, error) {
-	if p == "" {
-		return nil, nil
-	}
-	id, err := driver.ParseStoragePath(p)
-	if err != nil {
-		return nil, err
-	}
-	return &id, nil
-}
-
-// MarshalJSON encodes the task with ids as storage paths.
+// MarshalJSON encodes the task.
 func (t CleanupTask) MarshalJSON() ([]byte, error) {
-	return json.Marshal(taskJSON{
-		ChangeID: string(t.ChangeID), ID: t.Change.ID.StoragePath(),
-		New: pathOf(t.Change.New), Old: pathOf(t.Change.Old),
-		UploadID: t.Change.UploadID, CleanupAfter: t.Change.CleanupAfter,
-		Phase: t.Phase, NotBefore: t.NotBefore,
-	})
+	return json.Marshal(taskJSON{ChangeID: string(t.ChangeID), Object: t.Object})
 }
 
-// UnmarshalJSON decodes and validates MarshalJSON's form.
+// UnmarshalJSON decodes MarshalJSON's form. Fields of older task formats (phase, paths,
+// times) are ignored: nothing in a message is trusted.
 func (t *CleanupTask) UnmarshalJSON(b []byte) error {
 	var j taskJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return fmt.Errorf("%w: cleanup task: %v", ErrInvalidArgument, err)
 	}
-	if j.ChangeID == "" {
-		return fmt.Errorf("%w: cleanup task without change_id", ErrInvalidArgument)
+	if j.ChangeID == "" || len(j.ChangeID) > maxChangeIDLen {
+		return fmt.Errorf("%w: cleanup task needs a change_id of 1 to %d bytes", ErrInvalidArgument, maxChangeIDLen)
 	}
-	id, err := driver.ParseStoragePath(j.ID)
-	if err != nil {
-		return err
-	}
-	newID, err := parseOptPath(j.New)
-	if err != nil {
-		return err
-	}
-	oldID, err := parseOptPath(j.Old)
-	if err != nil {
-		return err
-	}
-	*t = CleanupTask{
-		ChangeID:  driver.ChangeID(j.ChangeID),
-		Change:    driver.Change{ID: id, New: newID, Old: oldID, UploadID: j.UploadID, CleanupAfter: j.CleanupAfter},
-		Phase:     j.Phase,
-		NotBefore: j.NotBefore,
-	}
+	*t = CleanupTask{ChangeID: driver.ChangeID(j.ChangeID), Object: j.Object}
 	return nil
 }
+
+func taskFor(e driver.LogEntry) CleanupTask {
+	return CleanupTask{ChangeID: e.ID, Object: e.Change.ID.StoragePath()}
+}
+
+// ErrNotDue is matched by the error Cleanup returns for an entry whose time has not come;
+// see *NotDueError.
+var ErrNotDue = errors.New("cleanup not due yet")
+
+// NotDueError says when a deferred cleanup becomes due. It matches ErrNotDue. Transports
+// redeliver the task later (Pub/Sub with backoff, the Worker with a timer); if they give up,
+// recovery dispatches the entry again once it is due.
+type NotDueError struct {
+	ChangeID driver.ChangeID
+	Due      time.Time
+	// Wait is how long until Due by the clock of the Store that answered.
+	Wait time.Duration
+}
+
+func (e *NotDueError) Error() string {
+	return fmt.Sprintf("cleanup of change %s is not due until %s", e.ChangeID, e.Due.UTC().Format(time.RFC3339Nano))
+}
+
+// Is reports whether target is ErrNotDue.
+func (e *NotDueError) Is(target error) bool { return target == ErrNotDue }
 
 // Dispatcher carries cleanup tasks to Store.Cleanup, possibly in another process.
 //
@@ -158,181 +100,378 @@ type Dispatcher interface {
 	Close(ctx context.Context) error
 }
 
-// guard tracks one logged change through its phases. Its lease is renewed in the
-// background while the request runs; finish ends it and hands the cleanup to the dispatcher.
+// guard tracks one logged change through its phases. While the request runs, its lease is
+// renewed by a heartbeat timer, and every compare-and-write it attempts carries a deadline
+// that ends before the lease can be claimed (commitDeadline). When the request ends, finish
+// writes the outcome to the entry and dispatches its cleanup.
 type guard struct {
 	s     *Store
 	entry driver.LogEntry
+	// phase is the in-memory phase: Recorded or Assembling until a compare-and-write is
+	// attempted, Written while its outcome is unknown, then Updated or Lost.
 	phase Phase
+	// deadline is the latest commit deadline attempted; a stalled attempt can land until then.
+	deadline time.Time
+	// ltPending: a long-term write was started and has not returned success, so it may still
+	// land later (LongTermSettle).
+	ltPending bool
+	// multipart changes keep their in-progress phase across attempts (see finish).
+	multipart bool
+	// fresh: this attempt created the entry (no earlier attempt's entry existed).
+	fresh bool
+	// drop removes the entry at finish without cleanup: nothing of this attempt needs it.
+	drop bool
 
 	mu       sync.Mutex
-	lastBeat time.Time
-	lost     bool // another owner claimed the entry, or it vanished
-
-	stop chan struct{}
-	done chan struct{}
+	lastBeat time.Time // the heartbeat the log holds for us, by our clock
+	lost     bool      // another owner claimed the entry, or it vanished
+	stopped  bool
+	stopBeat func() bool
 }
 
-// record writes the change to the log (write-ahead) under a fresh id and returns its guard
-// in phase.
-func (s *Store) record(ctx context.Context, c driver.Change, phase Phase) (*guard, error) {
-	return s.recordAs(ctx, driver.ChangeID(uuid.Must(uuid.NewV7()).String()), c, phase)
-}
-
-// recordAs is record under a given id. Recording an id again replaces the entry: every
-// attempt of one multipart complete records under the same id, so a retry takes over the
-// entry of an attempt that failed instead of leaving it behind.
-func (s *Store) recordAs(ctx context.Context, id driver.ChangeID, c driver.Change, phase Phase) (*guard, error) {
-	now := s.opts.Now()
-	e := driver.LogEntry{ID: id, Change: c, Owner: s.owner, Heartbeat: now}
+// record writes the change to the log (write-ahead) under a fresh id and returns its guard.
+func (s *Store) record(ctx context.Context, c driver.Change) (*guard, error) {
+	now := s.now()
+	e := driver.LogEntry{ID: driver.ChangeID(s.opts.NewUUID().String()), Change: c, Phase: PhaseRecorded, Owner: s.owner, Heartbeat: now}
 	if err := s.log.Record(ctx, e); err != nil {
 		return nil, fmt.Errorf("record change: %w", err)
 	}
-	g := &guard{s: s, entry: e, phase: phase, lastBeat: now, stop: make(chan struct{}), done: make(chan struct{})}
-	go g.heartbeat()
-	return g, nil
+	return s.hold(e), nil
 }
 
-func (g *guard) heartbeat() {
-	defer close(g.done)
-	t := time.NewTicker(g.s.opts.HeartbeatInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-g.stop:
-			return
-		case <-t.C:
-		}
-		now := g.s.opts.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), g.s.opts.HeartbeatInterval)
-		err := g.s.log.Refresh(ctx, g.entry.ID, g.s.owner, now)
-		cancel()
-		g.mu.Lock()
-		switch {
-		case err == nil:
-			g.lastBeat = now
-		case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
-			g.lost = true
-		}
-		lost := g.lost
-		g.mu.Unlock()
-		if err != nil {
-			g.s.opts.Logger.Warn("change-log heartbeat failed", "change", g.entry.ID, "err", err)
-		}
-		if lost {
-			return
-		}
-	}
-}
-
-// valid reports whether this process still owns the entry: it was not claimed, and its
-// lease was renewed recently enough that recovery cannot have claimed it yet.
-func (g *guard) valid() bool {
+// hold starts guarding an entry this Store has just written with its own lease.
+func (s *Store) hold(e driver.LogEntry) *guard {
+	g := &guard{s: s, entry: e, phase: e.Phase, lastBeat: e.Heartbeat}
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	return !g.lost && g.s.opts.Now().Sub(g.lastBeat) < g.s.opts.StaleAfter-g.s.opts.HeartbeatInterval/2
+	g.stopBeat = s.opts.Clock.AfterFunc(s.opts.HeartbeatInterval, g.beat)
+	g.mu.Unlock()
+	return g
 }
 
-func (g *guard) advance(p Phase) { g.phase = p }
-
-// finish stops the heartbeat and dispatches the cleanup the phase calls for. It runs after
-// the commit point, so it uses a context detached from the client's: a client that goes
-// away must not stop cleanup. A dispatch failure is logged, not returned: the entry stays
-// in the log for recovery.
-func (g *guard) finish(ctx context.Context) {
-	close(g.stop)
-	<-g.done
-	if g.phase == PhaseAssembling || g.phase == PhaseCompleted {
+// beat renews the lease once and schedules the next renewal.
+func (g *guard) beat() {
+	g.mu.Lock()
+	if g.stopped || g.lost {
+		g.mu.Unlock()
 		return
 	}
-	task := CleanupTask{ChangeID: g.entry.ID, Change: g.entry.Change, Phase: g.phase}
-	if task.Phase != PhaseRecorded && task.Phase != PhaseLost && task.Change.Old != nil {
-		// The old revision was live until this change: readers may still be streaming it.
-		// (New is never deleted while the row references it, so only Old needs the wait.)
-		task.NotBefore = g.s.opts.Now().Add(g.s.opts.GracePeriod)
+	g.mu.Unlock()
+	now := g.s.now()
+	var err error
+	if g.s.regress != regressFrozenHeartbeat {
+		ctx, cancel := context.WithTimeout(context.Background(), g.s.opts.HeartbeatInterval)
+		err = g.s.log.Refresh(ctx, g.entry.ID, g.s.owner, now)
+		cancel()
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultDispatchTimeout)
-	defer cancel()
-	if err := g.s.dispatcher.Dispatch(ctx, task); err != nil {
-		g.s.opts.Logger.Error("dispatching cleanup failed; recovery will pick it up",
-			"change", g.entry.ID, "object", g.entry.Change.ID.StoragePath(), "err", err)
-	}
-}
-
-// complete marks the change done and removes its entry now, for paths that know nothing
-// needs deleting.
-func (g *guard) complete(ctx context.Context) {
-	g.phase = PhaseCompleted
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultDispatchTimeout)
-	defer cancel()
-	if err := g.s.log.Remove(ctx, g.entry.ID); err != nil {
-		g.s.opts.Logger.Warn("removing change-log entry failed; recovery will remove it", "change", g.entry.ID, "err", err)
-	}
-}
-
-var errLeaseLost = errors.New("change-log lease lost before commit")
-
-// Cleanup carries out one cleanup task: it waits for the task's grace period, reads which
-// revision the row references, deletes the revisions the change may have left unreferenced
-// (never the one the row references), aborts the change's multipart upload if any, and
-// removes the change-log entry. It is idempotent, so a redelivered task is harmless.
-func (s *Store) Cleanup(ctx context.Context, t CleanupTask) error {
-	if wait := t.NotBefore.Sub(s.opts.Now()); wait > 0 {
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case err == nil:
+		if g.s.regress != regressFrozenHeartbeat && now.After(g.lastBeat) {
+			g.lastBeat = now
 		}
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+		g.lost = true
 	}
-	c := t.Change
-	// The phase says which revisions this change may have left unreferenced: its own new
-	// revision if it did not commit, the old one if it did, either when the outcome is
-	// unknown. The old revision is left alone when the change lost or never reached its
-	// commit: the writer that replaced it deletes it, after its grace period.
-	var candidates []*driver.ObjectID
-	switch t.Phase {
-	case PhaseRecorded, PhaseLost:
-		candidates = []*driver.ObjectID{c.New}
-	case PhaseUpdated:
-		candidates = []*driver.ObjectID{c.Old}
-	case PhaseWritten, PhaseRecovered:
-		candidates = []*driver.ObjectID{c.Old, c.New}
-	default:
-		return wrapErr("cleanup", c.ID, fmt.Errorf("%w: cannot clean up a change in phase %s", ErrInvalidArgument, t.Phase))
-	}
-	// Whatever the phase, a revision the row references now is never deleted. A revision is
-	// normally referenced by one commit only, but a retried multipart complete may commit its
-	// revision again after a later write replaced it; deleting what the row points to would
-	// leave a dangling tombstone.
-	e, err := s.hv.GetTieredMetadata(ctx, c.ID)
 	if err != nil {
-		return wrapErr("cleanup", c.ID, fmt.Errorf("read row: %w", err))
+		g.s.opts.Logger.Warn("change-log heartbeat failed", "change", g.entry.ID, "err", err)
 	}
-	current := liveTarget(e)
-	for _, rev := range candidates {
-		if rev == nil || (current != nil && rev.Equal(*current)) {
-			continue
+	if !g.stopped && !g.lost {
+		g.stopBeat = g.s.opts.Clock.AfterFunc(g.s.opts.HeartbeatInterval, g.beat)
+	}
+}
+
+func (g *guard) stop() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.stopped = true
+	if g.stopBeat != nil {
+		g.stopBeat()
+	}
+}
+
+// commitDeadline returns the deadline for a compare-and-write attempted now. The lease
+// becomes claimable StaleAfter after the last heartbeat by the claimer's clock; the deadline
+// ends 2×MaxClockSkew earlier by ours, so that by the backend's clock every attempt is dead
+// before recovery can claim the entry and read the row (see the package doc's fencing
+// argument). It fails with errLeaseLost when that time has passed or the lease was claimed.
+func (g *guard) commitDeadline() (time.Time, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.lost {
+		return time.Time{}, errLeaseLost
+	}
+	d := g.lastBeat.Add(g.s.opts.StaleAfter - 2*g.s.opts.MaxClockSkew)
+	if !g.s.now().Before(d) {
+		g.s.opts.Logger.Warn("fence: change-log lease expired before the commit; not committing",
+			"change", g.entry.ID, "object", g.entry.Change.ID.StoragePath(), "last_heartbeat", g.lastBeat)
+		return time.Time{}, errLeaseLost
+	}
+	if g.s.regress == regressLeaseNotFence {
+		return time.Time{}, nil // the old check: valid now, but no bound on when the write lands
+	}
+	return d, nil
+}
+
+// commit is the commit point: one compare-and-write of w over current, fenced by the lease.
+// It leaves the guard in Updated or Lost, or in Written when the outcome is unknown (an error).
+func (g *guard) commit(ctx context.Context, current *driver.ObjectID, w driver.Write) error {
+	id := g.entry.Change.ID
+	attempt := func(current *driver.ObjectID) (bool, error) {
+		d, err := g.commitDeadline()
+		if err != nil {
+			return false, err
 		}
-		// A task may come from outside the process (a Pub/Sub push). It may only delete
-		// revisions of its own object, whose row was just consulted, or the object's own
-		// path (objectstore's legacy tombstones point there); anything else is left alone.
-		if !rev.Equal(c.ID) && !isRevisionOf(*rev, c.ID) {
-			s.opts.Logger.Warn("cleanup: not deleting a blob that is not a revision of the change's object",
-				"change", t.ChangeID, "object", c.ID.StoragePath(), "blob", rev.StoragePath())
-			continue
+		w.Deadline = d
+		if d.After(g.deadline) {
+			g.deadline = d
 		}
-		if err := s.lt.Delete(ctx, *rev); err != nil {
-			return wrapErr("cleanup", c.ID, fmt.Errorf("delete revision %s: %w", rev, err))
+		g.phase = PhaseWritten
+		return g.s.hv.CompareAndWrite(ctx, id, current, w)
+	}
+	won, err := attempt(current)
+	if err != nil {
+		return err
+	}
+	if !won && current != nil && w.Kind == driver.WriteTombstone && g.s.regress != regressExpiryIsLoss {
+		// The predicate failed: another writer won, or the tombstone we meant to replace
+		// expired meanwhile. Only the first is a lost race; after an expiry no writer won,
+		// and the write must still land (refreshing a TTL object just before it expires).
+		e, err := g.s.hv.GetTieredMetadata(ctx, id)
+		if err != nil {
+			return err
+		}
+		if e.Kind != driver.EntryTombstone {
+			if won, err = attempt(nil); err != nil {
+				return err
+			}
 		}
 	}
-	if c.UploadID != "" && c.New != nil {
+	if won {
+		g.phase = PhaseUpdated
+	} else {
+		g.phase = PhaseLost
+	}
+	return nil
+}
+
+// markWritten durably moves a multipart change to Written before its compare-and-write, so
+// that no later attempt of the same complete can commit the revision a second time.
+func (g *guard) markWritten(ctx context.Context) error {
+	e := g.entry
+	e.Phase = PhaseWritten
+	if err := g.s.log.Update(ctx, e, driver.Lease{Owner: g.s.owner}); err != nil {
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+			return errLeaseLost
+		}
+		return fmt.Errorf("log the commit attempt: %w", err)
+	}
+	g.entry = e
+	g.phase = PhaseWritten
+	return nil
+}
+
+// outcome maps the in-memory phase to the final phase and the time cleanup may act.
+func (g *guard) outcome(now time.Time) (Phase, time.Time) {
+	o := g.s.opts
+	switch g.phase {
+	case PhaseUpdated:
+		return PhaseUpdated, now.Add(o.GracePeriod)
+	case PhaseLost:
+		return PhaseLost, now
+	case PhaseWritten:
+		return PhaseUnknown, g.deadline.Add(o.MaxClockSkew)
+	default: // Recorded: no compare-and-write was attempted
+		if g.ltPending {
+			return PhaseAborted, now.Add(o.LongTermSettle)
+		}
+		return PhaseAborted, now
+	}
+}
+
+// finish stops the heartbeat and writes the change's outcome to its entry, then dispatches
+// the cleanup. It runs after the commit point with a context detached from the client's: a
+// client that goes away must not stop it. Failures are logged, not returned: the entry stays
+// in the log, and recovery settles it.
+//
+// A multipart change that has not attempted its compare-and-write releases its lease and
+// stays Assembling, so that the client can retry the complete at once; one whose attempt
+// failed stays Written, and its lease lapses, so that a retry settles it.
+func (g *guard) finish(ctx context.Context) {
+	g.stop()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultDispatchTimeout)
+	defer cancel()
+	s := g.s
+	if g.drop {
+		if err := s.log.Remove(ctx, g.entry.ID); err != nil {
+			s.opts.Logger.Warn("removing change-log entry failed; recovery will settle it", "change", g.entry.ID, "err", err)
+		}
+		return
+	}
+	if g.multipart && (g.phase == PhaseAssembling || g.phase == PhaseWritten) {
+		if g.phase == PhaseAssembling {
+			e := g.entry
+			e.Owner = ""
+			if err := s.log.Update(ctx, e, driver.Lease{Owner: s.owner}); err != nil {
+				s.opts.Logger.Warn("releasing a multipart complete's entry failed; its lease lapses instead",
+					"change", e.ID, "err", err)
+			}
+		}
+		return
+	}
+	now := s.now()
+	e := g.entry
+	e.Phase, e.NotBefore = g.outcome(now)
+	e.Change.CleanupAfter = e.NotBefore
+	if s.regress == regressRecoveryIgnoresGrace {
+		e.Change.CleanupAfter = time.Time{}
+	}
+	e.Heartbeat = now
+	if len(doomed(e)) == 0 {
+		// Nothing to delete: the outcome is settled, so the entry can go now.
+		if err := s.log.Remove(ctx, e.ID); err != nil {
+			s.opts.Logger.Warn("removing change-log entry failed; recovery will settle it", "change", e.ID, "err", err)
+		}
+		return
+	}
+	if err := s.log.Update(ctx, e, driver.Lease{Owner: s.owner}); err != nil {
+		s.opts.Logger.Warn("fence: the change-log lease was lost before the outcome was logged; recovery settles it from the row",
+			"change", e.ID, "object", e.Change.ID.StoragePath(), "phase", e.Phase.String(), "err", err)
+		if g.ltPending || e.Change.New == nil || (e.Phase != PhaseAborted && e.Phase != PhaseLost) {
+			return
+		}
+		// Our new revision is certainly not committed, and it was written after recovery
+		// took the entry over, possibly after recovery already deleted it: log it again
+		// under a fresh entry so that it is not orphaned.
+		e = driver.LogEntry{ID: driver.ChangeID(s.opts.NewUUID().String()),
+			Change: driver.Change{ID: e.Change.ID, New: e.Change.New, CleanupAfter: now},
+			Phase:  PhaseAborted, NotBefore: now, Owner: s.owner, Heartbeat: now}
+		if err := s.log.Record(ctx, e); err != nil {
+			s.opts.Logger.Error("logging an orphaned revision failed", "change", e.ID, "revision", e.Change.New.StoragePath(), "err", err)
+			return
+		}
+	}
+	if err := s.dispatcher.Dispatch(ctx, taskFor(e)); err != nil {
+		s.opts.Logger.Error("dispatching cleanup failed; recovery will pick it up",
+			"change", e.ID, "object", e.Change.ID.StoragePath(), "err", err)
+	}
+}
+
+// doomed lists the revisions a final entry's cleanup may delete (each only if the row does
+// not reference it then).
+func doomed(e driver.LogEntry) []driver.ObjectID {
+	var out []driver.ObjectID
+	add := func(id *driver.ObjectID) {
+		if id != nil {
+			out = append(out, *id)
+		}
+	}
+	switch e.Phase {
+	case PhaseAborted, PhaseLost:
+		add(e.Change.New)
+	case PhaseUpdated:
+		add(e.Change.Old)
+	case PhaseUnknown, PhaseSuperseded:
+		add(e.Change.Old)
+		add(e.Change.New)
+	}
+	return out
+}
+
+var errLeaseLost = fmt.Errorf("%w: change-log lease lost before commit", ErrUnavailable)
+
+// settle decides an Unknown change from the row, once no attempt of its compare-and-write
+// can still land: the row references New (it committed: Updated), or still references Old
+// (it never landed: Lost), or neither (it may have landed and been replaced: Superseded).
+// The result is written to the entry, conditional on the lease e was read with.
+func (s *Store) settle(ctx context.Context, e driver.LogEntry) (driver.LogEntry, error) {
+	row, err := s.hv.GetTieredMetadata(ctx, e.Change.ID)
+	if err != nil {
+		return e, fmt.Errorf("read row: %w", err)
+	}
+	cur := liveTarget(row)
+	now := s.now()
+	next := e
+	c := e.Change
+	switch {
+	case c.New != nil && cur != nil && cur.Equal(*c.New):
+		next.Phase, next.NotBefore = PhaseUpdated, now.Add(s.opts.GracePeriod)
+	case c.Old != nil && cur != nil && cur.Equal(*c.Old):
+		next.Phase, next.NotBefore = PhaseLost, now
+	default:
+		next.Phase, next.NotBefore = PhaseSuperseded, now.Add(s.opts.GracePeriod)
+	}
+	next.Change.CleanupAfter = next.NotBefore
+	next.Heartbeat = now
+	if err := s.log.Update(ctx, next, e.Lease()); err != nil {
+		return e, fmt.Errorf("log the settled outcome: %w", err)
+	}
+	return next, nil
+}
+
+// Cleanup carries out the cleanup of the change-log entry a task names. Everything it does
+// comes from the entry: an entry that is gone needs nothing; one still in progress is
+// refused (its holder, or recovery once its lease is stale, settles it); one not yet due
+// returns a *NotDueError. A due entry is settled if its outcome is unknown; then every
+// revision its phase dooms is deleted unless the row references it, its multipart upload is
+// aborted, and the entry is removed. Cleanup is idempotent, so a redelivered task is
+// harmless, and a forged one can only make due work happen on time.
+func (s *Store) Cleanup(ctx context.Context, t CleanupTask) error {
+	e, err := s.log.Get(ctx, t.ChangeID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return &Error{Op: "cleanup", Key: t.Object, Err: fmt.Errorf("read change-log entry %s: %w", t.ChangeID, err)}
+	}
+	c := e.Change
+	if !e.Phase.Final() {
+		s.opts.Logger.Warn("cleanup: change still in progress; nothing done",
+			"change", e.ID, "object", c.ID.StoragePath(), "phase", e.Phase.String())
+		return nil
+	}
+	if now := s.now(); now.Before(e.NotBefore) {
+		return &NotDueError{ChangeID: e.ID, Due: e.NotBefore, Wait: e.NotBefore.Sub(now)}
+	}
+	if e.Phase == PhaseUnknown {
+		if e, err = s.settle(ctx, e); err != nil {
+			return wrapErr("cleanup", c.ID, err)
+		}
+		if now := s.now(); now.Before(e.NotBefore) {
+			return &NotDueError{ChangeID: e.ID, Due: e.NotBefore, Wait: e.NotBefore.Sub(now)}
+		}
+	}
+	revs := doomed(e)
+	if len(revs) > 0 {
+		// A revision the row references is never deleted: it is live.
+		row, err := s.hv.GetTieredMetadata(ctx, c.ID)
+		if err != nil {
+			return wrapErr("cleanup", c.ID, fmt.Errorf("read row: %w", err))
+		}
+		current := liveTarget(row)
+		for _, rev := range revs {
+			if current != nil && rev.Equal(*current) {
+				continue
+			}
+			// The entry was written by a Store, so its revisions belong to its object; the
+			// check guards against a corrupted or foreign entry. The object's own path is
+			// allowed: objectstore's legacy tombstones point there.
+			if !rev.Equal(c.ID) && !isRevisionOf(rev, c.ID) {
+				s.opts.Logger.Warn("cleanup: not deleting a blob that is not a revision of the change's object",
+					"change", e.ID, "object", c.ID.StoragePath(), "blob", rev.StoragePath())
+				continue
+			}
+			if err := s.lt.Delete(ctx, rev); err != nil {
+				return wrapErr("cleanup", c.ID, fmt.Errorf("delete revision %s: %w", rev, err))
+			}
+		}
+	}
+	if c.UploadID != "" && c.New != nil && e.Phase != PhaseUpdated {
 		if err := s.lt.AbortMultipart(ctx, *c.New, c.UploadID); err != nil && !errors.Is(err, ErrNotFound) {
 			return wrapErr("cleanup", c.ID, fmt.Errorf("abort upload: %w", err))
 		}
 	}
-	if err := s.log.Remove(ctx, t.ChangeID); err != nil {
+	if err := s.log.Remove(ctx, e.ID); err != nil {
 		return wrapErr("cleanup", c.ID, fmt.Errorf("remove change-log entry: %w", err))
 	}
 	return nil

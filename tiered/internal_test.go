@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -15,6 +14,11 @@ import (
 
 func testID(key string) ObjectID {
 	return driver.NewObjectID("testing", []Scope{{Name: "org", Value: "1"}}, key)
+}
+
+// newRevision is a revision from a default Store's id source.
+func newRevision(id ObjectID) ObjectID {
+	return (&Store{opts: Options{NewUUID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}}).newRevision(id)
 }
 
 func TestNewRevision_PreservesContextAndPrefixesKey(t *testing.T) {
@@ -90,45 +94,44 @@ func TestUploadID_RejectsForgeries(t *testing.T) {
 	}
 }
 
-func TestCleanupTask_JSONRoundTrip(t *testing.T) {
-	id := testID("k")
-	rev, old := newRevision(id), newRevision(id)
-	in := CleanupTask{
-		ChangeID:  "0190f7c2-0000-7000-8000-000000000000",
-		Change:    driver.Change{ID: id, New: &rev, Old: &old, UploadID: "u-1", CleanupAfter: time.Unix(1700000000, 0).UTC()},
-		Phase:     PhaseUpdated,
-		NotBefore: time.Unix(1700000030, 5).UTC(),
-	}
+func TestCleanupTask_JSONCarriesOnlyThePointer(t *testing.T) {
+	in := CleanupTask{ChangeID: "0190f7c2-0000-7000-8000-000000000000", Object: "testing/org.1/objects/k"}
 	b, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out CleanupTask
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("unmarshal %s: %v", b, err)
+	if err := json.Unmarshal(b, &out); err != nil || out != in {
+		t.Fatalf("round trip of %s: %+v, %v", b, out, err)
 	}
-	if out.ChangeID != in.ChangeID || !out.Change.ID.Equal(id) || !out.Change.New.Equal(rev) || !out.Change.Old.Equal(old) ||
-		out.Change.UploadID != "u-1" || !out.Change.CleanupAfter.Equal(in.Change.CleanupAfter) || out.Phase != PhaseUpdated ||
-		!out.NotBefore.Equal(in.NotBefore) {
-		t.Fatalf("round trip changed the task:\n in %+v\nout %+v", in, out)
+	// The old format's fields are ignored, not trusted.
+	old := `{"change_id":"c1","id":"testing/org.1/objects/k","old":"testing/org.1/objects/victim","phase":"updated","not_before":"2000-01-01T00:00:00Z"}`
+	if err := json.Unmarshal([]byte(old), &out); err != nil || out != (CleanupTask{ChangeID: "c1"}) {
+		t.Fatalf("old-format task decoded to %+v, %v", out, err)
 	}
-	for _, bad := range []string{`{}`, `{"change_id":"x","id":"nope"}`, `{"change_id":"x","id":"u/objects/k","phase":"bogus"}`, `[`} {
-		if err := json.Unmarshal([]byte(bad), &out); err == nil {
-			t.Errorf("Unmarshal(%s) succeeded", bad)
+	for _, bad := range []string{`{}`, `{"change_id":""}`, `{"change_id":"` + strings.Repeat("x", 129) + `"}`, `{"change_id":1}`} {
+		if err := json.Unmarshal([]byte(bad), &out); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("Unmarshal(%s) = %v, want ErrInvalidArgument", bad, err)
 		}
 	}
 }
 
 func TestPhase_Names(t *testing.T) {
-	for p := PhaseRecorded; p <= PhaseCompleted; p++ {
+	for p := PhaseRecorded; p <= PhaseSuperseded; p++ {
 		var q Phase
 		b, _ := p.MarshalText()
 		if err := q.UnmarshalText(b); err != nil || q != p {
 			t.Fatalf("phase %d: %s → %d, %v", p, b, q, err)
 		}
 	}
-	if Phase(99).String() != "phase(99)" {
+	if Phase(99).String() != "phase(99)" || Phase(99).Final() {
 		t.Fatal(Phase(99).String())
+	}
+	for p, final := range map[Phase]bool{PhaseRecorded: false, PhaseAssembling: false, PhaseWritten: false,
+		PhaseAborted: true, PhaseLost: true, PhaseUpdated: true, PhaseUnknown: true, PhaseSuperseded: true} {
+		if p.Final() != final {
+			t.Errorf("%s.Final() = %v", p, p.Final())
+		}
 	}
 }
 

@@ -64,7 +64,7 @@ func (s *Store) InitiateMultipart(ctx context.Context, id ObjectID, md Metadata)
 	if err := md.Validate(); err != nil {
 		return "", wrapErr("initiate multipart", id, err)
 	}
-	rev := newRevision(id)
+	rev := s.newRevision(id)
 	u, err := s.lt.InitiateMultipart(ctx, rev, md)
 	if err != nil {
 		return "", wrapErr("initiate multipart", id, err)
@@ -139,6 +139,14 @@ func (s *Store) CompleteMultipart(ctx context.Context, id ObjectID, uploadID str
 	return ce, wrapErr("complete multipart", id, err)
 }
 
+// errCompleteBusy answers a complete while another attempt of the same upload holds its
+// change-log entry; errCompleteUnsettled one whose earlier attempt's outcome is unknown
+// until cleanup settles it.
+var (
+	errCompleteBusy      = fmt.Errorf("%w: another attempt to complete this upload is in progress; retry later", ErrUnavailable)
+	errCompleteUnsettled = fmt.Errorf("%w: an earlier attempt to complete this upload has an unknown outcome that is being settled; retry later", ErrUnavailable)
+)
+
 func (s *Store) completeMultipart(ctx context.Context, id, rev ObjectID, u string, parts []CompletedPart) (*CompleteError, error) {
 	// 1. Read the row: the commit's precondition, and the retry shortcut.
 	e, err := s.hv.GetTieredMetadata(ctx, id)
@@ -149,24 +157,23 @@ func (s *Store) completeMultipart(ctx context.Context, id, rev ObjectID, u strin
 	if current != nil && current.Equal(rev) {
 		return nil, nil // an earlier attempt committed this upload
 	}
-	// 2. Log the change with deferred cleanup, so that a failure below leaves the client a
-	// day to retry before recovery may delete the assembled revision.
-	// Every attempt to complete this upload uses one entry, named by the revision's UUID: a
-	// retry after a failed attempt replaces that attempt's entry rather than leaving it for
-	// recovery to find a day later.
-	g, err := s.recordAs(ctx, driver.ChangeID(rev.Key[len(id.Key)+1:]), driver.Change{
-		ID: id, New: &rev, Old: current, UploadID: u,
-		CleanupAfter: s.opts.Now().Add(MultipartCompleteCleanupDelay),
-	}, PhaseAssembling)
-	if err != nil {
+	// 2. Take the upload's change-log entry, named by the revision's UUID and shared by every
+	// attempt. It decides whether this attempt may commit at all.
+	g, done, err := s.acquireComplete(ctx, id, rev, u, current)
+	if err != nil || done {
 		return nil, err
 	}
 	defer g.finish(ctx)
+	current = g.entry.Change.Old
 	// 3. Assemble. An error may hide a success (a lost response, or an earlier attempt that
 	// already assembled), so only a reported CompleteError is final here.
 	ce, completeErr := s.lt.CompleteMultipart(ctx, rev, u, parts)
 	if completeErr == nil && ce != nil {
-		g.complete(ctx) // nothing was assembled; the upload lives on
+		if s.regress == regressCompleteErrorRemoves {
+			g.drop = true
+		}
+		// The entry stays, released: an earlier attempt may have assembled the revision, and
+		// only the entry leads recovery to it.
 		return ce, nil
 	}
 	// 4. The revision's metadata: proof that it exists, and the policy chosen at initiate.
@@ -174,6 +181,9 @@ func (s *Store) completeMultipart(ctx context.Context, id, rev ObjectID, u strin
 	switch {
 	case headErr == nil:
 	case errors.Is(headErr, ErrNotFound) && completeErr != nil:
+		if g.fresh && errors.Is(completeErr, ErrNotFound) {
+			g.drop = true // no upload and no revision: nothing of ours to track
+		}
 		return nil, completeErr
 	case errors.Is(headErr, ErrNotFound):
 		return nil, fmt.Errorf("assembled revision %s is missing after a successful complete", rev)
@@ -182,18 +192,120 @@ func (s *Store) completeMultipart(ctx context.Context, id, rev ObjectID, u strin
 	default:
 		return nil, headErr
 	}
-	if !g.valid() {
-		return nil, errLeaseLost
+	if g.fresh && errors.Is(completeErr, ErrNotFound) && s.regress != regressRecommit {
+		// The upload is gone and its revision exists, yet no entry named it: an earlier
+		// attempt completed and committed it, and its entry was cleaned up since. The row may
+		// reference a later write by now; committing again would bring back a superseded
+		// revision that is about to be deleted.
+		g.drop = true
+		return nil, nil
 	}
-	// 5. Commit. On an error the guard stays in Assembling: the outcome is unknown, and a
-	// retry will see the tombstone if the write went through.
-	won, err := s.hv.CompareAndWrite(ctx, id, current, driver.Write{
+	// 5. Log the attempt, then commit. From here on no other attempt commits this revision.
+	if err := g.markWritten(ctx); err != nil {
+		return nil, err
+	}
+	return nil, g.commit(ctx, current, driver.Write{
 		Kind:      driver.WriteTombstone,
 		Tombstone: driver.Tombstone{Target: rev, ExpirationPolicy: md.ExpirationPolicy},
 	})
-	if err != nil {
-		return nil, err
+}
+
+// acquireComplete takes the change-log entry of the upload writing rev for this attempt of
+// its complete. done reports that the complete needs nothing more: an earlier attempt
+// committed it (or lost a race, which is success too).
+//
+//   - No entry: create it (Assembling, held by us). If another attempt creates it first,
+//     we are busy.
+//   - Updated or Lost: an earlier attempt finished; done.
+//   - Aborted: recovery gave up on the upload; ErrNotFound.
+//   - Unknown or Superseded: the outcome is being settled; retry later.
+//   - Assembling or Written held by a live lease: another attempt is running; retry later.
+//   - Assembling, released or stale: take it over; no attempt ever tried to commit.
+//   - Written, stale: an earlier attempt tried to commit, and no attempt of it can still
+//     land. If the row references rev, it committed (Updated, done); if the row still holds
+//     the entry's Old, it never landed and we may try again; otherwise it may have landed
+//     and been replaced, and the revision must never be committed again (Unknown).
+func (s *Store) acquireComplete(ctx context.Context, id, rev ObjectID, u string, current *ObjectID) (*guard, bool, error) {
+	cid := driver.ChangeID(rev.Key[len(id.Key)+1:])
+	now := s.now()
+	prev, err := s.log.Get(ctx, cid)
+	if errors.Is(err, ErrNotFound) {
+		e := driver.LogEntry{ID: cid, Phase: PhaseAssembling, Owner: s.owner, Heartbeat: now, Change: driver.Change{
+			ID: id, New: &rev, Old: current, UploadID: u, CleanupAfter: now.Add(MultipartCompleteCleanupDelay)}}
+		if err := s.log.Record(ctx, e); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return nil, false, errCompleteBusy
+			}
+			return nil, false, fmt.Errorf("record change: %w", err)
+		}
+		g := s.hold(e)
+		g.multipart, g.fresh = true, true
+		return g, false, nil
 	}
-	g.advance(afterCAS(won))
-	return nil, nil
+	if err != nil {
+		return nil, false, fmt.Errorf("read change-log entry: %w", err)
+	}
+	switch prev.Phase {
+	case PhaseUpdated, PhaseLost:
+		if s.regress != regressRecommit {
+			return nil, true, nil
+		}
+	case PhaseAborted:
+		return nil, false, fmt.Errorf("%w: the upload was abandoned", ErrNotFound)
+	case PhaseUnknown, PhaseSuperseded:
+		return nil, false, errCompleteUnsettled
+	}
+	if prev.Owner != "" && now.Sub(prev.Heartbeat) < s.opts.StaleAfter {
+		return nil, false, errCompleteBusy
+	}
+	next := prev
+	next.Owner, next.Heartbeat = s.owner, now
+	next.Phase = PhaseAssembling
+	next.Change.Old = current
+	var settled Phase
+	if prev.Phase == PhaseWritten {
+		// The earlier attempt's window is closed now that its lease is stale; the row read
+		// before that may be older, so read it again.
+		row, err := s.hv.GetTieredMetadata(ctx, id)
+		if err != nil {
+			return nil, false, err
+		}
+		cur, old := liveTarget(row), prev.Change.Old
+		switch {
+		case cur != nil && cur.Equal(rev):
+			settled = PhaseUpdated
+			next.Change.Old = old
+		case old != nil && cur != nil && cur.Equal(*old):
+			next.Change.Old = cur // it never landed: try again
+		default:
+			settled = PhaseUnknown
+			next.Change.Old = old
+		}
+		if settled != 0 {
+			next.Phase = PhaseWritten
+		}
+	}
+	if err := s.log.Update(ctx, next, prev.Lease()); err != nil {
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+			return nil, false, errCompleteBusy
+		}
+		return nil, false, fmt.Errorf("take over change-log entry: %w", err)
+	}
+	g := s.hold(next)
+	g.multipart = true
+	if settled != 0 {
+		// Finish as a put would, with the outcome decided: Updated deletes Old after the
+		// grace period; Unknown leaves the rest to cleanup.
+		g.multipart = false
+		g.phase = settled
+		if settled == PhaseUnknown {
+			g.phase, g.deadline = PhaseWritten, now.Add(-s.opts.MaxClockSkew)
+		}
+		g.finish(ctx)
+		if settled == PhaseUnknown {
+			return nil, false, errCompleteUnsettled
+		}
+		return nil, true, nil
+	}
+	return g, false, nil
 }

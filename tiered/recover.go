@@ -1,11 +1,11 @@
 package tiered
 
 import (
-	"time"
-
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
 	"github.com/stratastore/strata/tiered/driver"
 )
 
@@ -15,8 +15,8 @@ type RecoverReport struct {
 	Claimed int `json:"claimed"`
 	// Dispatched is the number of cleanup tasks handed to the dispatcher.
 	Dispatched int `json:"dispatched"`
-	// Failed is the number of claimed entries whose dispatch failed; they become stale
-	// again and a later run retries them.
+	// Failed is the number of claimed entries that could not be settled or dispatched; they
+	// become stale again and a later run retries them.
 	Failed int `json:"failed"`
 }
 
@@ -24,15 +24,23 @@ type RecoverReport struct {
 // inside a function timeout.
 const DefaultRecoverLimit = 100
 
-// Recover claims up to limit abandoned change-log entries (their owner stopped renewing its
-// lease, and their CleanupAfter has passed) and dispatches a cleanup task for each. It
-// never replays a write: a cleanup only reads the row and deletes the revisions the row
-// does not reference. limit <= 0 means DefaultRecoverLimit.
+// Recover claims up to limit abandoned change-log entries (their lease is stale, and their
+// CleanupAfter has passed) and dispatches a cleanup task for each. It never replays a write.
+//
+// An entry that is still in progress was abandoned by its holder, which may have crashed at
+// any step. Claiming it closes its commit window: every compare-and-write the holder tried
+// carried a deadline that has passed by now. So recovery marks it final: Unknown for a put or
+// delete, settled from the row by cleanup; Aborted for a multipart complete that never tried
+// to commit. If a long-term write may still be landing (an upload or an assembly), cleanup
+// waits LongTermSettle first. A final entry keeps its phase and NotBefore: its cleanup was
+// dispatched once already and failed, and the grace period still applies.
+//
+// limit <= 0 means DefaultRecoverLimit.
 func (s *Store) Recover(ctx context.Context, limit int) (RecoverReport, error) {
 	if limit <= 0 {
 		limit = DefaultRecoverLimit
 	}
-	now := s.opts.Now()
+	now := s.now()
 	entries, err := s.log.ClaimStale(ctx, claim(s.owner, now, now.Add(-s.opts.StaleAfter), limit))
 	if err != nil {
 		return RecoverReport{}, &Error{Op: "recover", Err: fmt.Errorf("claim stale entries: %w", err)}
@@ -40,8 +48,15 @@ func (s *Store) Recover(ctx context.Context, limit int) (RecoverReport, error) {
 	r := RecoverReport{Claimed: len(entries)}
 	var errs []error
 	for _, e := range entries {
-		t := CleanupTask{ChangeID: e.ID, Change: e.Change, Phase: PhaseRecovered, NotBefore: now}
-		if err := s.dispatcher.Dispatch(ctx, t); err != nil {
+		if next, ok := s.abandoned(e, now); ok {
+			if err := s.log.Update(ctx, next, e.Lease()); err != nil {
+				r.Failed++
+				errs = append(errs, fmt.Errorf("settle change %s: %w", e.ID, err))
+				continue
+			}
+			e = next
+		}
+		if err := s.dispatcher.Dispatch(ctx, taskFor(e)); err != nil {
 			r.Failed++
 			errs = append(errs, err)
 			continue
@@ -52,6 +67,34 @@ func (s *Store) Recover(ctx context.Context, limit int) (RecoverReport, error) {
 		return r, &Error{Op: "recover", Err: errors.Join(errs...)}
 	}
 	return r, nil
+}
+
+// abandoned returns the final form of a claimed entry that was still in progress.
+func (s *Store) abandoned(e driver.LogEntry, now time.Time) (driver.LogEntry, bool) {
+	settle := s.opts.LongTermSettle
+	if s.regress == regressLeaseNotFence {
+		settle = 0
+	}
+	next := e
+	switch e.Phase {
+	case PhaseRecorded:
+		next.Phase, next.NotBefore = PhaseUnknown, now
+		if e.Change.New != nil {
+			next.NotBefore = now.Add(settle)
+		}
+	case PhaseAssembling:
+		next.Phase, next.NotBefore = PhaseAborted, now.Add(settle)
+	case PhaseWritten:
+		next.Phase, next.NotBefore = PhaseUnknown, now
+	default:
+		if s.regress == regressRecoveryIgnoresGrace {
+			next.Phase, next.NotBefore = PhaseSuperseded, now
+			break
+		}
+		return e, false
+	}
+	next.Change.CleanupAfter = next.NotBefore
+	return next, true
 }
 
 func claim(owner string, now, staleBefore time.Time, limit int) driver.Claim {

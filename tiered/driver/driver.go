@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 )
@@ -164,6 +165,11 @@ type Write struct {
 	Payload  []byte
 	// Tombstone for WriteTombstone. Its Expires is computed by the backend.
 	Tombstone Tombstone
+	// Deadline bounds when the write may apply: a backend must not apply it once its own
+	// clock reads Deadline or later (zero: no bound). It is the fence of the commit protocol:
+	// the Store sets it before its change-log lease can be claimed, so that a call stalled
+	// past the lease can no longer land after recovery has looked at the row.
+	Deadline time.Time
 }
 
 // Target returns the redirect target the write leaves behind, or nil.
@@ -199,7 +205,13 @@ func (w Write) Target() *ObjectID {
 //     in the target state (for a tombstone write, a live tombstone to w's target; for an
 //     object write or delete with current != nil, no live tombstone), it must return true,
 //     applying w again or not. It returns (false, nil) when another writer won; that is not
-//     an error.
+//     an error, and only when no attempt of this call applied: a backend that retries
+//     internally and finds the predicate false after an earlier attempt whose outcome it does
+//     not know (a lost response, a timeout) must return an error matching ErrUnavailable
+//     (outcome unknown), never (false, nil), because the earlier attempt may have committed
+//     and a later writer replaced it. It must not apply w once the backend's clock reads
+//     w.Deadline (when set); a call past its deadline fails with an error matching
+//     ErrUnavailable and applies nothing.
 //
 // Row writes replace the whole row: a row never mixes an object with a tombstone.
 type HighVolume interface {
@@ -229,19 +241,94 @@ type Change struct {
 	// UploadID is the long-term multipart upload writing New, if any; cleanup aborts it.
 	UploadID string
 	// CleanupAfter defers recovery of the entry until this time (zero: no deferral). It keeps
-	// a failed multipart complete retryable before recovery deletes its assembled blob.
+	// a failed multipart complete retryable before recovery deletes its assembled blob, and it
+	// keeps recovery away from a finished entry until its cleanup is due.
 	CleanupAfter time.Time
+}
+
+// Phase is where a logged change stands. Backends store it and return it; only the Store
+// interprets it. The in-progress phases belong to the process holding the lease; the final
+// phases are written when the change's outcome is settled, and only they are ever cleaned up.
+type Phase uint8
+
+const (
+	// PhaseRecorded (in progress): logged by a put or delete; its long-term write or its
+	// compare-and-write may be under way.
+	PhaseRecorded Phase = iota
+	// PhaseAssembling (in progress): a multipart complete is logged and may be assembling;
+	// no compare-and-write was attempted under this entry.
+	PhaseAssembling
+	// PhaseWritten (in progress): a multipart complete is about to attempt, or attempted, its
+	// compare-and-write. Written durably before the attempt, so that a retry never commits
+	// the revision a second time.
+	PhaseWritten
+	// PhaseAborted (final): the change ended before any compare-and-write; New is deleted.
+	PhaseAborted
+	// PhaseLost (final): the compare-and-write did not apply; New is deleted, Old stays.
+	PhaseLost
+	// PhaseUpdated (final): the compare-and-write committed; Old is deleted after the grace
+	// period.
+	PhaseUpdated
+	// PhaseUnknown (final): the compare-and-write's outcome is unknown. Once no attempt can
+	// still land (NotBefore), cleanup reads the row and settles it as Updated, Lost or
+	// Superseded.
+	PhaseUnknown
+	// PhaseSuperseded (final): the change may have committed, but the row references neither
+	// of its revisions any more; both are deleted after the grace period.
+	PhaseSuperseded
+)
+
+var phaseNames = [...]string{"recorded", "assembling", "written", "aborted", "lost", "updated", "unknown", "superseded"}
+
+func (p Phase) String() string {
+	if int(p) < len(phaseNames) {
+		return phaseNames[p]
+	}
+	return fmt.Sprintf("phase(%d)", p)
+}
+
+// Final reports whether p settles the change's outcome, so that cleanup may act on it.
+func (p Phase) Final() bool { return p >= PhaseAborted && int(p) < len(phaseNames) }
+
+// MarshalText encodes the phase by name.
+func (p Phase) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText decodes a phase name.
+func (p *Phase) UnmarshalText(b []byte) error {
+	for i, n := range phaseNames {
+		if n == string(b) {
+			*p = Phase(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: unknown phase %q", ErrInvalidArgument, b)
+}
+
+// Lease names the holder of a change-log entry: its owner token and last heartbeat. An empty
+// Owner means the entry was released and no process holds it.
+type Lease struct {
+	Owner     string
+	Heartbeat time.Time
 }
 
 // LogEntry is one change-log record with its lease.
 type LogEntry struct {
 	ID     ChangeID
 	Change Change
-	// Owner is the lease token of the process responsible for the entry.
+	// Phase is where the change stands (see Phase). A new entry is PhaseRecorded or
+	// PhaseAssembling.
+	Phase Phase
+	// NotBefore is the earliest time cleanup may act on a final entry: the end of the grace
+	// period, or the time by which no stalled write of the change can still land.
+	NotBefore time.Time
+	// Owner is the lease token of the process responsible for the entry ("" once released).
 	Owner string
 	// Heartbeat is when the owner last renewed its lease.
 	Heartbeat time.Time
 }
+
+// Lease returns e's lease.
+func (e LogEntry) Lease() Lease { return Lease{Owner: e.Owner, Heartbeat: e.Heartbeat} }
 
 // Claim asks ChangeLog.ClaimStale for abandoned entries.
 type Claim struct {
@@ -255,20 +342,34 @@ type Claim struct {
 	Limit int
 }
 
-// ChangeLog is the durable write-ahead log of cross-tier changes.
+// ChangeLog is the durable write-ahead log of cross-tier changes, and the only authority for
+// cleanup: a cleanup task names an entry, and everything it does is read from the entry.
+//
+// Times are compared at millisecond precision (a backend may store heartbeats, NotBefore and
+// CleanupAfter truncated to milliseconds); the other fields round-trip exactly.
 //
 // Every implementation must:
 //   - Record: store e durably before returning (write-ahead); a later crash must not lose it.
-//     Recording an id that exists must replace that entry whole (change, owner, heartbeat).
+//     When an entry with e.ID exists, replace it whole if its Owner is e.Owner (a retried
+//     Record), and otherwise change nothing and return ErrConflict: an entry held or released
+//     by someone else is never overwritten blindly.
+//   - Get: return the entry with all its fields, or ErrNotFound.
+//   - Update: replace the entry whole with e, atomically, only if its current lease matches
+//     prev: the same Owner and, unless prev.Heartbeat is zero, the same Heartbeat. Otherwise
+//     change nothing and return ErrConflict; ErrNotFound if the entry is gone. Repeating an
+//     Update that applied (whose response was lost) may return ErrConflict; callers re-read.
 //   - Refresh: renew the heartbeat to the given time only while owner still holds the lease;
 //     return ErrConflict if another owner claimed the entry, ErrNotFound if it is gone.
 //   - Remove: delete the entry; idempotent.
 //   - ClaimStale: return up to Limit entries whose heartbeat is before StaleBefore and whose
-//     CleanupAfter is zero or not after Now, atomically setting their owner and heartbeat.
-//     Two concurrent claims must never both return the same entry, and an entry whose owner
-//     refreshed it in time must not be returned.
+//     CleanupAfter is zero or not after Now, atomically setting their owner and heartbeat
+//     (a released entry is claimed like any other). Two concurrent claims must never both
+//     return the same entry, and an entry whose owner refreshed it in time must not be
+//     returned.
 type ChangeLog interface {
 	Record(ctx context.Context, e LogEntry) error
+	Get(ctx context.Context, id ChangeID) (LogEntry, error)
+	Update(ctx context.Context, e LogEntry, prev Lease) error
 	Refresh(ctx context.Context, id ChangeID, owner string, heartbeat time.Time) error
 	Remove(ctx context.Context, id ChangeID) error
 	ClaimStale(ctx context.Context, c Claim) ([]LogEntry, error)

@@ -30,6 +30,23 @@ func (c ContentRange) Len() int64 { return c.End - c.Start + 1 }
 // String renders the Content-Range header value, "bytes S-E/T".
 func (c ContentRange) String() string { return fmt.Sprintf("bytes %d-%d/%d", c.Start, c.End, c.Total) }
 
+// Validate reports a range that no object can satisfy because it is malformed: a negative
+// start or suffix, or an end before its start. Such a range is ErrInvalidArgument, not
+// ErrRangeNotSatisfiable (which depends on the object's size).
+func (r ByteRange) Validate() error {
+	switch {
+	case r.Suffix < 0:
+		return fmt.Errorf("%w: negative suffix length %d", ErrInvalidArgument, r.Suffix)
+	case r.Suffix > 0:
+		return nil
+	case r.Start < 0:
+		return fmt.Errorf("%w: negative range start %d", ErrInvalidArgument, r.Start)
+	case r.End >= 0 && r.End < r.Start:
+		return fmt.Errorf("%w: range end %d is before its start %d", ErrInvalidArgument, r.End, r.Start)
+	}
+	return nil
+}
+
 // Resolve resolves r against an object of total bytes. It fails with *RangeError when the
 // range is unsatisfiable: total is 0, or the start lies at or beyond the end.
 func (r ByteRange) Resolve(total int64) (ContentRange, error) {

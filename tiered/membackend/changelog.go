@@ -46,7 +46,7 @@ func (c *ChangeLog) Entries() []driver.LogEntry {
 	return out
 }
 
-// Record stores e, replacing an entry with the same id.
+// Record stores e. An existing entry with the same id is replaced only when e.Owner owns it.
 func (c *ChangeLog) Record(ctx context.Context, e driver.LogEntry) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -56,6 +56,43 @@ func (c *ChangeLog) Record(ctx context.Context, e driver.LogEntry) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if old, ok := c.entries[e.ID]; ok && old.Owner != e.Owner {
+		return fmt.Errorf("%w: change %s is held by %q", driver.ErrConflict, e.ID, old.Owner)
+	}
+	c.entries[e.ID] = cloneEntry(e)
+	return nil
+}
+
+// Get returns entry id, or ErrNotFound.
+func (c *ChangeLog) Get(ctx context.Context, id driver.ChangeID) (driver.LogEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return driver.LogEntry{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[id]
+	if !ok {
+		return driver.LogEntry{}, fmt.Errorf("%w: change %s", driver.ErrNotFound, id)
+	}
+	return cloneEntry(e), nil
+}
+
+// Update replaces entry e.ID with e if its lease matches prev (the heartbeat at millisecond
+// precision, unless prev.Heartbeat is zero).
+func (c *ChangeLog) Update(ctx context.Context, e driver.LogEntry, prev driver.Lease) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur, ok := c.entries[e.ID]
+	if !ok {
+		return fmt.Errorf("%w: change %s", driver.ErrNotFound, e.ID)
+	}
+	if cur.Owner != prev.Owner || (!prev.Heartbeat.IsZero() && cur.Heartbeat.UnixMilli() != prev.Heartbeat.UnixMilli()) {
+		return fmt.Errorf("%w: change %s is held by %q since %s, not %q since %s", driver.ErrConflict, e.ID,
+			cur.Owner, cur.Heartbeat.Format(time.RFC3339Nano), prev.Owner, prev.Heartbeat.Format(time.RFC3339Nano))
+	}
 	c.entries[e.ID] = cloneEntry(e)
 	return nil
 }

@@ -244,6 +244,9 @@ func (h *HighVolume) CompareAndWrite(ctx context.Context, id driver.ObjectID, cu
 	defer h.mu.Unlock()
 	key := id.StoragePath()
 	now := h.now()
+	if !w.Deadline.IsZero() && !now.Before(w.Deadline) {
+		return false, fmt.Errorf("%w: compare-and-write past its deadline %s", driver.ErrUnavailable, w.Deadline.Format(time.RFC3339Nano))
+	}
 
 	// The redirect state: the target of a live tombstone, or nil.
 	var target *driver.ObjectID

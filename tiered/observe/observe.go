@@ -301,6 +301,18 @@ func (c *ChangeLog) Record(ctx context.Context, e driver.LogEntry) (err error) {
 	return c.Inner.Record(ctx, e)
 }
 
+// Get records and forwards.
+func (c *ChangeLog) Get(ctx context.Context, id driver.ChangeID) (e driver.LogEntry, err error) {
+	defer func(s time.Time) { c.Rec.time(c.name(), "Get", s, err) }(time.Now())
+	return c.Inner.Get(ctx, id)
+}
+
+// Update records and forwards.
+func (c *ChangeLog) Update(ctx context.Context, e driver.LogEntry, prev driver.Lease) (err error) {
+	defer func(s time.Time) { c.Rec.time(c.name(), "Update", s, err) }(time.Now())
+	return c.Inner.Update(ctx, e, prev)
+}
+
 // Refresh records and forwards.
 func (c *ChangeLog) Refresh(ctx context.Context, id driver.ChangeID, owner string, hb time.Time) (err error) {
 	defer func(s time.Time) { c.Rec.time(c.name(), "Refresh", s, err) }(time.Now())

@@ -2,6 +2,7 @@ package tieredtest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -31,18 +32,22 @@ func (c *Clock) Advance(d time.Duration) {
 }
 
 // RecoverAll runs recovery over b as a fresh process would once every lease is stale and
-// every deferral has passed: a Store whose clock is 25 hours ahead (past the 24-hour hold
-// of failed multipart completes) recovers until a pass claims nothing, then drains its
-// cleanups. It fails the test if recovery does not settle within 100 passes, and returns
-// how many entries it claimed.
+// every deferral has passed: a Store whose clock starts 25 hours ahead (past the 24-hour hold
+// of failed multipart completes) recovers, running each cleanup inline, and moves its clock
+// an hour on between passes, so that changes recovery had to settle first (and whose cleanup
+// was not due yet) are claimed again and finished. It stops when a pass claims nothing. It
+// fails the test if recovery does not settle within 100 passes, and returns how many entries
+// it claimed.
 func RecoverAll(t testing.TB, b Backends) int {
 	t.Helper()
 	c := &Clock{}
 	c.Advance(tiered.MultipartCompleteCleanupDelay + time.Hour)
-	s, err := tiered.New(b.HV, b.LT, b.Log, &tiered.Options{GracePeriod: -1, Now: c.Now, Logger: quiet})
+	d := &inlineDispatcher{}
+	s, err := tiered.New(b.HV, b.LT, b.Log, &tiered.Options{GracePeriod: -1, Now: c.Now, Logger: quiet, Dispatcher: d})
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.s = s
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	total := 0
@@ -58,9 +63,20 @@ func RecoverAll(t testing.TB, b Backends) int {
 		if rep.Claimed == 0 {
 			break
 		}
-	}
-	if err := s.Close(ctx); err != nil {
-		t.Fatalf("close the recovery store: %v", err)
+		c.Advance(time.Hour)
 	}
 	return total
 }
+
+// inlineDispatcher runs each cleanup at once; one that is not due yet is left in the log
+// for a later recovery pass.
+type inlineDispatcher struct{ s *tiered.Store }
+
+func (d *inlineDispatcher) Dispatch(ctx context.Context, t tiered.CleanupTask) error {
+	if err := d.s.Cleanup(ctx, t); err != nil && !errors.Is(err, tiered.ErrNotDue) {
+		return err
+	}
+	return nil
+}
+
+func (d *inlineDispatcher) Close(context.Context) error { return nil }

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -52,12 +53,9 @@ func NewPublisher(c *pubsub.Client, topic string) *pubsub.Publisher {
 	return p
 }
 
-// AttrChangeID and AttrPhase are message attributes copied from the task, for filtering and
-// for reading dead letters without decoding the body.
-const (
-	AttrChangeID = "change_id"
-	AttrPhase    = "phase"
-)
+// AttrChangeID is a message attribute copied from the task, for filtering and for reading
+// dead letters without decoding the body.
+const AttrChangeID = "change_id"
 
 // Dispatch publishes t and waits until Pub/Sub has accepted it.
 func (d *Dispatcher) Dispatch(ctx context.Context, t tiered.CleanupTask) error {
@@ -67,7 +65,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, t tiered.CleanupTask) error {
 	}
 	res := d.pub.Publish(ctx, &pubsub.Message{
 		Data:       b,
-		Attributes: map[string]string{AttrChangeID: string(t.ChangeID), AttrPhase: t.Phase.String()},
+		Attributes: map[string]string{AttrChangeID: string(t.ChangeID)},
 	})
 	if _, err := res.Get(ctx); err != nil {
 		return fmt.Errorf("publish cleanup task: %w", err)
@@ -108,8 +106,10 @@ type Runner interface {
 	Cleanup(ctx context.Context, t tiered.CleanupTask) error
 }
 
-// PushHandler returns the `cleanup` function's handler. It acknowledges (204) a task it ran
-// and asks for redelivery (500) when the task failed. A message that is not a task at all
+// PushHandler returns the `cleanup` function's handler. It acknowledges (204) a task it ran,
+// asks for redelivery (500) when the task failed, and answers 429 with Retry-After when the
+// task's entry is not due yet (a grace period): the function never sleeps it out, Pub/Sub
+// redelivers with backoff, and if it gives up, recovery dispatches the entry once it is due. A message that is not a task at all
 // gets 400: it will never succeed, and after the subscription's maximum delivery attempts it
 // lands in the dead-letter topic for a human to look at.
 func PushHandler(r Runner, log *slog.Logger) http.HandlerFunc {
@@ -142,16 +142,21 @@ func PushHandler(r Runner, log *slog.Logger) http.HandlerFunc {
 		}
 		start := time.Now()
 		if err := r.Cleanup(req.Context(), t); err != nil {
+			if nd := (*tiered.NotDueError)(nil); errors.As(err, &nd) {
+				w.Header().Set("Retry-After", strconv.Itoa(int(max(1, nd.Wait.Round(time.Second)/time.Second))))
+				http.Error(w, "cleanup not due yet", http.StatusTooManyRequests)
+				return
+			}
 			status := http.StatusInternalServerError
 			if errors.Is(err, tiered.ErrInvalidArgument) {
 				status = http.StatusBadRequest
 			}
-			log.Warn("cleanup failed; Pub/Sub will redeliver", "change", t.ChangeID, "phase", t.Phase.String(),
-				"object", t.Change.ID.StoragePath(), "attempt", env.DeliveryAttempt, "err", err)
+			log.Warn("cleanup failed; Pub/Sub will redeliver", "change", t.ChangeID,
+				"object", t.Object, "attempt", env.DeliveryAttempt, "err", err)
 			http.Error(w, "cleanup failed", status)
 			return
 		}
-		log.Info("cleanup done", "change", t.ChangeID, "phase", t.Phase.String(), "object", t.Change.ID.StoragePath(),
+		log.Info("cleanup done", "change", t.ChangeID, "object", t.Object,
 			"message_id", env.Message.MessageID, "latency_ms", time.Since(start).Milliseconds())
 		w.WriteHeader(http.StatusNoContent)
 	}

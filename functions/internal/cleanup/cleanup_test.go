@@ -101,8 +101,8 @@ func TestPubSub_OverwriteCleanup_PublishedThenPushed(t *testing.T) {
 		}
 	}
 	msgs := srv.Messages()
-	if len(msgs) != 2 {
-		t.Fatalf("published %d messages, want 2 (one per large put)", len(msgs))
+	if len(msgs) != 1 {
+		t.Fatalf("published %d messages, want 1 (the overwrite; the first put replaced nothing)", len(msgs))
 	}
 	if b.lt.Len() != 2 {
 		t.Fatalf("cleanup ran before delivery: %v", b.lt.Keys())
@@ -122,7 +122,7 @@ func TestPubSub_OverwriteCleanup_PublishedThenPushed(t *testing.T) {
 	tieredtest.CheckNoOrphans(t, tieredtest.Backends{HV: b.hv, LT: b.lt, Log: b.log,
 		Objects: func(context.Context) ([]string, error) { return b.lt.Keys(), nil }}, []driver.ObjectID{id})
 	tieredtest.CheckEmptyLog(t, b.log, time.Now())
-	if m := msgs[0]; m.Attributes[cleanup.AttrChangeID] == "" || m.Attributes[cleanup.AttrPhase] != "updated" && m.Attributes[cleanup.AttrPhase] != "recorded" {
+	if m := msgs[0]; m.Attributes[cleanup.AttrChangeID] == "" {
 		t.Errorf("attributes %v", m.Attributes)
 	}
 	if err := d.Close(ctx); err != nil {
@@ -136,8 +136,10 @@ func TestDispatcher_PublishFailure_LeavesEntryForRecovery(t *testing.T) {
 	d := cleanup.NewDispatcher(cleanup.NewPublisher(c, "no-such-topic"))
 	s := b.store(t, d)
 	id := backendtest.NewID(t, "k")
-	if _, err := s.Put(context.Background(), id, driver.Metadata{}, bytes.NewReader(backendtest.RandomPayload(2<<20))); err != nil {
-		t.Fatalf("a failed publish must not fail the committed put: %v", err)
+	for range 2 { // the overwrite has a revision to clean up
+		if _, err := s.Put(context.Background(), id, driver.Metadata{}, bytes.NewReader(backendtest.RandomPayload(2<<20))); err != nil {
+			t.Fatalf("a failed publish must not fail the committed put: %v", err)
+		}
 	}
 	if n := len(b.log.Entries()); n != 1 {
 		t.Fatalf("log entries: %d", n)
@@ -155,7 +157,7 @@ func TestPushHandler_RejectsBadRequests(t *testing.T) {
 		"get":           {http.MethodGet, "", http.StatusMethodNotAllowed},
 		"not json":      {http.MethodPost, "{", http.StatusBadRequest},
 		"not a task":    {http.MethodPost, `{"message":{"data":"` + b64("hello") + `"}}`, http.StatusBadRequest},
-		"bad object id": {http.MethodPost, `{"message":{"data":"` + b64(`{"change_id":"x","id":"nope"}`) + `"}}`, http.StatusBadRequest},
+		"no change id":  {http.MethodPost, `{"message":{"data":"` + b64(`{"id":"nope"}`) + `"}}`, http.StatusBadRequest},
 		"too large":     {http.MethodPost, strings.Repeat(" ", 70<<10), http.StatusRequestEntityTooLarge},
 	} {
 		rec := httptest.NewRecorder()
@@ -178,19 +180,37 @@ func (failingRunner) Cleanup(context.Context, tiered.CleanupTask) error {
 }
 
 func TestPushHandler_FailureAsksForRedelivery(t *testing.T) {
-	task, _ := json.Marshal(tiered.CleanupTask{ChangeID: "c", Change: driver.Change{ID: backendtest.NewID(t, "k")}, Phase: tiered.PhaseRecorded})
+	task, _ := json.Marshal(tiered.CleanupTask{ChangeID: "c", Object: backendtest.NewID(t, "k").StoragePath()})
 	if rec := push(t, cleanup.PushHandler(failingRunner{}, quiet), task); rec.Code != http.StatusInternalServerError {
 		t.Fatalf("status %d", rec.Code)
 	}
 }
 
+type notDueRunner struct{}
+
+func (notDueRunner) Cleanup(_ context.Context, t tiered.CleanupTask) error {
+	return &tiered.NotDueError{ChangeID: t.ChangeID, Due: time.Now().Add(25 * time.Second), Wait: 25 * time.Second}
+}
+
+// TestPushHandler_NotDueIsRetriedLater: a task whose grace period is still running is not
+// slept out in the function: 429 with Retry-After asks Pub/Sub to come back.
+func TestPushHandler_NotDueIsRetriedLater(t *testing.T) {
+	task, _ := json.Marshal(tiered.CleanupTask{ChangeID: "c"})
+	rec := push(t, cleanup.PushHandler(notDueRunner{}, quiet), task)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "25" {
+		t.Fatalf("status %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
 func TestRecoverHandler_ReportsJSON(t *testing.T) {
 	b := newBackends()
-	// An abandoned large put: its cleanup was never dispatched.
+	// An abandoned large overwrite: its cleanup was never dispatched.
 	lost := b.store(t, dropDispatcher{})
 	id := backendtest.NewID(t, "k")
-	if _, err := lost.Put(context.Background(), id, driver.Metadata{}, bytes.NewReader(backendtest.RandomPayload(2<<20))); err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if _, err := lost.Put(context.Background(), id, driver.Metadata{}, bytes.NewReader(backendtest.RandomPayload(2<<20))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	later := func() time.Time { return time.Now().Add(time.Hour) }
 	s, err := tiered.New(b.hv, b.lt, b.log, &tiered.Options{GracePeriod: -1, Now: later, Logger: quiet})
