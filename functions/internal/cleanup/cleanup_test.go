@@ -154,11 +154,11 @@ func TestPushHandler_RejectsBadRequests(t *testing.T) {
 		body   string
 		want   int
 	}{
-		"get":           {http.MethodGet, "", http.StatusMethodNotAllowed},
-		"not json":      {http.MethodPost, "{", http.StatusBadRequest},
-		"not a task":    {http.MethodPost, `{"message":{"data":"` + b64("hello") + `"}}`, http.StatusBadRequest},
-		"no change id":  {http.MethodPost, `{"message":{"data":"` + b64(`{"id":"nope"}`) + `"}}`, http.StatusBadRequest},
-		"too large":     {http.MethodPost, strings.Repeat(" ", 70<<10), http.StatusRequestEntityTooLarge},
+		"get":          {http.MethodGet, "", http.StatusMethodNotAllowed},
+		"not json":     {http.MethodPost, "{", http.StatusBadRequest},
+		"not a task":   {http.MethodPost, `{"message":{"data":"` + b64("hello") + `"}}`, http.StatusBadRequest},
+		"no change id": {http.MethodPost, `{"message":{"data":"` + b64(`{"id":"nope"}`) + `"}}`, http.StatusBadRequest},
+		"too large":    {http.MethodPost, strings.Repeat(" ", 70<<10), http.StatusRequestEntityTooLarge},
 	} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(tc.method, "/", strings.NewReader(tc.body)))
