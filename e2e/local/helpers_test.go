@@ -94,7 +94,7 @@ type server = harness.Server
 // stop can drain every cleanup.
 func start(t testing.TB, dataDir string, k keySet, extra ...string) *server {
 	t.Helper()
-	return harness.StartServer(t, dataDir, k.Full, append([]string{"STRATA_GRACE_PERIOD=0s"}, extra...)...)
+	return harness.StartServer(t, dataDir, k.Full, append([]string{"STRATA_GRACE_PERIOD=0s", "STRATA_LONG_TERM_SETTLE=1s"}, extra...)...)
 }
 
 // startMakeRun starts `strata serve` over dataDir with exactly the environment `make run`

@@ -100,7 +100,7 @@ func TestReliability_FaultsUnderLoad_Memory(t *testing.T) {
 		h.Add(faults.hook)
 	}
 	s, err := tiered.New(hhv, hlt, hlog, &tiered.Options{
-		GracePeriod: 20 * time.Millisecond, HeartbeatInterval: 50 * time.Millisecond,
+		GracePeriod: 20 * time.Millisecond, HeartbeatInterval: 50 * time.Millisecond, LongTermSettle: time.Second,
 		Logger: slog.New(slog.DiscardHandler), // thousands of expected cleanup warnings
 	})
 	if err != nil {

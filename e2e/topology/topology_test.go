@@ -471,6 +471,7 @@ func (tp *topology) functionEnv(f *function) []string {
 		"STRATA_AUTH_ENFORCE=true",
 		"STRATA_AUTH_KEYS="+tp.keysEnv,
 		"STRATA_GRACE_PERIOD=1s",
+		"STRATA_LONG_TERM_SETTLE=1s",
 		"STRATA_LOG_LEVEL=info",
 	)
 }

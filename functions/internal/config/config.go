@@ -94,6 +94,12 @@ type Config struct {
 	// GracePeriod delays deleting superseded revisions (STRATA_GRACE_PERIOD); zero means
 	// no delay.
 	GracePeriod time.Duration
+	// MaxClockSkew bounds the clock difference between any two instances and the backends
+	// (STRATA_MAX_CLOCK_SKEW); commits are fenced 2× this before a lease can be claimed.
+	MaxClockSkew time.Duration
+	// LongTermSettle bounds how long an upload may still land after its writer lost its
+	// lease (STRATA_LONG_TERM_SETTLE); recovery waits this long before deleting it.
+	LongTermSettle time.Duration
 	// LogLevel is the minimum level logged (STRATA_LOG_LEVEL).
 	LogLevel slog.Level
 }
@@ -201,6 +207,8 @@ var variables = []variable{
 		c.GracePeriod = d
 		return nil
 	}},
+	{"STRATA_MAX_CLOCK_SKEW", setDuration(func(c *Config) *time.Duration { return &c.MaxClockSkew })},
+	{"STRATA_LONG_TERM_SETTLE", setDuration(func(c *Config) *time.Duration { return &c.LongTermSettle })},
 	{"STRATA_LOG_LEVEL", func(c *Config, v string) error {
 		switch strings.ToLower(v) {
 		case "debug":
@@ -269,6 +277,8 @@ func Default() Config {
 		MaxConcurrency: DefaultMaxConcurrency,
 		MaxRequests:    admission.DefaultMaxRequests,
 		GracePeriod:    tiered.DefaultGracePeriod,
+		MaxClockSkew:   tiered.DefaultMaxClockSkew,
+		LongTermSettle: tiered.DefaultLongTermSettle,
 		LogLevel:       slog.LevelInfo,
 	}
 }
@@ -362,4 +372,19 @@ func (c *Config) check(env map[string]string) []error {
 		errs = append(errs, errors.New("STRATA_BIGTABLE_CHANGELOG_TABLE: must differ from STRATA_BIGTABLE_TABLE"))
 	}
 	return errs
+}
+
+// setDuration parses a positive duration into the field f selects.
+func setDuration(f func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return errors.New("must be positive")
+		}
+		*f(c) = d
+		return nil
+	}
 }

@@ -77,6 +77,8 @@ func TestLoad_EveryVariable(t *testing.T) {
 		{[]string{"STRATA_MAX_REQUESTS=9"}, func(c Config) bool { return c.MaxRequests == 9 }},
 		{[]string{"STRATA_GRACE_PERIOD=0s"}, func(c Config) bool { return c.GracePeriod == 0 }},
 		{[]string{"STRATA_GRACE_PERIOD=1m30s"}, func(c Config) bool { return c.GracePeriod == 90*time.Second }},
+		{[]string{"STRATA_MAX_CLOCK_SKEW=500ms"}, func(c Config) bool { return c.MaxClockSkew == 500*time.Millisecond }},
+		{[]string{"STRATA_LONG_TERM_SETTLE=1h"}, func(c Config) bool { return c.LongTermSettle == time.Hour }},
 		{[]string{"STRATA_LOG_LEVEL=debug"}, func(c Config) bool { return c.LogLevel == slog.LevelDebug }},
 		{[]string{"STRATA_LOG_LEVEL=WARNING"}, func(c Config) bool { return c.LogLevel == slog.LevelWarn }},
 		{[]string{"STRATA_LOG_LEVEL=error"}, func(c Config) bool { return c.LogLevel == slog.LevelError }},
@@ -138,6 +140,8 @@ func TestLoad_Errors(t *testing.T) {
 		{[]string{"STRATA_MAX_REQUESTS=-1"}, "STRATA_MAX_REQUESTS"},
 		{[]string{"STRATA_GRACE_PERIOD=30"}, "STRATA_GRACE_PERIOD"},
 		{[]string{"STRATA_GRACE_PERIOD=-1s"}, "STRATA_GRACE_PERIOD"},
+		{[]string{"STRATA_MAX_CLOCK_SKEW=0s"}, "STRATA_MAX_CLOCK_SKEW"},
+		{[]string{"STRATA_LONG_TERM_SETTLE=soon"}, "STRATA_LONG_TERM_SETTLE"},
 		{[]string{"STRATA_LOG_LEVEL=verbose"}, "STRATA_LOG_LEVEL"},
 		{[]string{"STRATA_HTTP_ADRR=127.0.0.1:1"}, "STRATA_HTTP_ADRR"}, // unknown (typo)
 		{[]string{"STRATA_=x"}, "STRATA_"},

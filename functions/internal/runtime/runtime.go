@@ -71,7 +71,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 	hv := &observe.HighVolume{Inner: b.hv, Rec: rec}
 	lt := &observe.LongTerm{Inner: b.lt, Rec: rec}
 	clog := &observe.ChangeLog{Inner: b.log, Rec: rec}
-	rt.Store, err = tiered.New(hv, lt, clog, &tiered.Options{Dispatcher: dispatcher, GracePeriod: grace, Logger: log})
+	rt.Store, err = tiered.New(hv, lt, clog, &tiered.Options{Dispatcher: dispatcher, GracePeriod: grace,
+		MaxClockSkew: cfg.MaxClockSkew, LongTermSettle: cfg.LongTermSettle, Logger: log})
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
 	}

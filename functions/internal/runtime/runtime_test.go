@@ -164,7 +164,8 @@ func TestOpen_CleanupTopic_PublishesCleanupTasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roundTrip(t, rt) // one large put: one cleanup task
+	roundTrip(t, rt) // a large put to a new key replaces nothing: no task
+	roundTrip(t, rt) // the large overwrite: one cleanup task
 	if err := rt.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
