@@ -6,7 +6,7 @@ GO           ?= go
 TEST_TIMEOUT ?= 40m
 export TF_CLI_CONFIG_FILE ?= /dev/null
 
-.PHONY: all build run test test-unit test-race lint tf-fmt cover bench soak e2e routes package deploy destroy tf-check clean
+.PHONY: all build run test test-unit test-race lint tf-fmt cover bench soak soak-sim e2e routes package deploy destroy tf-check clean
 
 all: build
 
@@ -48,9 +48,13 @@ e2e:
 bench:
 	./scripts/bench.sh
 
-## soak: the reliability suite with longer bounds.
-soak:
+## soak: the reliability suite with longer bounds, after the simulator's long run.
+soak: soak-sim
 	STRATA_SOAK=1 $(GO) test -timeout 60m -count=1 -run 'Reliability|Linearizab|Crash|Fault|Load' -v ./e2e/...
+
+## soak-sim: the deterministic simulator (tiered/sim_test.go) over a million seeds.
+soak-sim:
+	$(GO) test -count=1 -timeout 60m -run 'TestSimulation$$' ./tiered -sim.seeds=1000000 -v
 
 routes:
 	$(GO) test ./functions/internal/httpapi -run TestRoutesFileUpToDate -count=1 -update

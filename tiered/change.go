@@ -107,6 +107,10 @@ type Dispatcher interface {
 type guard struct {
 	s     *Store
 	entry driver.LogEntry
+	// owner is this guard's own lease token: every attempt holds its entry under a token of
+	// its own, so that a stalled write of an earlier attempt of the same process can never
+	// pass for a later attempt's.
+	owner string
 	// phase is the in-memory phase: Recorded or Assembling until a compare-and-write is
 	// attempted, Written while its outcome is unknown, then Updated or Lost.
 	phase Phase
@@ -117,8 +121,6 @@ type guard struct {
 	ltPending bool
 	// multipart changes keep their in-progress phase across attempts (see finish).
 	multipart bool
-	// fresh: this attempt created the entry (no earlier attempt's entry existed).
-	fresh bool
 	// drop removes the entry at finish without cleanup: nothing of this attempt needs it.
 	drop bool
 
@@ -132,16 +134,19 @@ type guard struct {
 // record writes the change to the log (write-ahead) under a fresh id and returns its guard.
 func (s *Store) record(ctx context.Context, c driver.Change) (*guard, error) {
 	now := s.now()
-	e := driver.LogEntry{ID: driver.ChangeID(s.opts.NewUUID().String()), Change: c, Phase: PhaseRecorded, Owner: s.owner, Heartbeat: now}
+	e := driver.LogEntry{ID: driver.ChangeID(s.opts.NewUUID().String()), Change: c, Phase: PhaseRecorded, Owner: s.leaseToken(), Heartbeat: now}
 	if err := s.log.Record(ctx, e); err != nil {
 		return nil, fmt.Errorf("record change: %w", err)
 	}
 	return s.hold(e), nil
 }
 
+// leaseToken returns a fresh lease token for one attempt of this Store.
+func (s *Store) leaseToken() string { return s.owner + "/" + s.opts.NewUUID().String() }
+
 // hold starts guarding an entry this Store has just written with its own lease.
 func (s *Store) hold(e driver.LogEntry) *guard {
-	g := &guard{s: s, entry: e, phase: e.Phase, lastBeat: e.Heartbeat}
+	g := &guard{s: s, entry: e, owner: e.Owner, phase: e.Phase, lastBeat: e.Heartbeat}
 	g.mu.Lock()
 	g.stopBeat = s.opts.Clock.AfterFunc(s.opts.HeartbeatInterval, g.beat)
 	g.mu.Unlock()
@@ -160,7 +165,7 @@ func (g *guard) beat() {
 	var err error
 	if g.s.regress != regressFrozenHeartbeat {
 		ctx, cancel := context.WithTimeout(context.Background(), g.s.opts.HeartbeatInterval)
-		err = g.s.log.Refresh(ctx, g.entry.ID, g.s.owner, now)
+		err = g.s.log.Refresh(ctx, g.entry.ID, g.owner, now)
 		cancel()
 	}
 	g.mu.Lock()
@@ -257,17 +262,20 @@ func (g *guard) commit(ctx context.Context, current *driver.ObjectID, w driver.W
 
 // markWritten durably moves a multipart change to Written before its compare-and-write, so
 // that no later attempt of the same complete can commit the revision a second time.
-func (g *guard) markWritten(ctx context.Context) error {
+func (g *guard) markWritten(ctx context.Context) error { return g.logPhase(ctx, PhaseWritten) }
+
+// logPhase durably moves the entry to an in-progress phase, while this guard holds it.
+func (g *guard) logPhase(ctx context.Context, p Phase) error {
 	e := g.entry
-	e.Phase = PhaseWritten
-	if err := g.s.log.Update(ctx, e, driver.Lease{Owner: g.s.owner}); err != nil {
+	e.Phase = p
+	if err := g.s.log.Update(ctx, e, driver.Lease{Owner: g.owner}); err != nil {
 		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
 			return errLeaseLost
 		}
 		return fmt.Errorf("log the commit attempt: %w", err)
 	}
 	g.entry = e
-	g.phase = PhaseWritten
+	g.phase = p
 	return nil
 }
 
@@ -308,11 +316,11 @@ func (g *guard) finish(ctx context.Context) {
 		}
 		return
 	}
-	if g.multipart && (g.phase == PhaseAssembling || g.phase == PhaseWritten) {
-		if g.phase == PhaseAssembling {
+	if g.multipart && (g.phase == PhaseRecorded || g.phase == PhaseAssembling || g.phase == PhaseWritten) {
+		if g.phase != PhaseWritten {
 			e := g.entry
 			e.Owner = ""
-			if err := s.log.Update(ctx, e, driver.Lease{Owner: s.owner}); err != nil {
+			if err := s.log.Update(ctx, e, driver.Lease{Owner: g.owner}); err != nil {
 				s.opts.Logger.Warn("releasing a multipart complete's entry failed; its lease lapses instead",
 					"change", e.ID, "err", err)
 			}
@@ -334,7 +342,7 @@ func (g *guard) finish(ctx context.Context) {
 		}
 		return
 	}
-	if err := s.log.Update(ctx, e, driver.Lease{Owner: s.owner}); err != nil {
+	if err := s.log.Update(ctx, e, driver.Lease{Owner: g.owner}); err != nil {
 		s.opts.Logger.Warn("fence: the change-log lease was lost before the outcome was logged; recovery settles it from the row",
 			"change", e.ID, "object", e.Change.ID.StoragePath(), "phase", e.Phase.String(), "err", err)
 		if g.ltPending || e.Change.New == nil || (e.Phase != PhaseAborted && e.Phase != PhaseLost) {
@@ -345,7 +353,7 @@ func (g *guard) finish(ctx context.Context) {
 		// under a fresh entry so that it is not orphaned.
 		e = driver.LogEntry{ID: driver.ChangeID(s.opts.NewUUID().String()),
 			Change: driver.Change{ID: e.Change.ID, New: e.Change.New, CleanupAfter: now},
-			Phase:  PhaseAborted, NotBefore: now, Owner: s.owner, Heartbeat: now}
+			Phase:  PhaseAborted, NotBefore: now, Owner: s.leaseToken(), Heartbeat: now}
 		if err := s.log.Record(ctx, e); err != nil {
 			s.opts.Logger.Error("logging an orphaned revision failed", "change", e.ID, "revision", e.Change.New.StoragePath(), "err", err)
 			return

@@ -63,8 +63,9 @@
 // for cleanup: a cleanup task carries nothing but the entry's id. Phases:
 //
 //	in progress (the lease holder's, or recovery's once the lease is stale)
-//	Recorded    a put or delete is logged; its upload or commit may be under way
-//	Assembling  a multipart complete is logged; it has not tried to commit
+//	Recorded    a put or delete is logged; its upload or commit may be under way; or a
+//	            multipart complete is logged whose upload is not yet proven alive
+//	Assembling  a multipart complete proved its upload alive; it has not tried to commit
 //	Written     a multipart complete logged that it is about to commit (before it does)
 //	final (cleanup acts on them once NotBefore has passed)
 //	Aborted     ended before any commit attempt              → delete New
@@ -165,7 +166,9 @@
 //  1. GetTieredMetadata: if the tombstone already points to the revision, an earlier
 //     attempt committed, and the result is success.
 //  2. Take the upload's entry, named by the revision's UUID and shared by every attempt
-//     (see acquireComplete): create it (Assembling, CleanupAfter = now + 24 h); or take over
+//     (see acquireComplete): create it (Recorded: unproven, CleanupAfter = now + 24 h),
+//     then prove the upload alive (ListParts) and log Assembling; a gone upload means an
+//     earlier attempt completed and was cleaned up: success (or not found), no commit. Or take over
 //     a released or stale one; or stop: final Updated/Lost → success, Unknown/Superseded →
 //     retry later, Aborted → not found, held by a live attempt → retry later.
 //  3. CompleteMultipart assembles the parts.

@@ -165,6 +165,28 @@ func (s *Store) completeMultipart(ctx context.Context, id, rev ObjectID, u strin
 	}
 	defer g.finish(ctx)
 	current = g.entry.Change.Old
+	if g.phase == PhaseRecorded && s.regress != regressRecommit {
+		// The entry is unproven: it was created when no entry existed. Either no attempt
+		// ever ran, or one committed (or lost) and was cleaned up, which consumed the
+		// upload. Only a live upload proves the first: committing after the second would
+		// bring back a superseded revision that is about to be deleted. The proof is logged
+		// (Assembling) before anything is assembled under this entry.
+		if _, err := s.lt.ListParts(ctx, rev, u, 1, 0); err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				return nil, err // the entry stays unproven, released, for a retry
+			}
+			// The upload is gone, so no attempt can commit under this entry any more: it
+			// can go, even if a stalled removal lands late.
+			g.drop = true
+			if _, err := s.lt.Head(ctx, rev); err != nil {
+				return nil, err // no upload and no revision: not found, or retry
+			}
+			return nil, nil // it completed earlier
+		}
+		if err := g.logPhase(ctx, PhaseAssembling); err != nil {
+			return nil, err
+		}
+	}
 	// 3. Assemble. An error may hide a success (a lost response, or an earlier attempt that
 	// already assembled), so only a reported CompleteError is final here.
 	ce, completeErr := s.lt.CompleteMultipart(ctx, rev, u, parts)
@@ -181,9 +203,6 @@ func (s *Store) completeMultipart(ctx context.Context, id, rev ObjectID, u strin
 	switch {
 	case headErr == nil:
 	case errors.Is(headErr, ErrNotFound) && completeErr != nil:
-		if g.fresh && errors.Is(completeErr, ErrNotFound) {
-			g.drop = true // no upload and no revision: nothing of ours to track
-		}
 		return nil, completeErr
 	case errors.Is(headErr, ErrNotFound):
 		return nil, fmt.Errorf("assembled revision %s is missing after a successful complete", rev)
@@ -191,14 +210,6 @@ func (s *Store) completeMultipart(ctx context.Context, id, rev ObjectID, u strin
 		return nil, completeErr
 	default:
 		return nil, headErr
-	}
-	if g.fresh && errors.Is(completeErr, ErrNotFound) && s.regress != regressRecommit {
-		// The upload is gone and its revision exists, yet no entry named it: an earlier
-		// attempt completed and committed it, and its entry was cleaned up since. The row may
-		// reference a later write by now; committing again would bring back a superseded
-		// revision that is about to be deleted.
-		g.drop = true
-		return nil, nil
 	}
 	// 5. Log the attempt, then commit. From here on no other attempt commits this revision.
 	if err := g.markWritten(ctx); err != nil {
@@ -230,7 +241,7 @@ func (s *Store) acquireComplete(ctx context.Context, id, rev ObjectID, u string,
 	now := s.now()
 	prev, err := s.log.Get(ctx, cid)
 	if errors.Is(err, ErrNotFound) {
-		e := driver.LogEntry{ID: cid, Phase: PhaseAssembling, Owner: s.owner, Heartbeat: now, Change: driver.Change{
+		e := driver.LogEntry{ID: cid, Phase: PhaseRecorded, Owner: s.leaseToken(), Heartbeat: now, Change: driver.Change{
 			ID: id, New: &rev, Old: current, UploadID: u, CleanupAfter: now.Add(MultipartCompleteCleanupDelay)}}
 		if err := s.log.Record(ctx, e); err != nil {
 			if errors.Is(err, ErrConflict) {
@@ -239,7 +250,7 @@ func (s *Store) acquireComplete(ctx context.Context, id, rev ObjectID, u string,
 			return nil, false, fmt.Errorf("record change: %w", err)
 		}
 		g := s.hold(e)
-		g.multipart, g.fresh = true, true
+		g.multipart = true
 		return g, false, nil
 	}
 	if err != nil {
@@ -259,8 +270,10 @@ func (s *Store) acquireComplete(ctx context.Context, id, rev ObjectID, u string,
 		return nil, false, errCompleteBusy
 	}
 	next := prev
-	next.Owner, next.Heartbeat = s.owner, now
-	next.Phase = PhaseAssembling
+	next.Owner, next.Heartbeat = s.leaseToken(), now
+	if prev.Phase != PhaseRecorded { // an unproven entry stays unproven
+		next.Phase = PhaseAssembling
+	}
 	next.Change.Old = current
 	var settled Phase
 	if prev.Phase == PhaseWritten {

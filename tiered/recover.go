@@ -78,6 +78,13 @@ func (s *Store) abandoned(e driver.LogEntry, now time.Time) (driver.LogEntry, bo
 	next := e
 	switch e.Phase {
 	case PhaseRecorded:
+		if e.Change.UploadID != "" {
+			// An unproven multipart complete: nothing was assembled under it, and its
+			// revision, if it exists, was committed by an earlier attempt. Nothing to delete;
+			// an upload left over is the lifecycle rule's.
+			next.Phase, next.NotBefore, next.Change.Old = PhaseUpdated, now, nil
+			break
+		}
 		next.Phase, next.NotBefore = PhaseUnknown, now
 		if e.Change.New != nil {
 			next.NotBefore = now.Add(settle)

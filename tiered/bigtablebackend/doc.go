@@ -147,8 +147,12 @@
 // and DeadlineExceeded of the attempt. Not retried: ResourceExhausted (quota or an oversized
 // message), InvalidArgument, NotFound, PermissionDenied, Unauthenticated, FailedPrecondition,
 // and anything once the caller's context is done (the error then wraps the context's error).
-// CheckAndMutateRow is retried too (the client library never retries it); this is safe
-// because every predicate is idempotent. Note that the library itself also retries ReadRows
+// CheckAndMutateRow is retried too (the client library never retries it) where a retry
+// cannot re-apply the write over a later writer's: PutNonTombstone, DeleteNonTombstone, and
+// CompareAndWrite of a swap between two tombstones (revisions are unique, so its predicate
+// can never match again once the row moved on). Every other CompareAndWrite also matches
+// "no live tombstone", a state the row can leave and come back to, so it makes one attempt,
+// and a failure is an unknown outcome that the Store settles from the row. Note that the library itself also retries ReadRows
 // and MutateRow with explicit timestamps on Unavailable, DeadlineExceeded and Aborted within
 // each attempt's deadline.
 //

@@ -184,6 +184,13 @@ func (b *Backend) CompareAndWrite(ctx context.Context, id driver.ObjectID, curre
 	}
 	lf := liveFrom(now)
 	var p predicate
+	// Only a swap between two tombstones is retried. Every other predicate also matches
+	// "no live tombstone", a state the row can leave and return to (an inline object, a
+	// delete): a retry after a lost response could then apply the write a second time over
+	// a later writer's, and bring back a revision that writer's cleanup is about to delete.
+	// Those calls make one attempt, and a failure is an unknown outcome for the Store to
+	// settle from the row.
+	attempts := 1
 	switch {
 	case current == nil && w.Kind != driver.WriteTombstone:
 		p = noTombstonePredicate(lf)
@@ -193,8 +200,9 @@ func (b *Backend) CompareAndWrite(ctx context.Context, id driver.ObjectID, curre
 		p = optionalTargetPredicate(*current, id, lf)
 	default:
 		p = updatePredicate(*current, w.Tombstone.Target, id, lf)
+		attempts = b.opts.MaxAttempts
 	}
-	r, err := b.checkAndMutate(ctx, op, key, p, rw, b.opts.MaxAttempts, w.Deadline)
+	r, err := b.checkAndMutate(ctx, op, key, p, rw, attempts, w.Deadline)
 	if err != nil {
 		return false, err
 	}
