@@ -34,7 +34,7 @@ import (
 )
 
 var (
-	simSeeds = flag.Int("sim.seeds", 0, "number of simulation seeds (default 2000, 200 with -short)")
+	simSeeds = flag.Int("sim.seeds", 0, "number of simulation seeds (default 2000, 200 with -short or -race)")
 	simSeed  = flag.Uint64("sim.seed", 0, "run only this simulation seed")
 	simBug   = flag.Int("sim.bug", 0, "reintroduce regression 1..7 in the simulation")
 	simDebug = flag.Bool("sim.debug", false, "log every backend apply of a single-seed run")
@@ -1105,7 +1105,7 @@ func TestSimulation(t *testing.T) {
 	n := *simSeeds
 	if n == 0 {
 		n = 2000
-		if testing.Short() {
+		if testing.Short() || raceEnabled {
 			n = 200
 		}
 	}
@@ -1148,8 +1148,8 @@ func TestSimulation_Deterministic(t *testing.T) {
 }
 
 func TestSimulation_FindsEachBug(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow: hunts for each regression")
+	if testing.Short() || raceEnabled {
+		t.Skip("slow: hunts for each regression (runs in make test without -race)")
 	}
 	for bug := 1; bug <= 7; bug++ {
 		start := time.Now()
