@@ -22,7 +22,11 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -424,7 +428,9 @@ func (h simHV) CompareAndWrite(_ context.Context, id ObjectID, current *ObjectID
 	ok, err := cas()
 	if errors.Is(err, errSimLost) && current != nil && w.Kind == driver.WriteTombstone && s.rng.IntN(2) == 0 {
 		// Retry once internally, as the Bigtable backend does for a swap between two
-		// tombstones (the only predicate that cannot match again after the row moved on).
+		// tombstones (the only predicate that cannot match again after the row moved on),
+		// after a backoff that leaves other writers time to replace the row.
+		s.sleep(s.durN(5 * time.Second))
 		ok2, err2 := cas()
 		if err2 != nil {
 			return false, err2
@@ -1113,8 +1119,36 @@ func TestSimulation(t *testing.T) {
 	failed := 0
 	kinds := map[string]int{}
 	var kindOrder []string
-	for seed := uint64(1); seed <= uint64(n); seed++ {
-		r := runSim(seed, bug)
+	// Runs are independent: spread the seeds over every core, and report in seed order.
+	results := make(chan simSeedResult, 256)
+	go func() {
+		defer close(results)
+		var next atomic.Uint64
+		var wg sync.WaitGroup
+		for range runtime.GOMAXPROCS(0) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					seed := next.Add(1)
+					if seed > uint64(n) {
+						return
+					}
+					results <- simSeedResult{seed, runSim(seed, bug)}
+				}
+			}()
+		}
+		wg.Wait()
+	}()
+	var all []simSeedResult
+	for r := range results {
+		if len(r.violations) > 0 {
+			all = append(all, r)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].seed < all[j].seed })
+	for _, sr := range all {
+		seed, r := sr.seed, sr.simResult
 		if len(r.violations) > 0 {
 			failed++
 			k := simKind(r.violations[0])
@@ -1136,6 +1170,11 @@ func TestSimulation(t *testing.T) {
 		t.Errorf("%d of %d seeds failed", failed, n)
 	}
 	t.Logf("%d seeds in %s: %.0f seeds/s", n, el.Round(time.Millisecond), float64(n)/el.Seconds())
+}
+
+type simSeedResult struct {
+	seed uint64
+	simResult
 }
 
 func TestSimulation_Deterministic(t *testing.T) {
