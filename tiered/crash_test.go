@@ -15,6 +15,7 @@ func TestCrash_Memory(t *testing.T) {
 			LT:      lt,
 			Log:     membackend.NewChangeLog(nil),
 			Objects: memObjects(lt),
+			Uploads: lt.Uploads,
 		}
 	})
 }

@@ -28,6 +28,10 @@ type Backends struct {
 	Log driver.ChangeLog
 	// Objects lists the storage paths of every long-term object (not multipart parts).
 	Objects func(ctx context.Context) ([]string, error)
+	// Uploads, when set, counts the multipart uploads that still hold parts. After a crash
+	// and recovery, an upload may only remain if its complete never assembled it (the
+	// lifecycle rule reaps those).
+	Uploads func() int
 }
 
 // errCrash is what a crashing backend call reports; the Store under test sees it like any
@@ -217,6 +221,12 @@ func crashAndRecover(t *testing.T, b Backends, o op, cr *crasher) {
 	// The process is gone. Later, past every lease and deferral, a fresh process recovers.
 	RecoverAll(t, b)
 	checkWhole(t, mustStore(t, b.HV, b.LT, b.Log, storeOpts(nil)), id, o.old, o.new)
+	if b.Uploads != nil && o.name == "MultipartComplete" {
+		got, _ := ReadAll(mustStore(t, b.HV, b.LT, b.Log, storeOpts(nil)), id)
+		if n := b.Uploads(); n > 0 && bytes.Equal(got, o.new) {
+			t.Errorf("%d multipart uploads hold parts after the complete committed", n)
+		}
+	}
 	CheckNoOrphans(t, b, []driver.ObjectID{id})
 	CheckEmptyLog(t, b.Log, time.Now())
 }
