@@ -1188,7 +1188,7 @@ func TestSimulation_Deterministic(t *testing.T) {
 
 func TestSimulation_FindsEachBug(t *testing.T) {
 	if testing.Short() || raceEnabled {
-		t.Skip("slow: hunts for each regression (runs in make test without -race)")
+		t.Skip("slow; skipped with -short or -race: make test runs it in its plain pass")
 	}
 	for bug := 1; bug <= 7; bug++ {
 		start := time.Now()
