@@ -24,8 +24,8 @@ import (
 	"github.com/stratastore/strata/functions/internal/auth"
 	"github.com/stratastore/strata/functions/internal/httpapi"
 	"github.com/stratastore/strata/tiered"
-	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Environment of the child process that serves one function through the Functions
@@ -60,7 +60,7 @@ func serveChild() int {
 }
 
 // seedContext is where seeded objects live: /v1/objects/test/org=1/{key}.
-var seedContext = driver.ObjectContext{Usecase: "test", Scopes: []driver.Scope{{Name: "org", Value: "1"}}}
+var seedContext = object.Context{Usecase: "test", Scopes: []object.Scope{{Name: "org", Value: "1"}}}
 
 // memoryInstance builds an instance over in-memory backends, without auth.
 func memoryInstance(seedJSON string) (*instance, error) {
@@ -75,7 +75,7 @@ func memoryInstance(seedJSON string) (*instance, error) {
 		}
 	}
 	for _, k := range keys {
-		if _, err := store.Put(context.Background(), driver.ObjectID{Context: seedContext, Key: k}, driver.Metadata{Size: -1}, strings.NewReader(k)); err != nil {
+		if _, err := store.Put(context.Background(), object.ID{Context: seedContext, Key: k}, object.Metadata{Size: -1}, strings.NewReader(k)); err != nil {
 			return nil, fmt.Errorf("seed %q: %w", k, err)
 		}
 	}

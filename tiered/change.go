@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Phase is where a cross-tier change stands; see driver.Phase. The change log stores it, and
@@ -55,10 +56,10 @@ func (t CleanupTask) MarshalJSON() ([]byte, error) {
 func (t *CleanupTask) UnmarshalJSON(b []byte) error {
 	var j taskJSON
 	if err := json.Unmarshal(b, &j); err != nil {
-		return fmt.Errorf("%w: cleanup task: %v", ErrInvalidArgument, err)
+		return object.Invalidf("cleanup task: %v", err)
 	}
 	if j.ChangeID == "" || len(j.ChangeID) > maxChangeIDLen {
-		return fmt.Errorf("%w: cleanup task needs a change_id of 1 to %d bytes", ErrInvalidArgument, maxChangeIDLen)
+		return object.Invalidf("cleanup task needs a change_id of 1 to %d bytes", maxChangeIDLen)
 	}
 	*t = CleanupTask{ChangeID: driver.ChangeID(j.ChangeID), Object: j.Object}
 	return nil
@@ -175,7 +176,7 @@ func (g *guard) beat() {
 		if g.s.regress != regressFrozenHeartbeat && now.After(g.lastBeat) {
 			g.lastBeat = now
 		}
-	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+	case errors.Is(err, object.ErrConflict), errors.Is(err, object.ErrNotFound):
 		g.lost = true
 	}
 	if err != nil {
@@ -220,9 +221,9 @@ func (g *guard) commitDeadline() (time.Time, error) {
 
 // commit is the commit point: one compare-and-write of w over current, fenced by the lease.
 // It leaves the guard in Updated or Lost, or in Written when the outcome is unknown (an error).
-func (g *guard) commit(ctx context.Context, current *driver.ObjectID, w driver.Write) error {
+func (g *guard) commit(ctx context.Context, current *object.ID, w driver.Write) error {
 	id := g.entry.Change.ID
-	attempt := func(current *driver.ObjectID) (bool, error) {
+	attempt := func(current *object.ID) (bool, error) {
 		d, err := g.commitDeadline()
 		if err != nil {
 			return false, err
@@ -269,7 +270,7 @@ func (g *guard) logPhase(ctx context.Context, p Phase) error {
 	e := g.entry
 	e.Phase = p
 	if err := g.s.log.Update(ctx, e, driver.Lease{Owner: g.owner}); err != nil {
-		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+		if errors.Is(err, object.ErrConflict) || errors.Is(err, object.ErrNotFound) {
 			return errLeaseLost
 		}
 		return fmt.Errorf("log the commit attempt: %w", err)
@@ -367,9 +368,9 @@ func (g *guard) finish(ctx context.Context) {
 
 // doomed lists the revisions a final entry's cleanup may delete (each only if the row does
 // not reference it then).
-func doomed(e driver.LogEntry) []driver.ObjectID {
-	var out []driver.ObjectID
-	add := func(id *driver.ObjectID) {
+func doomed(e driver.LogEntry) []object.ID {
+	var out []object.ID
+	add := func(id *object.ID) {
 		if id != nil {
 			out = append(out, *id)
 		}
@@ -386,7 +387,7 @@ func doomed(e driver.LogEntry) []driver.ObjectID {
 	return out
 }
 
-var errLeaseLost = fmt.Errorf("%w: change-log lease lost before commit", ErrUnavailable)
+var errLeaseLost = fmt.Errorf("%w: change-log lease lost before commit", object.ErrUnavailable)
 
 // settle decides an Unknown change from the row, once no attempt of its compare-and-write
 // can still land: the row references New (it committed: Updated), or still references Old
@@ -426,7 +427,7 @@ func (s *Store) settle(ctx context.Context, e driver.LogEntry) (driver.LogEntry,
 // harmless, and a forged one can only make due work happen on time.
 func (s *Store) Cleanup(ctx context.Context, t CleanupTask) error {
 	e, err := s.log.Get(ctx, t.ChangeID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, object.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -475,7 +476,7 @@ func (s *Store) Cleanup(ctx context.Context, t CleanupTask) error {
 		}
 	}
 	if c.UploadID != "" && c.New != nil && e.Phase != PhaseUpdated {
-		if err := s.lt.AbortMultipart(ctx, *c.New, c.UploadID); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := s.lt.AbortMultipart(ctx, *c.New, c.UploadID); err != nil && !errors.Is(err, object.ErrNotFound) {
 			return wrapErr("cleanup", c.ID, fmt.Errorf("abort upload: %w", err))
 		}
 	}

@@ -8,23 +8,22 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
-func testID(key string) ObjectID {
-	return driver.NewObjectID("testing", []Scope{{Name: "org", Value: "1"}}, key)
+func testID(key string) object.ID {
+	return object.NewID("testing", []object.Scope{{Name: "org", Value: "1"}}, key)
 }
 
 // newRevision is a revision from a default Store's id source.
-func newRevision(id ObjectID) ObjectID {
+func newRevision(id object.ID) object.ID {
 	return (&Store{opts: Options{NewUUID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}}).newRevision(id)
 }
 
 func TestNewRevision_PreservesContextAndPrefixesKey(t *testing.T) {
 	id := testID("my-key")
 	rev := newRevision(id)
-	if !rev.Equal(ObjectID{Context: id.Context, Key: rev.Key}) {
+	if !rev.Equal(object.ID{Context: id.Context, Key: rev.Key}) {
 		t.Fatalf("context changed: %+v", rev.Context)
 	}
 	suffix, ok := strings.CutPrefix(rev.Key, "my-key/")
@@ -39,7 +38,7 @@ func TestNewRevision_PreservesContextAndPrefixesKey(t *testing.T) {
 
 func TestNewRevision_RoundTripsStoragePath(t *testing.T) {
 	rev := newRevision(testID("a/b c"))
-	got, err := driver.ParseStoragePath(rev.StoragePath())
+	got, err := object.ParseStoragePath(rev.StoragePath())
 	if err != nil || !got.Equal(rev) {
 		t.Fatalf("ParseStoragePath(%q) = %+v, %v", rev.StoragePath(), got, err)
 	}
@@ -87,7 +86,7 @@ func TestUploadID_RejectsForgeries(t *testing.T) {
 	}
 	for name, u := range cases {
 		t.Run(name, func(t *testing.T) {
-			if _, _, err := decodeUploadID(id, u); !errors.Is(err, ErrInvalidArgument) {
+			if _, _, err := decodeUploadID(id, u); !errors.Is(err, object.ErrInvalidArgument) {
 				t.Fatalf("decodeUploadID(%q) error = %v, want ErrInvalidArgument", u, err)
 			}
 		})
@@ -110,7 +109,7 @@ func TestCleanupTask_JSONCarriesOnlyThePointer(t *testing.T) {
 		t.Fatalf("old-format task decoded to %+v, %v", out, err)
 	}
 	for _, bad := range []string{`{}`, `{"change_id":""}`, `{"change_id":"` + strings.Repeat("x", 129) + `"}`, `{"change_id":1}`} {
-		if err := json.Unmarshal([]byte(bad), &out); !errors.Is(err, ErrInvalidArgument) {
+		if err := json.Unmarshal([]byte(bad), &out); !errors.Is(err, object.ErrInvalidArgument) {
 			t.Errorf("Unmarshal(%s) = %v, want ErrInvalidArgument", bad, err)
 		}
 	}

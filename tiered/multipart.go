@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // uploadToken is the tiered upload id before encoding: the revision the upload writes and
@@ -29,9 +30,9 @@ func encodeUploadID(t uploadToken) string {
 // decodeUploadID decodes an upload id and returns the physical revision it writes. The
 // revision must be "{key}/{uuid}" of id's own key: an upload id is client input, and a
 // forged one must never point at another object's data.
-func decodeUploadID(id ObjectID, uploadID string) (ObjectID, string, error) {
-	bad := func(why string) (ObjectID, string, error) {
-		return ObjectID{}, "", fmt.Errorf("%w: invalid upload id: %s", ErrInvalidArgument, why)
+func decodeUploadID(id object.ID, uploadID string) (object.ID, string, error) {
+	bad := func(why string) (object.ID, string, error) {
+		return object.ID{}, "", object.Invalidf("invalid upload id: %s", why)
 	}
 	if uploadID == "" || len(uploadID) > maxUploadIDLen {
 		return bad("empty or too long")
@@ -44,7 +45,7 @@ func decodeUploadID(id ObjectID, uploadID string) (ObjectID, string, error) {
 	if err := json.Unmarshal(raw, &t); err != nil {
 		return bad("not a tiered upload token")
 	}
-	rev := ObjectID{Context: id.Context, Key: t.Revision}
+	rev := object.ID{Context: id.Context, Key: t.Revision}
 	if !isRevisionOf(rev, id) {
 		return bad("it belongs to another object")
 	}
@@ -57,7 +58,7 @@ func decodeUploadID(id ObjectID, uploadID string) (ObjectID, string, error) {
 // InitiateMultipart starts a multipart upload for id with the final object's metadata and
 // returns its upload id. The upload writes a fresh revision; nothing is visible at id until
 // CompleteMultipart commits.
-func (s *Store) InitiateMultipart(ctx context.Context, id ObjectID, md Metadata) (string, error) {
+func (s *Store) InitiateMultipart(ctx context.Context, id object.ID, md object.Metadata) (string, error) {
 	if err := id.Validate(); err != nil {
 		return "", wrapErr("initiate multipart", id, err)
 	}
@@ -74,50 +75,50 @@ func (s *Store) InitiateMultipart(ctx context.Context, id ObjectID, md Metadata)
 
 // UploadPart stores part partNumber (1..10000) of an upload; body must hold exactly size
 // bytes. Uploading a part number again replaces the part.
-func (s *Store) UploadPart(ctx context.Context, id ObjectID, uploadID string, partNumber int, size int64, body io.Reader) (string, error) {
+func (s *Store) UploadPart(ctx context.Context, id object.ID, uploadID string, partNumber int, size int64, body io.Reader) (string, error) {
 	rev, u, err := s.checkUpload(id, uploadID)
 	if err != nil {
 		return "", wrapErr("upload part", id, err)
 	}
-	if partNumber < driver.MinPartNumber || partNumber > driver.MaxPartNumber {
-		return "", wrapErr("upload part", id, fmt.Errorf("%w: part number %d is outside %d..%d", ErrInvalidArgument, partNumber, driver.MinPartNumber, driver.MaxPartNumber))
+	if partNumber < object.MinPartNumber || partNumber > object.MaxPartNumber {
+		return "", wrapErr("upload part", id, object.Invalidf("part number %d is outside %d..%d", partNumber, object.MinPartNumber, object.MaxPartNumber))
 	}
-	if size < 0 || size > driver.MaxPartSize {
-		return "", wrapErr("upload part", id, fmt.Errorf("%w: part size %d exceeds %d bytes", ErrTooLarge, size, driver.MaxPartSize))
+	if size < 0 || size > object.MaxPartSize {
+		return "", wrapErr("upload part", id, fmt.Errorf("%w: part size %d exceeds %d bytes", object.ErrTooLarge, size, object.MaxPartSize))
 	}
 	etag, err := s.lt.UploadPart(ctx, rev, u, partNumber, size, body)
 	return etag, wrapErr("upload part", id, err)
 }
 
 // ListParts lists an upload's parts with numbers above marker, at most maxParts (0: all).
-func (s *Store) ListParts(ctx context.Context, id ObjectID, uploadID string, maxParts, marker int) (PartList, error) {
+func (s *Store) ListParts(ctx context.Context, id object.ID, uploadID string, maxParts, marker int) (object.PartList, error) {
 	rev, u, err := s.checkUpload(id, uploadID)
 	if err != nil {
-		return PartList{}, wrapErr("list parts", id, err)
+		return object.PartList{}, wrapErr("list parts", id, err)
 	}
 	if maxParts < 0 || marker < 0 {
-		return PartList{}, wrapErr("list parts", id, fmt.Errorf("%w: negative max_parts or marker", ErrInvalidArgument))
+		return object.PartList{}, wrapErr("list parts", id, object.Invalidf("negative max_parts or marker"))
 	}
 	l, err := s.lt.ListParts(ctx, rev, u, maxParts, marker)
 	return l, wrapErr("list parts", id, err)
 }
 
 // AbortMultipart discards an upload and its parts. Aborting twice succeeds.
-func (s *Store) AbortMultipart(ctx context.Context, id ObjectID, uploadID string) error {
+func (s *Store) AbortMultipart(ctx context.Context, id object.ID, uploadID string) error {
 	rev, u, err := s.checkUpload(id, uploadID)
 	if err != nil {
 		return wrapErr("abort multipart", id, err)
 	}
 	err = s.lt.AbortMultipart(ctx, rev, u)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, object.ErrNotFound) {
 		err = nil
 	}
 	return wrapErr("abort multipart", id, err)
 }
 
-func (s *Store) checkUpload(id ObjectID, uploadID string) (ObjectID, string, error) {
+func (s *Store) checkUpload(id object.ID, uploadID string) (object.ID, string, error) {
 	if err := id.Validate(); err != nil {
-		return ObjectID{}, "", err
+		return object.ID{}, "", err
 	}
 	return decodeUploadID(id, uploadID)
 }
@@ -127,13 +128,13 @@ func (s *Store) checkUpload(id ObjectID, uploadID string) (ObjectID, string, err
 // the client's 200 body; the upload survives it. Complete is safe to retry: after any
 // failure the assembled revision, if any, is kept for MultipartCompleteCleanupDelay, and a
 // retry after a commit whose response was lost reports success.
-func (s *Store) CompleteMultipart(ctx context.Context, id ObjectID, uploadID string, parts []CompletedPart) (*CompleteError, error) {
+func (s *Store) CompleteMultipart(ctx context.Context, id object.ID, uploadID string, parts []object.CompletedPart) (*object.CompleteError, error) {
 	rev, u, err := s.checkUpload(id, uploadID)
 	if err != nil {
 		return nil, wrapErr("complete multipart", id, err)
 	}
 	if len(parts) == 0 {
-		return &CompleteError{Code: "InvalidRequest", Message: "at least one part is required"}, nil
+		return &object.CompleteError{Code: "InvalidRequest", Message: "at least one part is required"}, nil
 	}
 	ce, err := s.completeMultipart(ctx, id, rev, u, parts)
 	return ce, wrapErr("complete multipart", id, err)
@@ -143,11 +144,11 @@ func (s *Store) CompleteMultipart(ctx context.Context, id ObjectID, uploadID str
 // change-log entry; errCompleteUnsettled one whose earlier attempt's outcome is unknown
 // until cleanup settles it.
 var (
-	errCompleteBusy      = fmt.Errorf("%w: another attempt to complete this upload is in progress; retry later", ErrUnavailable)
-	errCompleteUnsettled = fmt.Errorf("%w: an earlier attempt to complete this upload has an unknown outcome that is being settled; retry later", ErrUnavailable)
+	errCompleteBusy      = fmt.Errorf("%w: another attempt to complete this upload is in progress; retry later", object.ErrUnavailable)
+	errCompleteUnsettled = fmt.Errorf("%w: an earlier attempt to complete this upload has an unknown outcome that is being settled; retry later", object.ErrUnavailable)
 )
 
-func (s *Store) completeMultipart(ctx context.Context, id, rev ObjectID, u string, parts []CompletedPart) (*CompleteError, error) {
+func (s *Store) completeMultipart(ctx context.Context, id, rev object.ID, u string, parts []object.CompletedPart) (*object.CompleteError, error) {
 	// 1. Read the row: the commit's precondition, and the retry shortcut.
 	e, err := s.hv.GetTieredMetadata(ctx, id)
 	if err != nil {
@@ -172,7 +173,7 @@ func (s *Store) completeMultipart(ctx context.Context, id, rev ObjectID, u strin
 		// bring back a superseded revision that is about to be deleted. The proof is logged
 		// (Assembling) before anything is assembled under this entry.
 		if _, err := s.lt.ListParts(ctx, rev, u, 1, 0); err != nil {
-			if !errors.Is(err, ErrNotFound) {
+			if !errors.Is(err, object.ErrNotFound) {
 				return nil, err // the entry stays unproven, released, for a retry
 			}
 			// The upload is gone, so no attempt can commit under this entry any more: it
@@ -202,9 +203,9 @@ func (s *Store) completeMultipart(ctx context.Context, id, rev ObjectID, u strin
 	md, headErr := s.lt.Head(ctx, rev)
 	switch {
 	case headErr == nil:
-	case errors.Is(headErr, ErrNotFound) && completeErr != nil:
+	case errors.Is(headErr, object.ErrNotFound) && completeErr != nil:
 		return nil, completeErr
-	case errors.Is(headErr, ErrNotFound):
+	case errors.Is(headErr, object.ErrNotFound):
 		return nil, fmt.Errorf("assembled revision %s is missing after a successful complete", rev)
 	case completeErr != nil:
 		return nil, completeErr
@@ -236,15 +237,15 @@ func (s *Store) completeMultipart(ctx context.Context, id, rev ObjectID, u strin
 //     land. If the row references rev, it committed (Updated, done); if the row still holds
 //     the entry's Old, it never landed and we may try again; otherwise it may have landed
 //     and been replaced, and the revision must never be committed again (Unknown).
-func (s *Store) acquireComplete(ctx context.Context, id, rev ObjectID, u string, current *ObjectID) (*guard, bool, error) {
+func (s *Store) acquireComplete(ctx context.Context, id, rev object.ID, u string, current *object.ID) (*guard, bool, error) {
 	cid := driver.ChangeID(rev.Key[len(id.Key)+1:])
 	now := s.now()
 	prev, err := s.log.Get(ctx, cid)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, object.ErrNotFound) {
 		e := driver.LogEntry{ID: cid, Phase: PhaseRecorded, Owner: s.leaseToken(), Heartbeat: now, Change: driver.Change{
 			ID: id, New: &rev, Old: current, UploadID: u, CleanupAfter: now.Add(MultipartCompleteCleanupDelay)}}
 		if err := s.log.Record(ctx, e); err != nil {
-			if errors.Is(err, ErrConflict) {
+			if errors.Is(err, object.ErrConflict) {
 				return nil, false, errCompleteBusy
 			}
 			return nil, false, fmt.Errorf("record change: %w", err)
@@ -262,7 +263,7 @@ func (s *Store) acquireComplete(ctx context.Context, id, rev ObjectID, u string,
 			return nil, true, nil
 		}
 	case PhaseAborted:
-		return nil, false, fmt.Errorf("%w: the upload was abandoned", ErrNotFound)
+		return nil, false, fmt.Errorf("%w: the upload was abandoned", object.ErrNotFound)
 	case PhaseUnknown, PhaseSuperseded:
 		return nil, false, errCompleteUnsettled
 	}
@@ -299,7 +300,7 @@ func (s *Store) acquireComplete(ctx context.Context, id, rev ObjectID, u string,
 		}
 	}
 	if err := s.log.Update(ctx, next, prev.Lease()); err != nil {
-		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+		if errors.Is(err, object.ErrConflict) || errors.Is(err, object.ErrNotFound) {
 			return nil, false, errCompleteBusy
 		}
 		return nil, false, fmt.Errorf("take over change-log entry: %w", err)

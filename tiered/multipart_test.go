@@ -13,10 +13,11 @@ import (
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/backendtest"
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/tieredtest"
 )
 
-func initiate(t *testing.T, s *tiered.Store, oid driver.ObjectID, md driver.Metadata) string {
+func initiate(t *testing.T, s *tiered.Store, oid object.ID, md object.Metadata) string {
 	t.Helper()
 	u, err := s.InitiateMultipart(context.Background(), oid, md)
 	if err != nil {
@@ -25,16 +26,16 @@ func initiate(t *testing.T, s *tiered.Store, oid driver.ObjectID, md driver.Meta
 	return u
 }
 
-func upload(t *testing.T, s *tiered.Store, oid driver.ObjectID, u string, n int, p []byte) driver.CompletedPart {
+func upload(t *testing.T, s *tiered.Store, oid object.ID, u string, n int, p []byte) object.CompletedPart {
 	t.Helper()
 	etag, err := s.UploadPart(context.Background(), oid, u, n, int64(len(p)), bytes.NewReader(p))
 	if err != nil {
 		t.Fatalf("upload part %d: %v", n, err)
 	}
-	return driver.CompletedPart{PartNumber: n, ETag: etag}
+	return object.CompletedPart{PartNumber: n, ETag: etag}
 }
 
-func complete(t *testing.T, s *tiered.Store, oid driver.ObjectID, u string, parts ...driver.CompletedPart) {
+func complete(t *testing.T, s *tiered.Store, oid object.ID, u string, parts ...object.CompletedPart) {
 	t.Helper()
 	ce, err := s.CompleteMultipart(context.Background(), oid, u, parts)
 	if err != nil || ce != nil {
@@ -43,7 +44,7 @@ func complete(t *testing.T, s *tiered.Store, oid driver.ObjectID, u string, part
 }
 
 // physical returns the revision an upload id writes.
-func physical(t *testing.T, oid driver.ObjectID, u string) driver.ObjectID {
+func physical(t *testing.T, oid object.ID, u string) object.ID {
 	t.Helper()
 	raw, err := base64.RawURLEncoding.DecodeString(u)
 	if err != nil {
@@ -56,12 +57,12 @@ func physical(t *testing.T, oid driver.ObjectID, u string) driver.ObjectID {
 	if err := json.Unmarshal(raw, &tok); err != nil || tok.UploadID == "" {
 		t.Fatalf("upload id %q is not objectstore's token form: %v", u, err)
 	}
-	return driver.ObjectID{Context: oid.Context, Key: tok.Revision}
+	return object.ID{Context: oid.Context, Key: tok.Revision}
 }
 
 func TestMultipart_SinglePart_RoundTrip(t *testing.T) {
 	e := newEnv(t)
-	md := driver.Metadata{ContentType: "application/octet-stream", ExpirationPolicy: driver.TTL(time.Hour), TimeExpires: time.Now().Add(time.Hour)}
+	md := object.Metadata{ContentType: "application/octet-stream", ExpirationPolicy: object.TTL(time.Hour), TimeExpires: time.Now().Add(time.Hour)}
 	u := initiate(t, e.s, id("mp"), md)
 	complete(t, e.s, id("mp"), u, upload(t, e.s, id("mp"), u, 1, large))
 	if got := read(t, e.s, id("mp")); !bytes.Equal(got, large) {
@@ -84,7 +85,7 @@ func TestMultipart_SinglePart_RoundTrip(t *testing.T) {
 
 func TestMultipart_OutOfOrderParts_AssembledByNumber(t *testing.T) {
 	e := newEnv(t)
-	u := initiate(t, e.s, id("mp"), driver.Metadata{})
+	u := initiate(t, e.s, id("mp"), object.Metadata{})
 	p1, p2, p3 := bytes.Repeat([]byte{0xAA}, 512<<10), bytes.Repeat([]byte{0xBB}, 512<<10), bytes.Repeat([]byte{0xCC}, 512<<10)
 	c3 := upload(t, e.s, id("mp"), u, 3, p3)
 	c2 := upload(t, e.s, id("mp"), u, 2, p2)
@@ -97,7 +98,7 @@ func TestMultipart_OutOfOrderParts_AssembledByNumber(t *testing.T) {
 
 func TestMultipart_Abort_LeavesNothing(t *testing.T) {
 	e := newEnv(t)
-	u := initiate(t, e.s, id("mp"), driver.Metadata{})
+	u := initiate(t, e.s, id("mp"), object.Metadata{})
 	upload(t, e.s, id("mp"), u, 1, []byte("part"))
 	if err := e.s.AbortMultipart(context.Background(), id("mp"), u); err != nil {
 		t.Fatal(err)
@@ -106,7 +107,7 @@ func TestMultipart_Abort_LeavesNothing(t *testing.T) {
 		t.Fatalf("second abort: %v", err)
 	}
 	expectKind(t, e, id("mp"), driver.EntryNotFound)
-	if _, err := e.s.Get(context.Background(), id("mp"), nil); !errors.Is(err, tiered.ErrNotFound) {
+	if _, err := e.s.Get(context.Background(), id("mp"), nil); !errors.Is(err, object.ErrNotFound) {
 		t.Fatal(err)
 	}
 	if e.lt.Uploads() != 0 || e.lt.Len() != 0 {
@@ -116,7 +117,7 @@ func TestMultipart_Abort_LeavesNothing(t *testing.T) {
 
 func TestMultipart_ListParts(t *testing.T) {
 	e := newEnv(t)
-	u := initiate(t, e.s, id("mp"), driver.Metadata{})
+	u := initiate(t, e.s, id("mp"), object.Metadata{})
 	upload(t, e.s, id("mp"), u, 1, make([]byte, 100))
 	upload(t, e.s, id("mp"), u, 2, make([]byte, 200))
 	l, err := e.s.ListParts(context.Background(), id("mp"), u, 0, 0)
@@ -131,9 +132,9 @@ func TestMultipart_ListParts(t *testing.T) {
 
 func TestMultipart_OverwritesExistingTombstoneOnlyAtComplete(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("mp"), driver.Metadata{}, large)
+	put(t, e.s, id("mp"), object.Metadata{}, large)
 	old := tombstone(t, e, id("mp")).Target
-	u := initiate(t, e.s, id("mp"), driver.Metadata{})
+	u := initiate(t, e.s, id("mp"), object.Metadata{})
 	c := upload(t, e.s, id("mp"), u, 1, large2)
 	if got := tombstone(t, e, id("mp")).Target; !got.Equal(old) {
 		t.Fatal("tombstone changed before complete")
@@ -153,9 +154,9 @@ func TestMultipart_OverwritesExistingTombstoneOnlyAtComplete(t *testing.T) {
 
 func TestMultipart_CompleteError_ReturnedAndUploadSurvives(t *testing.T) {
 	e := newEnv(t)
-	u := initiate(t, e.s, id("mp"), driver.Metadata{})
+	u := initiate(t, e.s, id("mp"), object.Metadata{})
 	c := upload(t, e.s, id("mp"), u, 1, []byte("data"))
-	for _, parts := range [][]driver.CompletedPart{
+	for _, parts := range [][]object.CompletedPart{
 		{{PartNumber: 1, ETag: "wrong"}},
 		{c, {PartNumber: 2, ETag: c.ETag}},
 		nil,
@@ -175,22 +176,22 @@ func TestMultipart_CompleteError_ReturnedAndUploadSurvives(t *testing.T) {
 
 func TestMultipart_ForeignUploadID_Rejected(t *testing.T) {
 	e := newEnv(t)
-	u := initiate(t, e.s, id("theirs"), driver.Metadata{})
+	u := initiate(t, e.s, id("theirs"), object.Metadata{})
 	upload(t, e.s, id("theirs"), u, 1, []byte("x"))
 	ctx := context.Background()
-	if _, err := e.s.UploadPart(ctx, id("mine"), u, 1, 1, strings.NewReader("y")); !errors.Is(err, tiered.ErrInvalidArgument) {
+	if _, err := e.s.UploadPart(ctx, id("mine"), u, 1, 1, strings.NewReader("y")); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Fatalf("upload with a foreign id: %v", err)
 	}
-	if _, err := e.s.CompleteMultipart(ctx, id("mine"), u, nil); !errors.Is(err, tiered.ErrInvalidArgument) {
+	if _, err := e.s.CompleteMultipart(ctx, id("mine"), u, nil); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Fatalf("complete with a foreign id: %v", err)
 	}
-	if err := e.s.AbortMultipart(ctx, id("mine"), "garbage"); !errors.Is(err, tiered.ErrInvalidArgument) {
+	if err := e.s.AbortMultipart(ctx, id("mine"), "garbage"); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Fatalf("abort with garbage: %v", err)
 	}
-	if _, err := e.s.UploadPart(ctx, id("theirs"), u, 0, 1, strings.NewReader("y")); !errors.Is(err, tiered.ErrInvalidArgument) {
+	if _, err := e.s.UploadPart(ctx, id("theirs"), u, 0, 1, strings.NewReader("y")); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Fatalf("part 0: %v", err)
 	}
-	if _, err := e.s.UploadPart(ctx, id("theirs"), u, 1, driver.MaxPartSize+1, strings.NewReader("y")); !errors.Is(err, tiered.ErrTooLarge) {
+	if _, err := e.s.UploadPart(ctx, id("theirs"), u, 1, object.MaxPartSize+1, strings.NewReader("y")); !errors.Is(err, object.ErrTooLarge) {
 		t.Fatalf("oversized part: %v", err)
 	}
 }
@@ -201,11 +202,11 @@ func TestMultipart_ForeignUploadID_Rejected(t *testing.T) {
 // has passed, recovery deletes the orphaned revision and the log entry.
 func TestMultipart_FailedComplete_RecoveryDeletesOrphanAfterDelay(t *testing.T) {
 	e := newEnv(t)
-	u := initiate(t, e.s, id("mp"), driver.Metadata{})
+	u := initiate(t, e.s, id("mp"), object.Metadata{})
 	c := upload(t, e.s, id("mp"), u, 1, large)
 	e.hlt.Add(backendtest.FailAfter(backendtest.OpComplete, 0))
 	e.hlt.Add(backendtest.FailOn(backendtest.OpHead, 0))
-	if _, err := e.s.CompleteMultipart(context.Background(), id("mp"), u, []driver.CompletedPart{c}); err == nil {
+	if _, err := e.s.CompleteMultipart(context.Background(), id("mp"), u, []object.CompletedPart{c}); err == nil {
 		t.Fatal("complete must fail")
 	}
 	e.join(t)
@@ -246,12 +247,12 @@ func TestMultipart_CompleteRetry_SucceedsAndRecoveryKeepsObject(t *testing.T) {
 	} {
 		t.Run(fault.name, func(t *testing.T) {
 			e := newEnv(t)
-			u := initiate(t, e.s, id("mp"), driver.Metadata{})
+			u := initiate(t, e.s, id("mp"), object.Metadata{})
 			c := upload(t, e.s, id("mp"), u, 1, large)
 			e.resetCounts()
 			e.hlt.Add(fault.hook)
 			e.hhv.Add(fault.hook)
-			if _, err := e.s.CompleteMultipart(context.Background(), id("mp"), u, []driver.CompletedPart{c}); err == nil {
+			if _, err := e.s.CompleteMultipart(context.Background(), id("mp"), u, []object.CompletedPart{c}); err == nil {
 				t.Fatal("first complete must fail")
 			}
 			complete(t, e.s, id("mp"), u, c)
@@ -284,7 +285,7 @@ func TestMultipart_CompleteRetry_SucceedsAndRecoveryKeepsObject(t *testing.T) {
 
 func TestMultipart_CASConflict_DeletesAssembledRevision(t *testing.T) {
 	e := newEnv(t)
-	u := initiate(t, e.s, id("mp"), driver.Metadata{})
+	u := initiate(t, e.s, id("mp"), object.Metadata{})
 	c := upload(t, e.s, id("mp"), u, 1, large)
 	e.hhv.Add(backendtest.LoseRace(0))
 	complete(t, e.s, id("mp"), u, c)
@@ -308,10 +309,10 @@ func TestMultipart_RetriedCompleteAfterOverwrite_DoesNotCommitAgain(t *testing.T
 			e := newEnv(t)
 			var tasks []tiered.CleanupTask
 			s := e.store(t, &tiered.Options{Dispatcher: &recordDispatcher{tasks: &tasks}})
-			u := initiate(t, s, id("mp"), driver.Metadata{})
+			u := initiate(t, s, id("mp"), object.Metadata{})
 			c := upload(t, s, id("mp"), u, 1, large)
 			complete(t, s, id("mp"), u, c)
-			put(t, s, id("mp"), driver.Metadata{}, large2) // replaces the upload's revision
+			put(t, s, id("mp"), object.Metadata{}, large2) // replaces the upload's revision
 			run := func() {
 				for _, task := range tasks {
 					if err := s.Cleanup(context.Background(), task); err != nil {
@@ -324,14 +325,14 @@ func TestMultipart_RetriedCompleteAfterOverwrite_DoesNotCommitAgain(t *testing.T
 				run()
 			}
 			// The retry: success, or, once the revision is gone, not found; never a commit.
-			if ce, err := s.CompleteMultipart(context.Background(), id("mp"), u, []driver.CompletedPart{c}); ce != nil || (err != nil && !(cleanedFirst && errors.Is(err, tiered.ErrNotFound))) {
+			if ce, err := s.CompleteMultipart(context.Background(), id("mp"), u, []object.CompletedPart{c}); ce != nil || (err != nil && !(cleanedFirst && errors.Is(err, object.ErrNotFound))) {
 				t.Fatalf("retried complete: %v %v", ce, err)
 			}
 			run() // the delayed cleanups run now
 			if got := read(t, s, id("mp")); !bytes.Equal(got, large2) {
 				t.Fatal("the retried complete replaced the later put")
 			}
-			tieredtest.CheckNoOrphans(t, tieredtest.Backends{HV: e.hv, LT: e.lt, Log: e.log, Objects: memObjects(e.lt)}, []driver.ObjectID{id("mp")})
+			tieredtest.CheckNoOrphans(t, tieredtest.Backends{HV: e.hv, LT: e.lt, Log: e.log, Objects: memObjects(e.lt)}, []object.ID{id("mp")})
 			tieredtest.CheckEmptyLog(t, e.log, time.Now())
 		})
 	}

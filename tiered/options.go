@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Threshold is the default routing threshold: a payload of at most Threshold bytes (exactly
@@ -108,7 +109,7 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if r.StaleAfter <= r.HeartbeatInterval+2*r.MaxClockSkew {
 		return r, fmt.Errorf("%w: StaleAfter %s must exceed HeartbeatInterval %s + 2×MaxClockSkew %s",
-			ErrInvalidArgument, r.StaleAfter, r.HeartbeatInterval, r.MaxClockSkew)
+			object.ErrInvalidArgument, r.StaleAfter, r.HeartbeatInterval, r.MaxClockSkew)
 	}
 	if r.Threshold <= 0 {
 		r.Threshold = Threshold

@@ -15,6 +15,7 @@ import (
 	"github.com/stratastore/strata/tiered/backendtest"
 	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/tieredtest"
 )
 
@@ -163,7 +164,7 @@ func (w *world) settle(t *testing.T) {
 
 // violations returns what is wrong with the world for key k after settling: a dangling
 // tombstone, orphans, or log entries.
-func (w *world) violations(k driver.ObjectID) []string {
+func (w *world) violations(k object.ID) []string {
 	var out []string
 	ctx := context.Background()
 	e, err := w.hv.GetTieredMetadata(ctx, k)
@@ -207,7 +208,7 @@ var (
 	big2 = backendtest.RandomPayload(3<<20/2 + 1)
 )
 
-func readAt(s *tiered.Store, k driver.ObjectID) ([]byte, error) { return tieredtest.ReadAll(s, k) }
+func readAt(s *tiered.Store, k object.ID) ([]byte, error) { return tieredtest.ReadAll(s, k) }
 
 // TestProtocol_StalledCommitAfterLeaseClaimed (bug 1): a large put's compare-and-write
 // stalls past the lease; recovery in another process claims the entry and cleans up before
@@ -219,7 +220,7 @@ func TestProtocol_StalledCommitAfterLeaseClaimed(t *testing.T) {
 		k := id("stalled")
 		writer := w.store(t, bug, tiered.Options{})
 		recoverer := w.store(t, 0, tiered.Options{})
-		if _, err := writer.Put(context.Background(), k, driver.Metadata{}, bytes.NewReader(big1)); err != nil {
+		if _, err := writer.Put(context.Background(), k, object.Metadata{}, bytes.NewReader(big1)); err != nil {
 			t.Fatal(err)
 		}
 		w.hhv.Add(backendtest.Match(backendtest.OpCompareAndWrite, func(ctx context.Context, c *backendtest.Call, next func() error) error {
@@ -238,7 +239,7 @@ func TestProtocol_StalledCommitAfterLeaseClaimed(t *testing.T) {
 			}
 			return next() // ... then it lands.
 		}))
-		_, err := writer.Put(context.Background(), k, driver.Metadata{}, bytes.NewReader(big2))
+		_, err := writer.Put(context.Background(), k, object.Metadata{}, bytes.NewReader(big2))
 		w.hhv.Reset()
 		var v []string
 		got, rerr := readAt(writer, k)
@@ -274,7 +275,7 @@ func TestProtocol_InterruptedUploadClaimed(t *testing.T) {
 			}
 			return errors.New("upload response lost")
 		}))
-		_, _ = writer.Put(context.Background(), k, driver.Metadata{}, bytes.NewReader(big1))
+		_, _ = writer.Put(context.Background(), k, object.Metadata{}, bytes.NewReader(big1))
 		w.hlt.Reset()
 		w.clock.Advance(2 * time.Minute)
 		if _, err := recoverer.Recover(context.Background(), 10); err != nil {
@@ -297,8 +298,8 @@ func TestProtocol_OverwriteRacesExpiry(t *testing.T) {
 		w := newWorld()
 		k := id("ttl")
 		s := w.store(t, bug, tiered.Options{})
-		ttl := func() driver.Metadata {
-			return driver.Metadata{ExpirationPolicy: driver.TTL(time.Minute), TimeExpires: w.clock.Now().Add(time.Minute)}
+		ttl := func() object.Metadata {
+			return object.Metadata{ExpirationPolicy: object.TTL(time.Minute), TimeExpires: w.clock.Now().Add(time.Minute)}
 		}
 		if _, err := s.Put(context.Background(), k, ttl(), bytes.NewReader(big1)); err != nil {
 			t.Fatal(err)
@@ -327,10 +328,10 @@ type completeErrorOnce struct {
 	n int
 }
 
-func (c *completeErrorOnce) CompleteMultipart(ctx context.Context, id driver.ObjectID, u string, parts []driver.CompletedPart) (*driver.CompleteError, error) {
+func (c *completeErrorOnce) CompleteMultipart(ctx context.Context, id object.ID, u string, parts []object.CompletedPart) (*object.CompleteError, error) {
 	c.n++
 	if c.n == 2 {
-		return &driver.CompleteError{Code: "InvalidPart", Message: "part 1 not found"}, nil
+		return &object.CompleteError{Code: "InvalidPart", Message: "part 1 not found"}, nil
 	}
 	return c.HookedLongTerm.CompleteMultipart(ctx, id, u, parts)
 }
@@ -349,7 +350,7 @@ func TestProtocol_CompleteErrorOnRetryKeepsAssembledRevisionTracked(t *testing.T
 		}
 		tiered.Regress(s, bug)
 		ctx := context.Background()
-		u, err := s.InitiateMultipart(ctx, k, driver.Metadata{})
+		u, err := s.InitiateMultipart(ctx, k, object.Metadata{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -357,7 +358,7 @@ func TestProtocol_CompleteErrorOnRetryKeepsAssembledRevisionTracked(t *testing.T
 		if err != nil {
 			t.Fatal(err)
 		}
-		parts := []driver.CompletedPart{{PartNumber: 1, ETag: etag}}
+		parts := []object.CompletedPart{{PartNumber: 1, ETag: etag}}
 		w.hlt.Add(backendtest.FailAfter(backendtest.OpComplete, 0))
 		w.hlt.Add(backendtest.FailOn(backendtest.OpHead, 0))
 		if _, err := s.CompleteMultipart(ctx, k, u, parts); err == nil {
@@ -383,7 +384,7 @@ func TestProtocol_RecoveryKeepsTheGracePeriod(t *testing.T) {
 		w := newWorld()
 		k := id("grace")
 		s := w.store(t, bug, tiered.Options{GracePeriod: 5 * time.Minute, Dispatcher: nil})
-		if _, err := s.Put(context.Background(), k, driver.Metadata{}, bytes.NewReader(big1)); err != nil {
+		if _, err := s.Put(context.Background(), k, object.Metadata{}, bytes.NewReader(big1)); err != nil {
 			t.Fatal(err)
 		}
 		old := tombstoneOf(t, w, k)
@@ -392,7 +393,7 @@ func TestProtocol_RecoveryKeepsTheGracePeriod(t *testing.T) {
 		w.hlog.Add(backendtest.Match(backendtest.OpGetEntry, func(ctx context.Context, c *backendtest.Call, next func() error) error {
 			return errors.New("cleanup lost") // the dispatched cleanup never runs
 		}))
-		if _, err := lost.Put(context.Background(), k, driver.Metadata{}, bytes.NewReader(big2)); err != nil {
+		if _, err := lost.Put(context.Background(), k, object.Metadata{}, bytes.NewReader(big2)); err != nil {
 			t.Fatal(err)
 		}
 		w.hlog.Reset()
@@ -412,7 +413,7 @@ func TestProtocol_RecoveryKeepsTheGracePeriod(t *testing.T) {
 	})
 }
 
-func tombstoneOf(t *testing.T, w *world, k driver.ObjectID) driver.ObjectID {
+func tombstoneOf(t *testing.T, w *world, k object.ID) object.ID {
 	t.Helper()
 	e, ok := w.hv.Entry(k)
 	if !ok || e.Kind != driver.EntryTombstone {
@@ -427,7 +428,7 @@ func TestProtocol_InvertedRangeIsAnError(t *testing.T) {
 		w := newWorld()
 		s := w.store(t, bug, tiered.Options{})
 		k := id("small")
-		if _, err := s.Put(context.Background(), k, driver.Metadata{}, bytes.NewReader([]byte("0123456789"))); err != nil {
+		if _, err := s.Put(context.Background(), k, object.Metadata{}, bytes.NewReader([]byte("0123456789"))); err != nil {
 			t.Fatal(err)
 		}
 		defer func() {
@@ -435,8 +436,8 @@ func TestProtocol_InvertedRangeIsAnError(t *testing.T) {
 				v = append(v, fmt.Sprint("panic: ", r))
 			}
 		}()
-		r := driver.Bounded(5, 2)
-		if _, err := s.Get(context.Background(), k, &r); !errors.Is(err, tiered.ErrInvalidArgument) {
+		r := object.Bounded(5, 2)
+		if _, err := s.Get(context.Background(), k, &r); !errors.Is(err, object.ErrInvalidArgument) {
 			v = append(v, fmt.Sprintf("Get(5-2) = %v, want ErrInvalidArgument", err))
 		}
 		return v
@@ -458,7 +459,7 @@ func TestProtocol_HeartbeatKeepsLeaseFresh(t *testing.T) {
 				v = append(v, fmt.Sprintf("recovery claimed a live put's entry: %+v %v", r, err))
 			}
 		}}
-		if _, err := s.Put(context.Background(), k, driver.Metadata{}, body); err != nil {
+		if _, err := s.Put(context.Background(), k, object.Metadata{}, body); err != nil {
 			v = append(v, "put failed: "+err.Error())
 		}
 		return v
@@ -486,7 +487,7 @@ func TestProtocol_ForgedTasksDeleteNothing(t *testing.T) {
 	w := newWorld()
 	k := id("victim")
 	s := w.store(t, 0, tiered.Options{GracePeriod: time.Hour})
-	if _, err := s.Put(context.Background(), k, driver.Metadata{}, bytes.NewReader(big1)); err != nil {
+	if _, err := s.Put(context.Background(), k, object.Metadata{}, bytes.NewReader(big1)); err != nil {
 		t.Fatal(err)
 	}
 	old := tombstoneOf(t, w, k)
@@ -501,7 +502,7 @@ func TestProtocol_ForgedTasksDeleteNothing(t *testing.T) {
 		}
 		return next()
 	}))
-	if _, err := s.Put(context.Background(), k, driver.Metadata{}, bytes.NewReader(big2)); err != nil {
+	if _, err := s.Put(context.Background(), k, object.Metadata{}, bytes.NewReader(big2)); err != nil {
 		t.Fatal(err)
 	}
 	w.hlt.Reset()

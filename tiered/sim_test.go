@@ -35,6 +35,7 @@ import (
 
 	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 var (
@@ -58,9 +59,9 @@ const (
 var simEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var (
-	errSimTimeout = fmt.Errorf("%w: sim: call timed out", driver.ErrUnavailable)
-	errSimLost    = fmt.Errorf("%w: sim: response lost", driver.ErrUnavailable)
-	errSimCrashed = fmt.Errorf("%w: sim: process crashed", driver.ErrUnavailable)
+	errSimTimeout = fmt.Errorf("%w: sim: call timed out", object.ErrUnavailable)
+	errSimLost    = fmt.Errorf("%w: sim: response lost", object.ErrUnavailable)
+	errSimCrashed = fmt.Errorf("%w: sim: process crashed", object.ErrUnavailable)
 )
 
 // ---------------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ type sim struct {
 	// unref: when a revision (storage path) stopped being referenced by a live row.
 	unref map[string]time.Duration
 
-	keys    []ObjectID
+	keys    []object.ID
 	clk     int64
 	hist    map[string][]porcupine.Operation
 	bodies  map[string][]byte // write id -> body
@@ -129,8 +130,8 @@ type sim struct {
 }
 
 type simUpload struct {
-	rev      ObjectID // the revision the upload writes
-	uploadID string   // the long-term backend's id
+	rev      object.ID // the revision the upload writes
+	uploadID string    // the long-term backend's id
 	acked    bool
 }
 
@@ -333,7 +334,7 @@ func simLive(t driver.Tombstone, now time.Time) *string {
 }
 
 // rowTarget is the storage path the live row at id references, or nil.
-func (s *sim) rowTarget(id ObjectID) *string {
+func (s *sim) rowTarget(id object.ID) *string {
 	e, ok := s.hv.Entry(id)
 	if !ok || e.Kind != driver.EntryTombstone {
 		return nil
@@ -342,7 +343,7 @@ func (s *sim) rowTarget(id ObjectID) *string {
 }
 
 // track applies a row write and records when a revision stops being referenced.
-func (s *sim) track(id ObjectID, f func()) {
+func (s *sim) track(id object.ID, f func()) {
 	before := s.rowTarget(id)
 	f()
 	after := s.rowTarget(id)
@@ -359,7 +360,7 @@ func (s *sim) track(id ObjectID, f func()) {
 
 var bg = context.Background()
 
-func simP(id *ObjectID) string {
+func simP(id *object.ID) string {
 	if id == nil {
 		return "nil"
 	}
@@ -372,7 +373,7 @@ type simHV struct {
 
 func (h simHV) Name() string { return "sim" }
 
-func (h simHV) PutNonTombstone(_ context.Context, id ObjectID, md Metadata, payload []byte) (*driver.Tombstone, error) {
+func (h simHV) PutNonTombstone(_ context.Context, id object.ID, md object.Metadata, payload []byte) (*driver.Tombstone, error) {
 	s := h.p.s
 	var t *driver.Tombstone
 	err := s.call(h.p, s.nm("hv.put ", id.Key), func() error {
@@ -386,21 +387,21 @@ func (h simHV) PutNonTombstone(_ context.Context, id ObjectID, md Metadata, payl
 	return t, nil
 }
 
-func (h simHV) GetTiered(_ context.Context, id ObjectID) (driver.Entry, error) {
+func (h simHV) GetTiered(_ context.Context, id object.ID) (driver.Entry, error) {
 	s := h.p.s
 	var e driver.Entry
 	err := s.call(h.p, "hv.get", func() error { var err error; e, err = s.hv.GetTiered(bg, id); return err })
 	return e, err
 }
 
-func (h simHV) GetTieredMetadata(_ context.Context, id ObjectID) (driver.Entry, error) {
+func (h simHV) GetTieredMetadata(_ context.Context, id object.ID) (driver.Entry, error) {
 	s := h.p.s
 	var e driver.Entry
 	err := s.call(h.p, "hv.getmd", func() error { var err error; e, err = s.hv.GetTieredMetadata(bg, id); return err })
 	return e, err
 }
 
-func (h simHV) DeleteNonTombstone(_ context.Context, id ObjectID) (*driver.Tombstone, error) {
+func (h simHV) DeleteNonTombstone(_ context.Context, id object.ID) (*driver.Tombstone, error) {
 	s := h.p.s
 	var t *driver.Tombstone
 	err := s.call(h.p, s.nm("hv.del ", id.Key), func() error {
@@ -414,7 +415,7 @@ func (h simHV) DeleteNonTombstone(_ context.Context, id ObjectID) (*driver.Tombs
 	return t, nil
 }
 
-func (h simHV) CompareAndWrite(_ context.Context, id ObjectID, current *ObjectID, w driver.Write) (bool, error) {
+func (h simHV) CompareAndWrite(_ context.Context, id object.ID, current *object.ID, w driver.Write) (bool, error) {
 	s := h.p.s
 	cas := func() (bool, error) {
 		var ok bool
@@ -439,7 +440,7 @@ func (h simHV) CompareAndWrite(_ context.Context, id ObjectID, current *ObjectID
 			if s.bug == regressRetriedCASFalse {
 				return false, nil
 			}
-			return false, fmt.Errorf("%w: sim: retried compare-and-write: outcome unknown", driver.ErrUnavailable)
+			return false, fmt.Errorf("%w: sim: retried compare-and-write: outcome unknown", object.ErrUnavailable)
 		}
 		return true, nil
 	}
@@ -452,14 +453,14 @@ type simLT struct {
 
 func (l simLT) Name() string { return "sim" }
 
-func (l simLT) Put(_ context.Context, id ObjectID, md Metadata, body io.Reader) error {
+func (l simLT) Put(_ context.Context, id object.ID, md object.Metadata, body io.Reader) error {
 	s := l.p.s
 	return s.call(l.p, s.nm("lt.put ", id.Key), func() error { return s.lt.Put(bg, id, md, body) })
 }
 
-func (l simLT) Get(_ context.Context, id ObjectID, rng *ByteRange) (*Object, error) {
+func (l simLT) Get(_ context.Context, id object.ID, rng *object.ByteRange) (*object.Reader, error) {
 	s := l.p.s
-	var o *Object
+	var o *object.Reader
 	err := s.call(l.p, "lt.get", func() error { var e error; o, e = s.lt.Get(bg, id, rng); return e })
 	if err != nil {
 		return nil, err
@@ -467,14 +468,14 @@ func (l simLT) Get(_ context.Context, id ObjectID, rng *ByteRange) (*Object, err
 	return o, nil
 }
 
-func (l simLT) Head(_ context.Context, id ObjectID) (Metadata, error) {
+func (l simLT) Head(_ context.Context, id object.ID) (object.Metadata, error) {
 	s := l.p.s
-	var md Metadata
+	var md object.Metadata
 	err := s.call(l.p, "lt.head", func() error { var e error; md, e = s.lt.Head(bg, id); return e })
 	return md, err
 }
 
-func (l simLT) Delete(_ context.Context, id ObjectID) error {
+func (l simLT) Delete(_ context.Context, id object.ID) error {
 	s := l.p.s
 	return s.call(l.p, s.nm("lt.delete ", id.Key), func() error {
 		s.checkDelete(id)
@@ -482,7 +483,7 @@ func (l simLT) Delete(_ context.Context, id ObjectID) error {
 	})
 }
 
-func (l simLT) InitiateMultipart(_ context.Context, id ObjectID, md Metadata) (string, error) {
+func (l simLT) InitiateMultipart(_ context.Context, id object.ID, md object.Metadata) (string, error) {
 	s := l.p.s
 	var u string
 	err := s.call(l.p, s.nm("lt.initiate ", id.Key), func() error {
@@ -496,7 +497,7 @@ func (l simLT) InitiateMultipart(_ context.Context, id ObjectID, md Metadata) (s
 	return u, err
 }
 
-func (l simLT) UploadPart(_ context.Context, id ObjectID, uploadID string, n int, size int64, body io.Reader) (string, error) {
+func (l simLT) UploadPart(_ context.Context, id object.ID, uploadID string, n int, size int64, body io.Reader) (string, error) {
 	s := l.p.s
 	var etag string
 	err := s.call(l.p, "lt.part", func() error {
@@ -507,9 +508,9 @@ func (l simLT) UploadPart(_ context.Context, id ObjectID, uploadID string, n int
 	return etag, err
 }
 
-func (l simLT) ListParts(_ context.Context, id ObjectID, uploadID string, maxParts, marker int) (PartList, error) {
+func (l simLT) ListParts(_ context.Context, id object.ID, uploadID string, maxParts, marker int) (object.PartList, error) {
 	s := l.p.s
-	var pl PartList
+	var pl object.PartList
 	err := s.call(l.p, "lt.list", func() error {
 		var e error
 		pl, e = s.lt.ListParts(bg, id, uploadID, maxParts, marker)
@@ -518,9 +519,9 @@ func (l simLT) ListParts(_ context.Context, id ObjectID, uploadID string, maxPar
 	return pl, err
 }
 
-func (l simLT) CompleteMultipart(_ context.Context, id ObjectID, uploadID string, parts []CompletedPart) (*CompleteError, error) {
+func (l simLT) CompleteMultipart(_ context.Context, id object.ID, uploadID string, parts []object.CompletedPart) (*object.CompleteError, error) {
 	s := l.p.s
-	var ce *CompleteError
+	var ce *object.CompleteError
 	err := s.call(l.p, s.nm("lt.complete ", id.Key), func() error {
 		var e error
 		ce, e = s.lt.CompleteMultipart(bg, id, uploadID, parts)
@@ -532,7 +533,7 @@ func (l simLT) CompleteMultipart(_ context.Context, id ObjectID, uploadID string
 	return ce, nil
 }
 
-func (l simLT) AbortMultipart(_ context.Context, id ObjectID, uploadID string) error {
+func (l simLT) AbortMultipart(_ context.Context, id object.ID, uploadID string) error {
 	s := l.p.s
 	return s.call(l.p, s.nm("lt.abort ", id.Key), func() error { return s.lt.AbortMultipart(bg, id, uploadID) })
 }
@@ -586,11 +587,11 @@ func (c simLog) ClaimStale(_ context.Context, cl driver.Claim) ([]driver.LogEntr
 }
 
 // checkDelete runs when a long-term delete applies: invariant 4.
-func (s *sim) checkDelete(id ObjectID) {
+func (s *sim) checkDelete(id object.ID) {
 	p := id.StoragePath()
 	i := strings.LastIndex(id.Key, "/")
 	if i > 0 {
-		base := ObjectID{Context: id.Context, Key: id.Key[:i]}
+		base := object.ID{Context: id.Context, Key: id.Key[:i]}
 		if t := s.rowTarget(base); t != nil && *t == p {
 			s.violatef("deleted revision %s while the row references it", p)
 			return
@@ -678,9 +679,9 @@ func newSim(seed uint64, bug regression) *sim {
 	for i := range n {
 		s.newProc(i > 0, skew())
 	}
-	ctx := ObjectContext{Usecase: "sim", Scopes: []Scope{{Name: "org", Value: "1"}}}
+	ctx := object.Context{Usecase: "sim", Scopes: []object.Scope{{Name: "org", Value: "1"}}}
 	for i := range 2 + s.rng.IntN(2) {
-		s.keys = append(s.keys, ObjectID{Context: ctx, Key: fmt.Sprintf("k%d", i)})
+		s.keys = append(s.keys, object.ID{Context: ctx, Key: fmt.Sprintf("k%d", i)})
 	}
 	return s
 }
@@ -755,7 +756,7 @@ func (s *sim) checkBody(key string, got []byte) (string, bool) {
 	return wid, true
 }
 
-func (s *sim) checkRange(key string, got []byte, cr *ContentRange) {
+func (s *sim) checkRange(key string, got []byte, cr *object.ContentRange) {
 	if cr == nil {
 		s.violatef("range read of %s returned no range", key)
 		return
@@ -811,11 +812,11 @@ func (s *sim) record(key string, client int, in simIn, call int64, out simOut, r
 	s.hist[key] = append(s.hist[key], porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret})
 }
 
-func (s *sim) md(p *simProc, ttl bool) Metadata {
-	md := Metadata{ContentType: "application/octet-stream"}
+func (s *sim) md(p *simProc, ttl bool) object.Metadata {
+	md := object.Metadata{ContentType: "application/octet-stream"}
 	if ttl {
 		d := time.Duration(2+s.rng.IntN(7)) * time.Second
-		md.ExpirationPolicy = driver.TTL(d)
+		md.ExpirationPolicy = object.TTL(d)
 		md.TimeExpires = p.Now().Add(d)
 	}
 	return md
@@ -864,12 +865,12 @@ func (s *sim) clientOp(client int, p *simProc) {
 			if wid, ok := s.checkBody(key, got); ok {
 				s.record(key, client, simIn{kind: "get"}, call, simOut{val: wid, found: true}, s.tick())
 			}
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, object.ErrNotFound):
 			s.record(key, client, simIn{kind: "get"}, call, simOut{}, s.tick())
 		}
 	case r < 88: // range get, sometimes inverted
 		if s.rng.IntN(3) == 0 {
-			o, err := st.Get(bg, id, &ByteRange{Start: 5, End: 2})
+			o, err := st.Get(bg, id, &object.ByteRange{Start: 5, End: 2})
 			if err == nil {
 				_ = o.Body.Close()
 				s.violatef("inverted range read of %s succeeded", key)
@@ -877,7 +878,7 @@ func (s *sim) clientOp(client int, p *simProc) {
 			return
 		}
 		a := int64(s.rng.IntN(40))
-		rg := driver.Bounded(a, a+int64(s.rng.IntN(40)))
+		rg := object.Bounded(a, a+int64(s.rng.IntN(40)))
 		o, err := st.Get(bg, id, &rg)
 		if err == nil {
 			got, rerr := io.ReadAll(o.Body)
@@ -891,7 +892,7 @@ func (s *sim) clientOp(client int, p *simProc) {
 	}
 }
 
-func (s *sim) multipart(client int, p *simProc, id ObjectID) {
+func (s *sim) multipart(client int, p *simProc, id object.ID) {
 	key := id.Key
 	st := p.store
 	ttl := s.rng.IntN(6) == 0
@@ -901,7 +902,7 @@ func (s *sim) multipart(client int, p *simProc, id ObjectID) {
 		return
 	}
 	nparts := 1 + s.rng.IntN(3)
-	var parts []CompletedPart
+	var parts []object.CompletedPart
 	for i := range nparts {
 		lo, hi := len(b)*i/nparts, len(b)*(i+1)/nparts
 		var etag string
@@ -914,7 +915,7 @@ func (s *sim) multipart(client int, p *simProc, id ObjectID) {
 		if err != nil {
 			return // abandoned upload: the reaper takes it
 		}
-		parts = append(parts, CompletedPart{PartNumber: i + 1, ETag: etag})
+		parts = append(parts, object.CompletedPart{PartNumber: i + 1, ETag: etag})
 	}
 	call := s.tick()
 	ret := int64(math.MaxInt64)
@@ -928,7 +929,7 @@ func (s *sim) multipart(client int, p *simProc, id ObjectID) {
 		}
 		ps := parts
 		if attempt > 0 && s.rng.IntN(4) == 0 {
-			ps = append([]CompletedPart(nil), parts...)
+			ps = append([]object.CompletedPart(nil), parts...)
 			ps[0].ETag = "bogus"
 		}
 		ce, err := st.CompleteMultipart(bg, id, u, ps)
@@ -946,7 +947,7 @@ func (s *sim) multipart(client int, p *simProc, id ObjectID) {
 			}
 			break
 		}
-		if errors.Is(err, ErrNotFound) && attempt > 0 {
+		if errors.Is(err, object.ErrNotFound) && attempt > 0 {
 			break // abandoned by recovery
 		}
 	}
@@ -1049,12 +1050,12 @@ func (s *sim) finalChecks() {
 		if refs[k] {
 			continue
 		}
-		rid, err := driver.ParseStoragePath(k)
+		rid, err := object.ParseStoragePath(k)
 		if err != nil {
 			s.violatef("unparsable long-term key %s", k)
 			continue
 		}
-		if _, err := s.lt.Head(bg, rid); errors.Is(err, ErrNotFound) {
+		if _, err := s.lt.Head(bg, rid); errors.Is(err, object.ErrNotFound) {
 			continue // expired: the bucket's lifecycle reaps it
 		}
 		s.violatef("orphaned revision %s", k)

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Backend choices reported in PutResult and logs.
@@ -45,7 +46,7 @@ type Store struct {
 // New returns a Store over the three backends.
 func New(hv driver.HighVolume, lt driver.Multipart, log driver.ChangeLog, opts *Options) (*Store, error) {
 	if hv == nil || lt == nil || log == nil {
-		return nil, fmt.Errorf("%w: tiered.New needs a high-volume, a long-term and a change-log backend", ErrInvalidArgument)
+		return nil, object.Invalidf("tiered.New needs a high-volume, a long-term and a change-log backend")
 	}
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -95,7 +96,7 @@ func (s *Store) peekBuffer() ([]byte, func()) {
 // Put stores body under id, creating or replacing the object. At most Threshold bytes are
 // buffered to decide the route; a larger body streams to the long-term backend. If body
 // fails or ctx ends before the body is complete, nothing is committed.
-func (s *Store) Put(ctx context.Context, id ObjectID, md Metadata, body io.Reader) (PutResult, error) {
+func (s *Store) Put(ctx context.Context, id object.ID, md object.Metadata, body io.Reader) (PutResult, error) {
 	if err := id.Validate(); err != nil {
 		return PutResult{}, wrapErr("put", id, err)
 	}
@@ -123,7 +124,7 @@ func (s *Store) Put(ctx context.Context, id ObjectID, md Metadata, body io.Reade
 
 // putHighVolume writes a small object inline; over a tombstone it swaps the tombstone out
 // with a compare-and-write and cleans up the old revision.
-func (s *Store) putHighVolume(ctx context.Context, id ObjectID, md Metadata, payload []byte) error {
+func (s *Store) putHighVolume(ctx context.Context, id object.ID, md object.Metadata, payload []byte) error {
 	t, err := s.hv.PutNonTombstone(ctx, id, md, payload)
 	if err != nil || t == nil {
 		return err
@@ -137,7 +138,7 @@ func (s *Store) putHighVolume(ctx context.Context, id ObjectID, md Metadata, pay
 }
 
 // putLongTerm streams a large object to a fresh revision and commits a tombstone to it.
-func (s *Store) putLongTerm(ctx context.Context, id ObjectID, md Metadata, body io.Reader) error {
+func (s *Store) putLongTerm(ctx context.Context, id object.ID, md object.Metadata, body io.Reader) error {
 	e, err := s.hv.GetTieredMetadata(ctx, id)
 	if err != nil {
 		return err
@@ -175,12 +176,12 @@ func (s *Store) putLongTerm(ctx context.Context, id ObjectID, md Metadata, body 
 const maxRedirects = 16
 
 // errChurn is what a read returns after maxRedirects lost races.
-var errChurn = fmt.Errorf("%w: the object was overwritten too often while being read; retry", ErrUnavailable)
+var errChurn = fmt.Errorf("%w: the object was overwritten too often while being read; retry", object.ErrUnavailable)
 
 // Get opens the object at id, or the range rng of it (nil for all). It fails with
 // ErrNotFound, or with *RangeError when the range lies outside the object. The caller must
 // close the returned Body.
-func (s *Store) Get(ctx context.Context, id ObjectID, rng *ByteRange) (*Object, error) {
+func (s *Store) Get(ctx context.Context, id object.ID, rng *object.ByteRange) (*object.Reader, error) {
 	if err := id.Validate(); err != nil {
 		return nil, wrapErr("get", id, err)
 	}
@@ -189,7 +190,7 @@ func (s *Store) Get(ctx context.Context, id ObjectID, rng *ByteRange) (*Object, 
 			return nil, wrapErr("get", id, err)
 		}
 	}
-	var missing *ObjectID
+	var missing *object.ID
 	for range maxRedirects {
 		e, err := s.hv.GetTiered(ctx, id)
 		if err != nil {
@@ -200,10 +201,10 @@ func (s *Store) Get(ctx context.Context, id ObjectID, rng *ByteRange) (*Object, 
 			return inlineObject(e, rng)
 		case driver.EntryTombstone:
 			if missing != nil && missing.Equal(e.Tombstone.Target) {
-				return nil, wrapErr("get", id, ErrNotFound) // a dangling tombstone
+				return nil, wrapErr("get", id, object.ErrNotFound) // a dangling tombstone
 			}
 			o, err := s.lt.Get(ctx, e.Tombstone.Target, rng)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, object.ErrNotFound) {
 				// A concurrent overwrite may have swapped the tombstone and deleted this
 				// revision between our two reads: look again before answering 404.
 				missing = &e.Tombstone.Target
@@ -211,46 +212,46 @@ func (s *Store) Get(ctx context.Context, id ObjectID, rng *ByteRange) (*Object, 
 			}
 			return o, wrapErr("get", id, err)
 		default:
-			return nil, wrapErr("get", id, ErrNotFound)
+			return nil, wrapErr("get", id, object.ErrNotFound)
 		}
 	}
 	return nil, wrapErr("get", id, errChurn)
 }
 
 // Head returns the metadata of the object at id, or ErrNotFound.
-func (s *Store) Head(ctx context.Context, id ObjectID) (Metadata, error) {
+func (s *Store) Head(ctx context.Context, id object.ID) (object.Metadata, error) {
 	if err := id.Validate(); err != nil {
-		return Metadata{}, wrapErr("head", id, err)
+		return object.Metadata{}, wrapErr("head", id, err)
 	}
-	var missing *ObjectID
+	var missing *object.ID
 	for range maxRedirects {
 		e, err := s.hv.GetTieredMetadata(ctx, id)
 		if err != nil {
-			return Metadata{}, wrapErr("head", id, err)
+			return object.Metadata{}, wrapErr("head", id, err)
 		}
 		switch e.Kind {
 		case driver.EntryObject:
 			return e.Metadata, nil
 		case driver.EntryTombstone:
 			if missing != nil && missing.Equal(e.Tombstone.Target) {
-				return Metadata{}, wrapErr("head", id, ErrNotFound)
+				return object.Metadata{}, wrapErr("head", id, object.ErrNotFound)
 			}
 			md, err := s.lt.Head(ctx, e.Tombstone.Target)
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, object.ErrNotFound) {
 				missing = &e.Tombstone.Target
 				continue
 			}
 			return md, wrapErr("head", id, err)
 		default:
-			return Metadata{}, wrapErr("head", id, ErrNotFound)
+			return object.Metadata{}, wrapErr("head", id, object.ErrNotFound)
 		}
 	}
-	return Metadata{}, wrapErr("head", id, errChurn)
+	return object.Metadata{}, wrapErr("head", id, errChurn)
 }
 
 // Delete removes the object at id. Deleting a missing object succeeds. Removing a
 // tombstone is the commit point; its revision is deleted afterwards by cleanup.
-func (s *Store) Delete(ctx context.Context, id ObjectID) error {
+func (s *Store) Delete(ctx context.Context, id object.ID) error {
 	if err := id.Validate(); err != nil {
 		return wrapErr("delete", id, err)
 	}
@@ -267,7 +268,7 @@ func (s *Store) Delete(ctx context.Context, id ObjectID) error {
 }
 
 // liveTarget returns the tombstone target of a row, or nil when the row holds no tombstone.
-func liveTarget(e driver.Entry) *ObjectID {
+func liveTarget(e driver.Entry) *object.ID {
 	if e.Kind == driver.EntryTombstone {
 		t := e.Tombstone.Target
 		return &t
@@ -278,22 +279,22 @@ func liveTarget(e driver.Entry) *ObjectID {
 // newRevision returns a fresh long-term id for id: "{key}/{uuidv7}". Every large write gets
 // its own revision, so the tombstone swap is an atomic pointer swap and a loser can delete
 // its own blob without touching the winner's.
-func (s *Store) newRevision(id ObjectID) ObjectID {
-	return ObjectID{Context: id.Context, Key: id.Key + "/" + s.opts.NewUUID().String()}
+func (s *Store) newRevision(id object.ID) object.ID {
+	return object.ID{Context: id.Context, Key: id.Key + "/" + s.opts.NewUUID().String()}
 }
 
 // isRevisionOf reports whether rev is a revision id of id: same context, key "{key}/{uuid}".
-func isRevisionOf(rev, id ObjectID) bool {
+func isRevisionOf(rev, id object.ID) bool {
 	suffix, ok := strings.CutPrefix(rev.Key, id.Key+"/")
-	if !ok || !rev.Equal(ObjectID{Context: id.Context, Key: rev.Key}) {
+	if !ok || !rev.Equal(object.ID{Context: id.Context, Key: rev.Key}) {
 		return false
 	}
 	u, err := uuid.Parse(suffix)
 	return err == nil && u.String() == suffix
 }
 
-func inlineObject(e driver.Entry, rng *ByteRange) (*Object, error) {
-	o := &Object{Metadata: e.Metadata}
+func inlineObject(e driver.Entry, rng *object.ByteRange) (*object.Reader, error) {
+	o := &object.Reader{Metadata: e.Metadata}
 	payload := e.Payload
 	if rng != nil {
 		cr, err := rng.Resolve(int64(len(payload)))

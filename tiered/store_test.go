@@ -18,6 +18,7 @@ import (
 	"github.com/stratastore/strata/tiered/backendtest"
 	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/tieredtest"
 )
 
@@ -98,11 +99,11 @@ func (e *env) resetCounts() {
 	e.hlog.Reset()
 }
 
-func id(key string) driver.ObjectID {
-	return driver.NewObjectID("testing", []driver.Scope{{Name: "testing", Value: "value"}}, key)
+func id(key string) object.ID {
+	return object.NewID("testing", []object.Scope{{Name: "testing", Value: "value"}}, key)
 }
 
-func put(t *testing.T, s *tiered.Store, oid driver.ObjectID, md driver.Metadata, p []byte) tiered.PutResult {
+func put(t *testing.T, s *tiered.Store, oid object.ID, md object.Metadata, p []byte) tiered.PutResult {
 	t.Helper()
 	r, err := s.Put(context.Background(), oid, md, bytes.NewReader(p))
 	if err != nil {
@@ -111,7 +112,7 @@ func put(t *testing.T, s *tiered.Store, oid driver.ObjectID, md driver.Metadata,
 	return r
 }
 
-func read(t *testing.T, s *tiered.Store, oid driver.ObjectID) []byte {
+func read(t *testing.T, s *tiered.Store, oid object.ID) []byte {
 	t.Helper()
 	b, err := tieredtest.ReadAll(s, oid)
 	if err != nil {
@@ -120,7 +121,7 @@ func read(t *testing.T, s *tiered.Store, oid driver.ObjectID) []byte {
 	return b
 }
 
-func tombstone(t *testing.T, e *env, oid driver.ObjectID) driver.Tombstone {
+func tombstone(t *testing.T, e *env, oid object.ID) driver.Tombstone {
 	t.Helper()
 	en, ok := e.hv.Entry(oid)
 	if !ok || en.Kind != driver.EntryTombstone {
@@ -129,7 +130,7 @@ func tombstone(t *testing.T, e *env, oid driver.ObjectID) driver.Tombstone {
 	return en.Tombstone
 }
 
-func expectKind(t *testing.T, e *env, oid driver.ObjectID, want driver.EntryKind) {
+func expectKind(t *testing.T, e *env, oid object.ID, want driver.EntryKind) {
 	t.Helper()
 	en, ok := e.hv.Entry(oid)
 	got := driver.EntryNotFound
@@ -141,7 +142,7 @@ func expectKind(t *testing.T, e *env, oid driver.ObjectID, want driver.EntryKind
 	}
 }
 
-func hasLT(e *env, rev driver.ObjectID) bool {
+func hasLT(e *env, rev object.ID) bool {
 	return slices.Contains(e.lt.Keys(), rev.StoragePath())
 }
 
@@ -156,10 +157,10 @@ var (
 
 func TestStore_GetMissing_NotFound(t *testing.T) {
 	e := newEnv(t)
-	if _, err := e.s.Get(context.Background(), id("nope"), nil); !errors.Is(err, tiered.ErrNotFound) {
+	if _, err := e.s.Get(context.Background(), id("nope"), nil); !errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("get: %v", err)
 	}
-	if _, err := e.s.Head(context.Background(), id("nope")); !errors.Is(err, tiered.ErrNotFound) {
+	if _, err := e.s.Head(context.Background(), id("nope")); !errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("head: %v", err)
 	}
 	var te *tiered.Error
@@ -179,17 +180,17 @@ func TestStore_DeleteMissing_Succeeds(t *testing.T) {
 func TestStore_InvalidIDAndMetadata_Rejected(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	bad := []driver.ObjectID{id(""), id("a//b"), id("a/../b"), id(strings.Repeat("k", driver.MaxStoragePathLen))}
+	bad := []object.ID{id(""), id("a//b"), id("a/../b"), id(strings.Repeat("k", object.MaxStoragePathLen))}
 	for _, b := range bad {
-		if _, err := e.s.Put(ctx, b, driver.Metadata{}, strings.NewReader("x")); !errors.Is(err, tiered.ErrInvalidArgument) {
+		if _, err := e.s.Put(ctx, b, object.Metadata{}, strings.NewReader("x")); !errors.Is(err, object.ErrInvalidArgument) {
 			t.Errorf("put %q: %v", b.Key, err)
 		}
-		if _, err := e.s.Get(ctx, b, nil); !errors.Is(err, tiered.ErrInvalidArgument) {
+		if _, err := e.s.Get(ctx, b, nil); !errors.Is(err, object.ErrInvalidArgument) {
 			t.Errorf("get %q: %v", b.Key, err)
 		}
 	}
-	noExpiry := driver.Metadata{ExpirationPolicy: driver.TTL(time.Hour)}
-	if _, err := e.s.Put(ctx, id("k"), noExpiry, strings.NewReader("x")); !errors.Is(err, tiered.ErrInvalidArgument) {
+	noExpiry := object.Metadata{ExpirationPolicy: object.TTL(time.Hour)}
+	if _, err := e.s.Put(ctx, id("k"), noExpiry, strings.NewReader("x")); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("TTL without time_expires: %v", err)
 	}
 	if e.hhv.Total()+e.hlt.Total() != 0 {
@@ -202,7 +203,7 @@ func TestStore_InvalidIDAndMetadata_Rejected(t *testing.T) {
 func TestStore_PutSmall_StoresInline(t *testing.T) {
 	e := newEnv(t)
 	p := []byte("small payload")
-	r := put(t, e.s, id("small"), driver.Metadata{}, p)
+	r := put(t, e.s, id("small"), object.Metadata{}, p)
 	if r.Backend != tiered.BackendHighVolume || r.Size != int64(len(p)) {
 		t.Fatalf("result %+v", r)
 	}
@@ -234,7 +235,7 @@ func TestStore_PutRouting_Threshold(t *testing.T) {
 		e := newEnv(t)
 		p := backendtest.RandomPayload(tc.size)
 		// One-byte chunks at the boundary prove the peek does not depend on chunking.
-		r, err := e.s.Put(context.Background(), id("k"), driver.Metadata{}, backendtest.ChunkedReader(p, 4093))
+		r, err := e.s.Put(context.Background(), id("k"), object.Metadata{}, backendtest.ChunkedReader(p, 4093))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +246,7 @@ func TestStore_PutRouting_Threshold(t *testing.T) {
 			t.Errorf("size %d: payload differs", tc.size)
 		}
 		// net/http's body reader returns the last bytes together with io.EOF.
-		r, err = e.s.Put(context.Background(), id("eager"), driver.Metadata{}, &eagerEOF{b: p})
+		r, err = e.s.Put(context.Background(), id("eager"), object.Metadata{}, &eagerEOF{b: p})
 		if err != nil || r.Backend != tc.want || r.Size != int64(tc.size) {
 			t.Errorf("size %d with data+EOF reads: %+v, %v; want %s", tc.size, r, err, tc.want)
 		}
@@ -266,7 +267,7 @@ func (r *eagerEOF) Read(p []byte) (int, error) {
 
 func TestStore_PutLarge_CreatesTombstone(t *testing.T) {
 	e := newEnv(t)
-	md := driver.Metadata{ContentType: "image/png", ExpirationPolicy: driver.TTL(time.Hour), TimeExpires: time.Now().Add(time.Hour), Origin: "10.0.0.1"}
+	md := object.Metadata{ContentType: "image/png", ExpirationPolicy: object.TTL(time.Hour), TimeExpires: time.Now().Add(time.Hour), Origin: "10.0.0.1"}
 	put(t, e.s, id("large"), md, large)
 	ts := tombstone(t, e, id("large"))
 	if ts.ExpirationPolicy != md.ExpirationPolicy {
@@ -294,7 +295,7 @@ func TestStore_PutLarge_MultiChunkKeepsOrder(t *testing.T) {
 	for i := range 4 {
 		p = append(p, bytes.Repeat([]byte{byte(i)}, 512<<10)...)
 	}
-	if _, err := e.s.Put(context.Background(), id("multi"), driver.Metadata{}, backendtest.ChunkedReader(p, 512<<10)); err != nil {
+	if _, err := e.s.Put(context.Background(), id("multi"), object.Metadata{}, backendtest.ChunkedReader(p, 512<<10)); err != nil {
 		t.Fatal(err)
 	}
 	ts := tombstone(t, e, id("multi"))
@@ -313,9 +314,9 @@ func TestStore_PutLarge_MultiChunkKeepsOrder(t *testing.T) {
 
 func TestStore_PutSmallOverLarge_SwapsToInlineAndDeletesRevision(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	old := tombstone(t, e, id("k")).Target
-	put(t, e.s, id("k"), driver.Metadata{}, []byte("tiny"))
+	put(t, e.s, id("k"), object.Metadata{}, []byte("tiny"))
 	expectKind(t, e, id("k"), driver.EntryObject)
 	e.join(t)
 	if hasLT(e, old) {
@@ -329,9 +330,9 @@ func TestStore_PutSmallOverLarge_SwapsToInlineAndDeletesRevision(t *testing.T) {
 
 func TestStore_PutLargeOverLarge_ReplacesRevision(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	r1 := tombstone(t, e, id("k")).Target
-	put(t, e.s, id("k"), driver.Metadata{}, large2)
+	put(t, e.s, id("k"), object.Metadata{}, large2)
 	r2 := tombstone(t, e, id("k")).Target
 	if r1.Equal(r2) {
 		t.Fatal("second write reused the revision")
@@ -347,8 +348,8 @@ func TestStore_PutLargeOverLarge_ReplacesRevision(t *testing.T) {
 
 func TestStore_PutLargeOverSmall_Tombstones(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, []byte("tiny"))
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, []byte("tiny"))
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	tombstone(t, e, id("k"))
 	if got := read(t, e.s, id("k")); !bytes.Equal(got, large) {
 		t.Fatal("payload differs")
@@ -357,19 +358,19 @@ func TestStore_PutLargeOverSmall_Tombstones(t *testing.T) {
 
 func TestStore_DeleteSmall(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, []byte("tiny"))
+	put(t, e.s, id("k"), object.Metadata{}, []byte("tiny"))
 	if err := e.s.Delete(context.Background(), id("k")); err != nil {
 		t.Fatal(err)
 	}
 	expectKind(t, e, id("k"), driver.EntryNotFound)
-	if _, err := e.s.Get(context.Background(), id("k"), nil); !errors.Is(err, tiered.ErrNotFound) {
+	if _, err := e.s.Get(context.Background(), id("k"), nil); !errors.Is(err, object.ErrNotFound) {
 		t.Fatal(err)
 	}
 }
 
 func TestStore_DeleteLarge_CleansBothTiers(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	rev := tombstone(t, e, id("k")).Target
 	if err := e.s.Delete(context.Background(), id("k")); err != nil {
 		t.Fatal(err)
@@ -384,7 +385,7 @@ func TestStore_DeleteLarge_CleansBothTiers(t *testing.T) {
 
 func TestStore_DeleteLarge_CleanupFails_StillSucceedsAndRecoveryFinishes(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	rev := tombstone(t, e, id("k")).Target
 	e.hlt.Add(backendtest.FailOn(backendtest.OpDelete, 0))
 	if err := e.s.Delete(context.Background(), id("k")); err != nil {
@@ -392,7 +393,7 @@ func TestStore_DeleteLarge_CleanupFails_StillSucceedsAndRecoveryFinishes(t *test
 	}
 	e.join(t)
 	expectKind(t, e, id("k"), driver.EntryNotFound)
-	if _, err := e.s.Get(context.Background(), id("k"), nil); !errors.Is(err, tiered.ErrNotFound) {
+	if _, err := e.s.Get(context.Background(), id("k"), nil); !errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("object still reachable: %v", err)
 	}
 	if !hasLT(e, rev) || len(e.log.Entries()) != 1 {
@@ -420,7 +421,7 @@ func TestStore_DeleteLarge_CleanupFails_StillSucceedsAndRecoveryFinishes(t *test
 func TestStore_PutLarge_CASConflict_DeletesNewBlob(t *testing.T) {
 	e := newEnv(t)
 	e.hhv.Add(backendtest.LoseRace(0))
-	if _, err := e.s.Put(context.Background(), id("k"), driver.Metadata{}, bytes.NewReader(large)); err != nil {
+	if _, err := e.s.Put(context.Background(), id("k"), object.Metadata{}, bytes.NewReader(large)); err != nil {
 		t.Fatalf("a lost race is not an error: %v", err)
 	}
 	e.join(t)
@@ -432,10 +433,10 @@ func TestStore_PutLarge_CASConflict_DeletesNewBlob(t *testing.T) {
 
 func TestStore_PutSmallOverTombstone_CASConflict_Succeeds(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	rev := tombstone(t, e, id("k")).Target
 	e.hhv.Add(backendtest.LoseRace(0))
-	if _, err := e.s.Put(context.Background(), id("k"), driver.Metadata{}, strings.NewReader("tiny")); err != nil {
+	if _, err := e.s.Put(context.Background(), id("k"), object.Metadata{}, strings.NewReader("tiny")); err != nil {
 		t.Fatal(err)
 	}
 	e.join(t)
@@ -449,7 +450,7 @@ func TestStore_PutSmallOverTombstone_CASConflict_Succeeds(t *testing.T) {
 func TestStore_PutLarge_CASError_FailsAndLeavesNoOrphan(t *testing.T) {
 	e := newEnv(t)
 	e.hhv.Add(backendtest.FailOn(backendtest.OpCompareAndWrite, 0))
-	if _, err := e.s.Put(context.Background(), id("k"), driver.Metadata{}, bytes.NewReader(large)); !errors.Is(err, backendtest.ErrInjected) {
+	if _, err := e.s.Put(context.Background(), id("k"), object.Metadata{}, bytes.NewReader(large)); !errors.Is(err, backendtest.ErrInjected) {
 		t.Fatalf("put: %v", err)
 	}
 	e.settle(t)
@@ -465,11 +466,11 @@ func TestStore_PutLarge_CASError_FailsAndLeavesNoOrphan(t *testing.T) {
 func TestStore_LostCASResponse_CleansUpTheRightBlob(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	put(t, e.s, id("obj"), driver.Metadata{}, large)
+	put(t, e.s, id("obj"), object.Metadata{}, large)
 	r1 := tombstone(t, e, id("obj")).Target
 	e.hhv.Add(backendtest.FailAfter(backendtest.OpCompareAndWrite, 0))
 
-	if _, err := e.s.Put(ctx, id("obj"), driver.Metadata{}, bytes.NewReader(large2)); err == nil {
+	if _, err := e.s.Put(ctx, id("obj"), object.Metadata{}, bytes.NewReader(large2)); err == nil {
 		t.Fatal("put must fail when the response is lost")
 	}
 	r2 := tombstone(t, e, id("obj")).Target
@@ -482,16 +483,16 @@ func TestStore_LostCASResponse_CleansUpTheRightBlob(t *testing.T) {
 	expectKind(t, e, id("obj"), driver.EntryNotFound)
 
 	e.hhv.Reset()
-	put(t, e.s, id("obj2"), driver.Metadata{}, large)
+	put(t, e.s, id("obj2"), object.Metadata{}, large)
 	r3 := tombstone(t, e, id("obj2")).Target
 	e.hhv.Add(backendtest.FailAfter(backendtest.OpCompareAndWrite, 0))
-	if _, err := e.s.Put(ctx, id("obj2"), driver.Metadata{}, strings.NewReader("small")); err == nil {
+	if _, err := e.s.Put(ctx, id("obj2"), object.Metadata{}, strings.NewReader("small")); err == nil {
 		t.Fatal("small put must fail when the response is lost")
 	}
 	expectKind(t, e, id("obj2"), driver.EntryObject)
 
 	e.settle(t)
-	for _, r := range []driver.ObjectID{r1, r2, r3} {
+	for _, r := range []object.ID{r1, r2, r3} {
 		if hasLT(e, r) {
 			t.Errorf("revision %s not cleaned up", r.Key)
 		}
@@ -509,7 +510,7 @@ func TestStore_CASRetryIsIdempotent(t *testing.T) {
 		}
 		return next() // the retry
 	}))
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	e.join(t)
 	if got := read(t, e.s, id("k")); !bytes.Equal(got, large) {
 		t.Fatal("committed object lost after an idempotent retry")
@@ -520,15 +521,15 @@ func TestStore_CASRetryIsIdempotent(t *testing.T) {
 
 func TestStore_OrphanTombstone_NotFound(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	rev := tombstone(t, e, id("k")).Target
 	if err := e.lt.Delete(context.Background(), rev); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.s.Get(context.Background(), id("k"), nil); !errors.Is(err, tiered.ErrNotFound) {
+	if _, err := e.s.Get(context.Background(), id("k"), nil); !errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("get: %v", err)
 	}
-	if _, err := e.s.Head(context.Background(), id("k")); !errors.Is(err, tiered.ErrNotFound) {
+	if _, err := e.s.Head(context.Background(), id("k")); !errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("head: %v", err)
 	}
 }
@@ -540,7 +541,7 @@ func TestStore_TombstoneTarget_UsedForReadsAndDeletes(t *testing.T) {
 	ctx := context.Background()
 	oid := id("legacy")
 	p := backendtest.RandomPayload(100)
-	if err := e.lt.Put(ctx, oid, driver.Metadata{}, bytes.NewReader(p)); err != nil {
+	if err := e.lt.Put(ctx, oid, object.Metadata{}, bytes.NewReader(p)); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := e.hv.CompareAndWrite(ctx, oid, nil, driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: oid}}); !ok || err != nil {
@@ -564,7 +565,7 @@ func TestStore_TombstoneTarget_UsedForReadsAndDeletes(t *testing.T) {
 // message says.
 func TestStore_Cleanup_ForgedTaskWithoutEntryDoesNothing(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("victim"), driver.Metadata{}, large)
+	put(t, e.s, id("victim"), object.Metadata{}, large)
 	victim := tombstone(t, e, id("victim")).Target
 	var forged tiered.CleanupTask
 	msg := `{"change_id":"forged","id":"` + id("victim").StoragePath() + `","old":"` + victim.StoragePath() + `","phase":"updated"}`
@@ -584,7 +585,7 @@ func TestStore_Cleanup_ForgedTaskWithoutEntryDoesNothing(t *testing.T) {
 // read misses. It must follow the new tombstone instead of answering 404.
 func TestStore_Get_ReReadsTombstoneWhenTargetVanishes(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	old := tombstone(t, e, id("k")).Target
 	var once sync.Once
 	e.hlt.Add(func(ctx context.Context, c *backendtest.Call, next func() error) error {
@@ -592,7 +593,7 @@ func TestStore_Get_ReReadsTombstoneWhenTargetVanishes(t *testing.T) {
 			once.Do(func() {
 				// The overwrite lands between the row read and the long-term read.
 				s2, _ := tiered.New(e.hv, e.lt, e.log, &tiered.Options{GracePeriod: -1})
-				if _, err := s2.Put(ctx, id("k"), driver.Metadata{}, bytes.NewReader(large2)); err != nil {
+				if _, err := s2.Put(ctx, id("k"), object.Metadata{}, bytes.NewReader(large2)); err != nil {
 					t.Error(err)
 				}
 				_ = s2.Close(ctx)
@@ -608,7 +609,7 @@ func TestStore_Get_ReReadsTombstoneWhenTargetVanishes(t *testing.T) {
 	}
 	// Head takes the same path.
 	once = sync.Once{}
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	old = tombstone(t, e, id("k")).Target
 	if _, err := e.s.Head(context.Background(), id("k")); err != nil {
 		t.Fatalf("head: %v", err)
@@ -618,19 +619,19 @@ func TestStore_Get_ReReadsTombstoneWhenTargetVanishes(t *testing.T) {
 func TestStore_Get_Ranges(t *testing.T) {
 	e := newEnv(t)
 	small := []byte("Hello, Range Requests!")
-	put(t, e.s, id("small"), driver.Metadata{}, small)
-	put(t, e.s, id("large"), driver.Metadata{}, large)
+	put(t, e.s, id("small"), object.Metadata{}, small)
+	put(t, e.s, id("large"), object.Metadata{}, large)
 	for _, tc := range []struct {
 		key        string
-		rng        driver.ByteRange
+		rng        object.ByteRange
 		start, end int64
 		total      int64
 	}{
-		{"small", driver.Bounded(0, 4), 0, 4, 22},
-		{"small", driver.Last(9), 13, 21, 22},
-		{"small", driver.From(7), 7, 21, 22},
-		{"small", driver.Bounded(20, 999), 20, 21, 22},
-		{"large", driver.Bounded(1<<20, 1<<20+9), 1 << 20, 1<<20 + 9, int64(len(large))},
+		{"small", object.Bounded(0, 4), 0, 4, 22},
+		{"small", object.Last(9), 13, 21, 22},
+		{"small", object.From(7), 7, 21, 22},
+		{"small", object.Bounded(20, 999), 20, 21, 22},
+		{"large", object.Bounded(1<<20, 1<<20+9), 1 << 20, 1<<20 + 9, int64(len(large))},
 	} {
 		o, err := e.s.Get(context.Background(), id(tc.key), &tc.rng)
 		if err != nil {
@@ -646,9 +647,9 @@ func TestStore_Get_Ranges(t *testing.T) {
 			t.Errorf("%s %+v: range %+v, %d bytes", tc.key, tc.rng, o.Range, len(got))
 		}
 	}
-	var re *tiered.RangeError
-	_, err := e.s.Get(context.Background(), id("small"), &driver.ByteRange{Start: 100, End: 200})
-	if !errors.As(err, &re) || re.Total != 22 || !errors.Is(err, tiered.ErrRangeNotSatisfiable) {
+	var re *object.RangeError
+	_, err := e.s.Get(context.Background(), id("small"), &object.ByteRange{Start: 100, End: 200})
+	if !errors.As(err, &re) || re.Total != 22 || !errors.Is(err, object.ErrRangeNotSatisfiable) {
 		t.Fatalf("unsatisfiable: %v", err)
 	}
 }
@@ -664,7 +665,7 @@ func TestStore_CancelledLargePut_CleansUpAndRemovesLogEntry(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := e.s.Put(ctx, id("k"), driver.Metadata{}, bytes.NewReader(large))
+		_, err := e.s.Put(ctx, id("k"), object.Metadata{}, bytes.NewReader(large))
 		done <- err
 	}()
 	<-gate.Reached
@@ -682,11 +683,11 @@ func TestStore_CancelledLargePut_CleansUpAndRemovesLogEntry(t *testing.T) {
 
 func TestStore_BrokenBody_CommitsNothing(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, []byte("old"))
+	put(t, e.s, id("k"), object.Metadata{}, []byte("old"))
 	for _, n := range []int64{10, 5 << 20} {
-		_, err := e.s.Put(context.Background(), id("k"), driver.Metadata{}, io.MultiReader(bytes.NewReader(large), backendtest.FailingReader(0, io.ErrUnexpectedEOF)))
+		_, err := e.s.Put(context.Background(), id("k"), object.Metadata{}, io.MultiReader(bytes.NewReader(large), backendtest.FailingReader(0, io.ErrUnexpectedEOF)))
 		if n == 10 {
-			_, err = e.s.Put(context.Background(), id("k"), driver.Metadata{}, io.MultiReader(strings.NewReader("0123456789"), backendtest.FailingReader(0, io.ErrUnexpectedEOF)))
+			_, err = e.s.Put(context.Background(), id("k"), object.Metadata{}, io.MultiReader(strings.NewReader("0123456789"), backendtest.FailingReader(0, io.ErrUnexpectedEOF)))
 		}
 		if !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("put with a broken body: %v", err)
@@ -703,7 +704,7 @@ func TestStore_BrokenBody_CommitsNothing(t *testing.T) {
 
 func TestStore_Close_WaitsForCleanup(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	gate := backendtest.NewGate()
 	e.hlt.Add(gate.After(backendtest.OpDelete))
 	if err := e.s.Delete(context.Background(), id("k")); err != nil {
@@ -726,7 +727,7 @@ func TestStore_Close_WaitsForCleanup(t *testing.T) {
 
 func TestStore_Close_HonoursDeadline(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	gate := backendtest.NewGate()
 	defer gate.Release()
 	e.hlt.Add(gate.After(backendtest.OpDelete))
@@ -748,14 +749,14 @@ func TestStore_Close_HonoursDeadline(t *testing.T) {
 func TestStore_GracePeriod_DelaysDeletionOfOldRevision(t *testing.T) {
 	e := newEnv(t)
 	s := e.store(t, &tiered.Options{GracePeriod: 200 * time.Millisecond})
-	put(t, s, id("k"), driver.Metadata{}, large)
+	put(t, s, id("k"), object.Metadata{}, large)
 	old := tombstone(t, e, id("k")).Target
 	// A reader opens the old revision, then the object is overwritten.
 	o, err := s.Get(context.Background(), id("k"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(t, s, id("k"), driver.Metadata{}, large2)
+	put(t, s, id("k"), object.Metadata{}, large2)
 	if !hasLT(e, old) {
 		t.Fatal("old revision deleted without a grace period")
 	}
@@ -802,7 +803,7 @@ func TestStore_PutLarge_StreamsWithBoundedMemory(t *testing.T) {
 			}
 		}
 	}))
-	r, err := e.s.Put(context.Background(), id("big"), driver.Metadata{}, src)
+	r, err := e.s.Put(context.Background(), id("big"), object.Metadata{}, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -838,8 +839,8 @@ func (g *genReader) Read(p []byte) (int, error) {
 func TestStore_CallCounts(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	put(t, e.s, id("small"), driver.Metadata{}, []byte("x"))
-	put(t, e.s, id("large"), driver.Metadata{}, large)
+	put(t, e.s, id("small"), object.Metadata{}, []byte("x"))
+	put(t, e.s, id("large"), object.Metadata{}, large)
 	e.join(t)
 	// Cleanup runs asynchronously and reads the row; keep it out of the counts.
 	e.s = e.store(t, &tiered.Options{Dispatcher: dropDispatcher{}})
@@ -851,7 +852,7 @@ func TestStore_CallCounts(t *testing.T) {
 		hvOpName string
 	}{
 		{"small put", func() error {
-			_, err := e.s.Put(ctx, id("small"), driver.Metadata{}, strings.NewReader("y"))
+			_, err := e.s.Put(ctx, id("small"), object.Metadata{}, strings.NewReader("y"))
 			return err
 		}, 1, 0, 0, backendtest.OpPutNonTombstone},
 		{"small get", func() error { _, err := tieredtest.ReadAll(e.s, id("small")); return err }, 1, 0, 0, backendtest.OpGetTiered},
@@ -873,14 +874,14 @@ func TestStore_CallCounts(t *testing.T) {
 	}
 	// A large put: one row read, one log record, one long-term write, one CAS.
 	e.resetCounts()
-	put(t, e.s, id("large"), driver.Metadata{}, large2)
+	put(t, e.s, id("large"), object.Metadata{}, large2)
 	if e.hhv.Total() != 2 || e.hlt.Count(backendtest.OpPut) != 1 || e.hlog.Count(backendtest.OpRecord) != 1 {
 		t.Errorf("large put: %v %v %v", e.hhv.Counts(), e.hlt.Counts(), e.hlog.Counts())
 	}
 }
 
 func ignoreNotFound(err error) error {
-	if errors.Is(err, tiered.ErrNotFound) {
+	if errors.Is(err, object.ErrNotFound) {
 		return nil
 	}
 	return err
@@ -904,7 +905,7 @@ func TestStore_ConcurrentWriters_OneValueSurvivesNoOrphans(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := e.s.Put(ctx, id("hot"), driver.Metadata{}, bytes.NewReader(p)); err != nil {
+			if _, err := e.s.Put(ctx, id("hot"), object.Metadata{}, bytes.NewReader(p)); err != nil {
 				t.Errorf("writer %d: %v", i, err)
 			}
 		}()
@@ -915,7 +916,7 @@ func TestStore_ConcurrentWriters_OneValueSurvivesNoOrphans(t *testing.T) {
 	if !slices.ContainsFunc(payloads, func(p []byte) bool { return bytes.Equal(p, got) }) {
 		t.Fatal("surviving value is none of the written ones")
 	}
-	tieredtest.CheckNoOrphans(t, tieredtest.Backends{HV: e.hv, LT: e.lt, Log: e.log, Objects: memObjects(e.lt)}, []driver.ObjectID{id("hot")})
+	tieredtest.CheckNoOrphans(t, tieredtest.Backends{HV: e.hv, LT: e.lt, Log: e.log, Objects: memObjects(e.lt)}, []object.ID{id("hot")})
 	tieredtest.CheckEmptyLog(t, e.log, time.Now())
 }
 
@@ -936,7 +937,7 @@ func TestStore_LeaseLostBeforeCommit_DoesNotCommit(t *testing.T) {
 	e.hlt.Add(gate.After(backendtest.OpPut))
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Put(context.Background(), id("k"), driver.Metadata{}, bytes.NewReader(large))
+		_, err := s.Put(context.Background(), id("k"), object.Metadata{}, bytes.NewReader(large))
 		done <- err
 	}()
 	<-gate.Reached
@@ -961,7 +962,7 @@ func TestStore_Heartbeat_KeepsLeaseFresh(t *testing.T) {
 	e.hlt.Add(gate.After(backendtest.OpPut))
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Put(context.Background(), id("k"), driver.Metadata{}, bytes.NewReader(large))
+		_, err := s.Put(context.Background(), id("k"), object.Metadata{}, bytes.NewReader(large))
 		done <- err
 	}()
 	<-gate.Reached
@@ -990,8 +991,8 @@ func TestStore_Recover_SkipsFreshEntriesAndIsBounded(t *testing.T) {
 	// Three large overwrites whose cleanups were lost.
 	s := e.store(t, &tiered.Options{Dispatcher: dropDispatcher{}})
 	for i := range 3 {
-		put(t, e.s, id("k"+string(rune('a'+i))), driver.Metadata{}, large2)
-		put(t, s, id("k"+string(rune('a'+i))), driver.Metadata{}, large)
+		put(t, e.s, id("k"+string(rune('a'+i))), object.Metadata{}, large2)
+		put(t, s, id("k"+string(rune('a'+i))), object.Metadata{}, large)
 	}
 	if n := len(e.log.Entries()); n != 3 {
 		t.Fatalf("entries: %d", n)
@@ -1021,8 +1022,8 @@ func TestStore_Recover_SkipsFreshEntriesAndIsBounded(t *testing.T) {
 func TestStore_Recover_DispatchFailureReported(t *testing.T) {
 	e := newEnv(t)
 	s := e.store(t, &tiered.Options{Dispatcher: dropDispatcher{}})
-	put(t, e.s, id("k"), driver.Metadata{}, large2)
-	put(t, s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large2)
+	put(t, s, id("k"), object.Metadata{}, large)
 	e.now.Advance(time.Minute)
 	s2 := e.store(t, &tiered.Options{Dispatcher: failDispatcher{}})
 	r, err := s2.Recover(context.Background(), 0)
@@ -1036,8 +1037,8 @@ func TestStore_Cleanup_IsIdempotent(t *testing.T) {
 	var tasks []tiered.CleanupTask
 	rec := &recordDispatcher{tasks: &tasks}
 	s := e.store(t, &tiered.Options{Dispatcher: rec})
-	put(t, s, id("k"), driver.Metadata{}, large)
-	put(t, s, id("k"), driver.Metadata{}, large2)
+	put(t, s, id("k"), object.Metadata{}, large)
+	put(t, s, id("k"), object.Metadata{}, large2)
 	if len(tasks) != 1 { // the first put replaced nothing: its entry went without a task
 		t.Fatalf("tasks: %d", len(tasks))
 	}
@@ -1063,7 +1064,7 @@ func TestStore_Cleanup_IsIdempotent(t *testing.T) {
 func TestStore_RecordFails_NoSideEffects(t *testing.T) {
 	e := newEnv(t)
 	e.hlog.Add(backendtest.FailOn(backendtest.OpRecord, 0))
-	if _, err := e.s.Put(context.Background(), id("k"), driver.Metadata{}, bytes.NewReader(large)); !errors.Is(err, backendtest.ErrInjected) {
+	if _, err := e.s.Put(context.Background(), id("k"), object.Metadata{}, bytes.NewReader(large)); !errors.Is(err, backendtest.ErrInjected) {
 		t.Fatalf("put: %v", err)
 	}
 	if e.hlt.Count(backendtest.OpPut) != 0 || e.lt.Len() != 0 {
@@ -1072,7 +1073,7 @@ func TestStore_RecordFails_NoSideEffects(t *testing.T) {
 }
 
 func TestStore_New_RejectsNilBackends(t *testing.T) {
-	if _, err := tiered.New(nil, membackend.NewLongTerm(nil), membackend.NewChangeLog(nil), nil); !errors.Is(err, tiered.ErrInvalidArgument) {
+	if _, err := tiered.New(nil, membackend.NewLongTerm(nil), membackend.NewChangeLog(nil), nil); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Fatal(err)
 	}
 }
@@ -1107,13 +1108,13 @@ func (r *recordDispatcher) Close(context.Context) error { return nil }
 // exists.
 func TestStore_Get_EndlessChurn_UnavailableNot404(t *testing.T) {
 	e := newEnv(t)
-	put(t, e.s, id("k"), driver.Metadata{}, large)
+	put(t, e.s, id("k"), object.Metadata{}, large)
 	writer, err := tiered.New(e.hv, e.lt, e.log, &tiered.Options{GracePeriod: -1, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	churn := func(ctx context.Context, c *backendtest.Call, next func() error) error {
-		if _, err := writer.Put(ctx, id("k"), driver.Metadata{}, bytes.NewReader(large2)); err != nil {
+		if _, err := writer.Put(ctx, id("k"), object.Metadata{}, bytes.NewReader(large2)); err != nil {
 			return err
 		}
 		if err := writer.Close(ctx); err != nil { // its cleanup deletes the revision we hold
@@ -1129,11 +1130,11 @@ func TestStore_Get_EndlessChurn_UnavailableNot404(t *testing.T) {
 		return next()
 	})
 	_, err = e.s.Get(context.Background(), id("k"), nil)
-	if !errors.Is(err, tiered.ErrUnavailable) || errors.Is(err, tiered.ErrNotFound) {
+	if !errors.Is(err, object.ErrUnavailable) || errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("get under endless churn: %v; want ErrUnavailable", err)
 	}
 	_, err = e.s.Head(context.Background(), id("k"))
-	if !errors.Is(err, tiered.ErrUnavailable) || errors.Is(err, tiered.ErrNotFound) {
+	if !errors.Is(err, object.ErrUnavailable) || errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("head under endless churn: %v; want ErrUnavailable", err)
 	}
 }
@@ -1144,11 +1145,11 @@ func TestStore_GracePeriod_OnlyWhenSomethingReadableGoes(t *testing.T) {
 	e := newEnv(t)
 	var tasks []tiered.CleanupTask
 	s := e.store(t, &tiered.Options{GracePeriod: time.Hour, Dispatcher: &recordDispatcher{tasks: &tasks}})
-	put(t, s, id("k"), driver.Metadata{}, large) // new key: nothing readable replaced
+	put(t, s, id("k"), object.Metadata{}, large) // new key: nothing readable replaced
 	if len(tasks) != 0 || len(e.log.Entries()) != 0 {
 		t.Errorf("the first put left %d tasks and %d entries with nothing to delete", len(tasks), len(e.log.Entries()))
 	}
-	put(t, s, id("k"), driver.Metadata{}, large2) // replaces the first revision
+	put(t, s, id("k"), object.Metadata{}, large2) // replaces the first revision
 	if len(tasks) != 1 {
 		t.Fatalf("tasks: %d", len(tasks))
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/functions/client"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // TestLocal_ConcurrentWriters_OneSurvivorNoOrphans has 64 writers put distinct payloads,
@@ -84,7 +84,7 @@ func TestLocal_ConcurrentWriters_OneSurvivorNoOrphans(t *testing.T) {
 	if st.Temp != 0 {
 		t.Errorf("%d files left in tmp/ after a graceful stop", st.Temp)
 	}
-	checkClean(t, dir, []driver.ObjectID{objectID(key)})
+	checkClean(t, dir, []object.ID{objectID(key)})
 
 	// The survivor is intact across the restart.
 	s = start(t, dir, k)

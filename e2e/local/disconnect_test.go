@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // TestLocal_ClientDisconnectMidUpload_NoPartialObject sends PUTs over raw TCP and closes the
@@ -49,7 +49,7 @@ func TestLocal_ClientDisconnectMidUpload_NoPartialObject(t *testing.T) {
 		{name: "LengthSmall/ExistingLarge", key: "cut/length-small-old", total: 512 << 10, cut: 200 << 10, previous: payload(104, 3<<20)},
 		{name: "ChunkedSmall/ExistingSmall", key: "cut/chunked-small-old", chunked: true, total: 512 << 10, cut: 200 << 10, previous: payload(105, 300)},
 	}
-	var ids []driver.ObjectID
+	var ids []object.ID
 	for _, c := range cases {
 		ids = append(ids, objectID(c.key))
 		if c.previous != nil {

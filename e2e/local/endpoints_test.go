@@ -25,7 +25,7 @@ import (
 
 	"github.com/stratastore/strata/e2e/internal/harness"
 	"github.com/stratastore/strata/functions/client"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 var (
@@ -45,7 +45,7 @@ func TestLocal_Endpoints_SDK(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sess := sdk(t, s, k.Full)
-	var live []driver.ObjectID
+	var live []object.ID
 
 	t.Run("SmallObjectWithMetadata", func(t *testing.T) {
 		data := []byte("hello, strata: a small object")
@@ -317,7 +317,7 @@ func TestLocal_Endpoints_RawHTTP(t *testing.T) {
 	k := newKeys(t)
 	dir := t.TempDir()
 	s := start(t, dir, k)
-	var live []driver.ObjectID
+	var live []object.ID
 
 	// The 22-byte object of http-api.md §7's examples.
 	const text = "Hello, Range Requests!"

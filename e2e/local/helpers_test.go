@@ -24,8 +24,8 @@ import (
 
 	"github.com/stratastore/strata/e2e/internal/harness"
 	"github.com/stratastore/strata/functions/client"
-	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/localbackend"
+	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/tieredtest"
 )
 
@@ -159,8 +159,8 @@ func sdk(t testing.TB, s *server, key harness.KeyPair, opts ...client.Option) *c
 }
 
 // objectID is the storage id of key in the test namespace.
-func objectID(key string) driver.ObjectID {
-	return driver.NewObjectID(usecase, []driver.Scope{{Name: scopeName, Value: scopeValue}}, key)
+func objectID(key string) object.ID {
+	return object.NewID(usecase, []object.Scope{{Name: scopeName, Value: scopeValue}}, key)
 }
 
 // objectURL is the raw URL of key (keys in these tests need no escaping).
@@ -408,7 +408,7 @@ func inspect(t testing.TB, dir string) dirState {
 // checkClean asserts, on a stopped server's directory, that every long-term blob is the
 // tombstone target of one of ids, that the change log is empty, and that no multipart
 // upload is left open.
-func checkClean(t testing.TB, dir string, ids []driver.ObjectID) {
+func checkClean(t testing.TB, dir string, ids []object.ID) {
 	t.Helper()
 	b, closeFn := openDir(t, dir)
 	defer closeFn()

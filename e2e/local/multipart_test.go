@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/functions/client"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // TestLocal_Multipart200MiB_SHA256RoundTrip uploads 200 MiB with the SDK (automatic
@@ -83,5 +83,5 @@ func TestLocal_Multipart200MiB_SHA256RoundTrip(t *testing.T) {
 	if st.Blobs != 1 || st.Uploads != 0 {
 		t.Errorf("after the upload: %d blobs and %d open uploads, want 1 and 0", st.Blobs, st.Uploads)
 	}
-	checkClean(t, dir, []driver.ObjectID{objectID(key)})
+	checkClean(t, dir, []object.ID{objectID(key)})
 }

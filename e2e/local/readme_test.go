@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/e2e/internal/harness"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/tieredtest"
 )
 
@@ -102,12 +102,12 @@ func TestLocal_READMECurlExamples_WorkVerbatim(t *testing.T) {
 	// change log is not checked here: under make run's 30 s grace period a stop leaves the
 	// POST's entry for recovery; see TestLocal_GracefulStop_NewLargeObject_LeavesNoEntry.)
 	posted := regexp.MustCompile(`\{"key":"(` + readmeUUIDv + `)"\}`).FindStringSubmatch(out)[1]
-	id := driver.NewObjectID("attachments", []driver.Scope{{Name: "org", Value: "17"}}, posted)
+	id := object.NewID("attachments", []object.Scope{{Name: "org", Value: "17"}}, posted)
 	if st := inspect(t, dir); st.Blobs != 1 {
 		t.Errorf("after the examples: %d blobs, want 1", st.Blobs)
 	}
 	b, closeFn := openDir(t, dir)
-	tieredtest.CheckNoOrphans(t, backends(b), []driver.ObjectID{id})
+	tieredtest.CheckNoOrphans(t, backends(b), []object.ID{id})
 	closeFn()
 }
 

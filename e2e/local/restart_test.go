@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/functions/client"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // write is one put of the load: its payload's digest and whether the server acknowledged it.
@@ -172,8 +172,8 @@ func restartMidLoad(t *testing.T, sig syscall.Signal) {
 	}
 
 	// verify checks every key against its history and returns the ids of all keys.
-	verify := func(sess *client.Session, when string) []driver.ObjectID {
-		var ids []driver.ObjectID
+	verify := func(sess *client.Session, when string) []object.ID {
+		var ids []object.ID
 		inFlight, ackedLost := 0, 0
 		for _, key := range keys {
 			ids = append(ids, objectID(key))

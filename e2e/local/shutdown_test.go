@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/e2e/internal/harness"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // TestLocal_GracefulShutdown_InFlightUploadCompletes sends SIGTERM while an 8 MiB upload is
@@ -63,7 +63,7 @@ func TestLocal_GracefulShutdown_InFlightUploadCompletes(t *testing.T) {
 	if st := inspect(t, dir); st.Entries != 0 || st.Temp != 0 {
 		t.Errorf("after the graceful stop: %d change-log entries, %d temp files; want none", st.Entries, st.Temp)
 	}
-	checkClean(t, dir, []driver.ObjectID{objectID("inflight/big")})
+	checkClean(t, dir, []object.ID{objectID("inflight/big")})
 
 	s = start(t, dir, k)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

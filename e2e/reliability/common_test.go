@@ -18,6 +18,7 @@ import (
 
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/tieredtest"
 )
 
@@ -150,18 +151,18 @@ type kv interface {
 // storeKV drives a tiered.Store with ids in usecase "testing", scope org=1.
 type storeKV struct{ s *tiered.Store }
 
-func relID(key string) driver.ObjectID {
-	return driver.NewObjectID("testing", []driver.Scope{{Name: "org", Value: "1"}}, key)
+func relID(key string) object.ID {
+	return object.NewID("testing", []object.Scope{{Name: "org", Value: "1"}}, key)
 }
 
 func (k storeKV) put(ctx context.Context, key string, val []byte) error {
-	_, err := k.s.Put(ctx, relID(key), driver.Metadata{ContentType: "application/x-reliability"}, bytes.NewReader(val))
+	_, err := k.s.Put(ctx, relID(key), object.Metadata{ContentType: "application/x-reliability"}, bytes.NewReader(val))
 	return err
 }
 
 func (k storeKV) get(ctx context.Context, key string) ([]byte, bool, error) {
 	o, err := k.s.Get(context.WithValue(ctx, firstReadKey{}, &firstRead{}), relID(key), nil)
-	if errors.Is(err, tiered.ErrNotFound) {
+	if errors.Is(err, object.ErrNotFound) {
 		return nil, false, nil
 	}
 	if err != nil {
@@ -182,7 +183,7 @@ func (k storeKV) del(ctx context.Context, key string) error { return k.s.Delete(
 // or a whole value. It returns the number of keys present.
 func checkConverged(t *testing.T, b tieredtest.Backends, keys []string) int {
 	t.Helper()
-	ids := make([]driver.ObjectID, len(keys))
+	ids := make([]object.ID, len(keys))
 	for i, k := range keys {
 		ids[i] = relID(k)
 	}
@@ -197,7 +198,7 @@ func checkConverged(t *testing.T, b tieredtest.Backends, keys []string) int {
 	present := 0
 	for i, k := range keys {
 		e, err := b.HV.GetTieredMetadata(ctx, ids[i])
-		if err != nil && !errors.Is(err, driver.ErrNotFound) {
+		if err != nil && !errors.Is(err, object.ErrNotFound) {
 			t.Fatalf("read row %s: %v", k, err)
 		}
 		if err == nil && e.Kind == driver.EntryTombstone {

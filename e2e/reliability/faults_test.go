@@ -14,8 +14,8 @@ import (
 
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/backendtest"
-	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/tieredtest"
 )
 
@@ -194,19 +194,19 @@ func TestReliability_FaultsUnderLoad_Memory(t *testing.T) {
 // (best effort, as a client would).
 func multipartPut(ctx context.Context, s *tiered.Store, k string, val []byte) error {
 	id := relID(k)
-	u, err := s.InitiateMultipart(ctx, id, driver.Metadata{ContentType: "application/x-reliability"})
+	u, err := s.InitiateMultipart(ctx, id, object.Metadata{ContentType: "application/x-reliability"})
 	if err != nil {
 		return err
 	}
 	half := len(val) / 2
-	var parts []driver.CompletedPart
+	var parts []object.CompletedPart
 	for i, p := range [][]byte{val[:half], val[half:]} {
 		etag, err := s.UploadPart(ctx, id, u, i+1, int64(len(p)), bytes.NewReader(p))
 		if err != nil {
 			_ = s.AbortMultipart(ctx, id, u)
 			return err
 		}
-		parts = append(parts, driver.CompletedPart{PartNumber: i + 1, ETag: etag})
+		parts = append(parts, object.CompletedPart{PartNumber: i + 1, ETag: etag})
 	}
 	ce, err := s.CompleteMultipart(ctx, id, u, parts)
 	if ce != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/stratastore/strata/tiered/backendtest"
 	"github.com/stratastore/strata/tiered/localbackend"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/tieredtest"
 )
 
@@ -280,7 +281,7 @@ func slowLongTermReads(seed uint64, pct int, missing *counter) backendtest.Hook 
 			}
 		}
 		err := next()
-		if errors.Is(err, tiered.ErrNotFound) {
+		if errors.Is(err, object.ErrNotFound) {
 			missing.add()
 		}
 		return err

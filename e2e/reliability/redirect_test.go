@@ -7,8 +7,8 @@ import (
 
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/backendtest"
-	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // syncDispatcher runs every cleanup at once, in the request.
@@ -45,7 +45,7 @@ func TestReliability_GetUnderOverwrites_No404(t *testing.T) {
 	n := 1
 	put := func() {
 		n++
-		if _, err := s.Put(context.Background(), id, driver.Metadata{}, bytes.NewReader(makeValue(id.Key, n, largeMin))); err != nil {
+		if _, err := s.Put(context.Background(), id, object.Metadata{}, bytes.NewReader(makeValue(id.Key, n, largeMin))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/stratastore/strata/tiered/bigtablebackend"
 	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/gcsbackend"
+	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/tieredtest"
 )
 
@@ -583,8 +584,8 @@ func scope(t testing.TB) string {
 }
 
 // objectID is the storage id of key in scope "run"=sc.
-func objectID(sc, key string) driver.ObjectID {
-	return driver.NewObjectID(usecase, []driver.Scope{{Name: "run", Value: sc}}, key)
+func objectID(sc, key string) object.ID {
+	return object.NewID(usecase, []object.Scope{{Name: "run", Value: sc}}, key)
 }
 
 // bucketObjects lists the long-term objects under scope sc (multipart uploads under
@@ -715,7 +716,7 @@ func (tp *topology) waitSettled(t testing.TB, sc string, keys []string, limit ti
 		return fmt.Sprintf("change log rows %d, bucket %q, live %q\ncleanup log:\n%s", rows, objs, live, tail(tp.fns["cleanup"].logs(), 6000))
 	})
 	if tt, ok := t.(*testing.T); ok {
-		ids := make([]driver.ObjectID, len(keys))
+		ids := make([]object.ID, len(keys))
 		for i, k := range keys {
 			ids[i] = objectID(sc, k)
 		}

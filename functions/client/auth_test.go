@@ -9,7 +9,7 @@ import (
 
 	"github.com/stratastore/strata/functions/client"
 	"github.com/stratastore/strata/functions/internal/auth"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // verifier trusts pub as "kid" with every permission, at a fixed clock.
@@ -42,7 +42,7 @@ func TestSignToken_VerifiedByServerAuth(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the server's verifier refuses the token: %v", err)
 	}
-	octx := driver.ObjectContext{Usecase: "attachments", Scopes: []driver.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}}
+	octx := object.Context{Usecase: "attachments", Scopes: []object.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}}
 	if err := grant.Authorize(octx, auth.Write); err != nil {
 		t.Errorf("write: %v", err)
 	}
@@ -89,7 +89,7 @@ func TestPresignGet_VerifiedByServerAuth(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: the server's verifier refuses the URL: %v", method, err)
 		}
-		if err := grant.Authorize(driver.ObjectContext{Usecase: "testing"}, auth.Read); err != nil {
+		if err := grant.Authorize(object.Context{Usecase: "testing"}, auth.Read); err != nil {
 			t.Errorf("%s: read not allowed: %v", method, err)
 		}
 	}

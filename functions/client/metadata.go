@@ -5,19 +5,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // ExpirationPolicy says when an object expires: Manual (never, the zero value), TTL (a fixed
 // time after the write) or TTI (a fixed time after the last read or write). It is the
 // storage library's type, so the client renders and parses exactly the server's grammar.
-type ExpirationPolicy = driver.ExpirationPolicy
+type ExpirationPolicy = object.ExpirationPolicy
 
 // TTL returns a policy that expires an object d after it was written.
-func TTL(d time.Duration) ExpirationPolicy { return driver.TTL(d) }
+func TTL(d time.Duration) ExpirationPolicy { return object.TTL(d) }
 
 // TTI returns a policy that expires an object d after it was last read or written.
-func TTI(d time.Duration) ExpirationPolicy { return driver.TTI(d) }
+func TTI(d time.Duration) ExpirationPolicy { return object.TTI(d) }
 
 // Manual returns the policy of objects that never expire on their own.
 func Manual() ExpirationPolicy { return ExpirationPolicy{} }
@@ -25,9 +25,9 @@ func Manual() ExpirationPolicy { return ExpirationPolicy{} }
 // ParseExpirationPolicy parses the x-sn-expiration grammar: "manual", "ttl:<duration>" or
 // "tti:<duration>", with humantime durations such as "30s", "1h 30m" or "7days".
 func ParseExpirationPolicy(s string) (ExpirationPolicy, error) {
-	p, err := driver.ParseExpirationPolicy(s)
+	p, err := object.ParseExpirationPolicy(s)
 	if err != nil {
-		return p, wrapDriver(err)
+		return p, invalid(err)
 	}
 	return p, nil
 }
@@ -66,7 +66,7 @@ func metadataFrom(h http.Header) Metadata {
 		Filename:    h.Get("X-Sn-Filename"),
 	}
 	if v := h.Get("X-Sn-Expiration"); v != "" {
-		md.Expiration, _ = driver.ParseExpirationPolicy(v)
+		md.Expiration, _ = object.ParseExpirationPolicy(v)
 	}
 	md.TimeCreated, _ = time.Parse(timeLayout, h.Get("X-Sn-Time-Created"))
 	md.TimeExpires, _ = time.Parse(timeLayout, h.Get("X-Sn-Time-Expires"))

@@ -14,12 +14,11 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // ContentRange is the byte range a ranged Get returned: [Start, End] of Total bytes.
-type ContentRange = driver.ContentRange
+type ContentRange = object.ContentRange
 
 // Object is an object being read. The caller must close Body.
 type Object struct {

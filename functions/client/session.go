@@ -1,11 +1,10 @@
 package client
 
 import (
-	"errors"
 	"net/url"
 	"strings"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Scope is one name=value pair of an object's namespace, like org=17. Names and values use
@@ -28,8 +27,8 @@ type Session struct {
 // Usecase returns a session for usecase with no scopes.
 func (c *Client) Usecase(usecase string) *Session {
 	s := &Session{c: c, usecase: usecase}
-	if err := (driver.ObjectContext{Usecase: usecase}).Validate(); err != nil {
-		s.err = wrapDriver(err)
+	if err := (object.Context{Usecase: usecase}).Validate(); err != nil {
+		s.err = invalid(err)
 	}
 	return s
 }
@@ -40,10 +39,10 @@ func (s *Session) Scope(name, value string) *Session {
 	n := &Session{c: s.c, usecase: s.usecase, err: s.err}
 	n.scopes = append(append(make([]Scope, 0, len(s.scopes)+1), s.scopes...), Scope{name, value})
 	if n.err == nil {
-		if err := driver.ValidateScopePart(name); err != nil {
-			n.err = wrapDriver(err)
-		} else if err := driver.ValidateScopePart(value); err != nil {
-			n.err = wrapDriver(err)
+		if err := object.ValidateScopePart(name); err != nil {
+			n.err = invalid(err)
+		} else if err := object.ValidateScopePart(value); err != nil {
+			n.err = invalid(err)
 		}
 	}
 	return n
@@ -60,14 +59,8 @@ func (s *Session) Scopes(scopes ...Scope) *Session {
 // Err returns the validation error of the session's usecase or scopes, if any.
 func (s *Session) Err() error { return s.err }
 
-// wrapDriver turns a driver validation error into one wrapping ErrInvalidArgument.
-func wrapDriver(err error) error {
-	msg := err.Error()
-	if errors.Is(err, driver.ErrInvalidArgument) {
-		msg = strings.TrimPrefix(msg, driver.ErrInvalidArgument.Error()+": ")
-	}
-	return invalidf("%s", msg)
-}
+// invalid turns a vocabulary validation error into one wrapping ErrInvalidArgument.
+func invalid(err error) error { return invalidf("%s", object.Reason(err)) }
 
 // scopeSegment renders the scopes path segment: "_" for none, else name=value;...
 func (s *Session) scopeSegment() string {
@@ -93,17 +86,17 @@ func (s *Session) checkKey(key string) error {
 	if s.err != nil {
 		return s.err
 	}
-	id := driver.ObjectID{Context: s.driverContext(), Key: key}
+	id := object.ID{Context: s.driverContext(), Key: key}
 	if err := id.Validate(); err != nil {
-		return wrapDriver(err)
+		return invalid(err)
 	}
 	return nil
 }
 
-func (s *Session) driverContext() driver.ObjectContext {
-	ctx := driver.ObjectContext{Usecase: s.usecase}
+func (s *Session) driverContext() object.Context {
+	ctx := object.Context{Usecase: s.usecase}
 	for _, sc := range s.scopes {
-		ctx.Scopes = append(ctx.Scopes, driver.Scope{Name: sc.Name, Value: sc.Value})
+		ctx.Scopes = append(ctx.Scopes, object.Scope{Name: sc.Name, Value: sc.Value})
 	}
 	return ctx
 }

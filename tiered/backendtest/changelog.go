@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // TestChangeLog runs the conformance suite for driver.ChangeLog. open must return a fresh,
@@ -144,7 +145,7 @@ func idSet(es []driver.LogEntry) map[driver.ChangeID]bool {
 	return m
 }
 
-func optIDDiff(name string, got, want *driver.ObjectID) string {
+func optIDDiff(name string, got, want *object.ID) string {
 	switch {
 	case got == nil && want == nil:
 		return ""
@@ -256,7 +257,7 @@ func clRecord(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 		if d := changeDiff(got[0].Change, second.Change); d != "" {
 			t.Errorf("claimed entry after the second Record: %s", d)
 		}
-		if err := c.b.Refresh(t.Context(), first.ID, first.Owner, c.now); !errors.Is(err, driver.ErrConflict) {
+		if err := c.b.Refresh(t.Context(), first.ID, first.Owner, c.now); !errors.Is(err, object.ErrConflict) {
 			t.Errorf("Refresh by the replaced owner after a claim: %v, want ErrConflict", err)
 		}
 	})
@@ -293,7 +294,7 @@ func clRecord(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 			other := c.full("other", driver.PhaseAborted)
 			other.ID = tc.current.ID
 			other.Owner = tc.owner
-			if err := c.b.Record(t.Context(), other); !errors.Is(err, driver.ErrConflict) {
+			if err := c.b.Record(t.Context(), other); !errors.Is(err, object.ErrConflict) {
 				t.Errorf("%s: Record by %q: %v, want ErrConflict", tc.name, tc.owner, err)
 			}
 			if d := entryDiff(c.get(tc.current.ID), tc.current); d != "" {
@@ -313,7 +314,7 @@ func clRecord(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 	})
 	t.Run("Record/AllChangeFieldsRoundTrip", func(t *testing.T) {
 		c := openCL(t, open)
-		id := driver.NewObjectID("attachments", []driver.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}, "dir/ünï cödé+%;=:@&")
+		id := object.NewID("attachments", []object.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}, "dir/ünï cödé+%;=:@&")
 		if err := id.Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -352,7 +353,7 @@ func clRecord(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 func clGet(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 	t.Run("Get/AllFields", func(t *testing.T) {
 		c := openCL(t, open)
-		odd := driver.NewObjectID("attachments", []driver.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}, "dir/ünï cödé+%;=:@&")
+		odd := object.NewID("attachments", []object.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}, "dir/ünï cödé+%;=:@&")
 		if err := odd.Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -380,7 +381,7 @@ func clGet(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 	})
 	t.Run("Get/NotFound", func(t *testing.T) {
 		c := openCL(t, open)
-		if _, err := c.b.Get(t.Context(), NewChangeID()); !errors.Is(err, driver.ErrNotFound) {
+		if _, err := c.b.Get(t.Context(), NewChangeID()); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("Get of an unknown entry: %v, want ErrNotFound", err)
 		}
 		e := c.record("removed", "writer", c.now)
@@ -388,7 +389,7 @@ func clGet(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 		if err := c.b.Remove(t.Context(), e.ID); err != nil {
 			t.Fatalf("Remove: %v", err)
 		}
-		if _, err := c.b.Get(t.Context(), e.ID); !errors.Is(err, driver.ErrNotFound) {
+		if _, err := c.b.Get(t.Context(), e.ID); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("Get of a removed entry: %v, want ErrNotFound", err)
 		}
 		if d := entryDiff(c.get(keep.ID), keep); d != "" {
@@ -402,7 +403,7 @@ func clUpdate(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 	// equal to want.
 	conflict := func(c cl, what string, e driver.LogEntry, prev driver.Lease, want driver.LogEntry) {
 		c.t.Helper()
-		if err := c.b.Update(c.t.Context(), e, prev); !errors.Is(err, driver.ErrConflict) {
+		if err := c.b.Update(c.t.Context(), e, prev); !errors.Is(err, object.ErrConflict) {
 			c.t.Errorf("%s: Update with lease %q@%s: %v, want ErrConflict", what, prev.Owner, fmtTime(prev.Heartbeat), err)
 		}
 		if d := entryDiff(c.get(want.ID), want); d != "" {
@@ -436,7 +437,7 @@ func clUpdate(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 		if d := entryDiff(c.get(e.ID), third); d != "" {
 			t.Fatalf("entry after the second Update: %s", d)
 		}
-		if err := c.b.Refresh(t.Context(), e.ID, e.Owner, c.now); !errors.Is(err, driver.ErrConflict) {
+		if err := c.b.Refresh(t.Context(), e.ID, e.Owner, c.now); !errors.Is(err, object.ErrConflict) {
 			t.Errorf("Refresh by the owner the entry was handed away from: %v, want ErrConflict", err)
 		}
 	})
@@ -522,7 +523,7 @@ func clUpdate(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 	t.Run("Update/GoneNotFound", func(t *testing.T) {
 		c := openCL(t, open)
 		missing := c.full("missing", driver.PhaseUpdated)
-		if err := c.b.Update(t.Context(), missing, missing.Lease()); !errors.Is(err, driver.ErrNotFound) {
+		if err := c.b.Update(t.Context(), missing, missing.Lease()); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("Update of an unknown entry: %v, want ErrNotFound", err)
 		}
 		e := c.full("removed", driver.PhaseRecorded)
@@ -532,10 +533,10 @@ func clUpdate(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 		}
 		next := e
 		next.Phase = driver.PhaseAborted
-		if err := c.b.Update(t.Context(), next, e.Lease()); !errors.Is(err, driver.ErrNotFound) {
+		if err := c.b.Update(t.Context(), next, e.Lease()); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("Update of a removed entry: %v, want ErrNotFound", err)
 		}
-		if _, err := c.b.Get(t.Context(), e.ID); !errors.Is(err, driver.ErrNotFound) {
+		if _, err := c.b.Get(t.Context(), e.ID); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("Get after an Update of a removed entry: %v, want ErrNotFound (Update must not recreate it)", err)
 		}
 	})
@@ -734,7 +735,7 @@ func clRefresh(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 		if got := c.claim("recovery", 0, 10); len(got) != 1 {
 			t.Fatalf("claim returned %d entries, want 1", len(got))
 		}
-		if err := c.b.Refresh(t.Context(), e.ID, e.Owner, c.now); !errors.Is(err, driver.ErrConflict) {
+		if err := c.b.Refresh(t.Context(), e.ID, e.Owner, c.now); !errors.Is(err, object.ErrConflict) {
 			t.Errorf("Refresh by the previous owner: %v, want ErrConflict", err)
 		}
 		if err := c.b.Refresh(t.Context(), e.ID, "recovery", c.now.Add(time.Second)); err != nil {
@@ -744,20 +745,20 @@ func clRefresh(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 	t.Run("Refresh/NonOwnerConflict", func(t *testing.T) {
 		c := openCL(t, open)
 		e := c.record("owned", "writer", c.now)
-		if err := c.b.Refresh(t.Context(), e.ID, "intruder", c.now); !errors.Is(err, driver.ErrConflict) {
+		if err := c.b.Refresh(t.Context(), e.ID, "intruder", c.now); !errors.Is(err, object.ErrConflict) {
 			t.Errorf("Refresh by a non-owner: %v, want ErrConflict", err)
 		}
 	})
 	t.Run("Refresh/GoneNotFound", func(t *testing.T) {
 		c := openCL(t, open)
-		if err := c.b.Refresh(t.Context(), NewChangeID(), "writer", c.now); !errors.Is(err, driver.ErrNotFound) {
+		if err := c.b.Refresh(t.Context(), NewChangeID(), "writer", c.now); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("Refresh of an unknown entry: %v, want ErrNotFound", err)
 		}
 		e := c.record("removed", "writer", c.now)
 		if err := c.b.Remove(t.Context(), e.ID); err != nil {
 			t.Fatalf("Remove: %v", err)
 		}
-		if err := c.b.Refresh(t.Context(), e.ID, "writer", c.now); !errors.Is(err, driver.ErrNotFound) {
+		if err := c.b.Refresh(t.Context(), e.ID, "writer", c.now); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("Refresh of a removed entry: %v, want ErrNotFound", err)
 		}
 	})
@@ -811,7 +812,7 @@ func clConcurrency(t *testing.T, open func(t *testing.T) driver.ChangeLog) {
 				t.Errorf("updates %d and %d both applied", winner, g)
 			case err == nil:
 				winner = g
-			case !errors.Is(err, driver.ErrConflict):
+			case !errors.Is(err, object.ErrConflict):
 				t.Errorf("update %d: %v, want nil or ErrConflict", g, err)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // TestUsecase is the usecase of every id NewID returns.
@@ -23,7 +24,7 @@ const TestUsecase = "testing"
 // written, outside any lock the backend's own methods need: fn performs writes on the same
 // backend. The suite then checks that the bump lost to those writes.
 type BumpInterceptor interface {
-	SetBeforeBump(fn func(id driver.ObjectID))
+	SetBeforeBump(fn func(id object.ID))
 }
 
 // WithBumpInterceptor returns hv extended with SetBeforeBump delegated to bi. It lets
@@ -38,13 +39,13 @@ type bumpForwarder struct {
 	bi BumpInterceptor
 }
 
-func (b bumpForwarder) SetBeforeBump(fn func(id driver.ObjectID)) { b.bi.SetBeforeBump(fn) }
+func (b bumpForwarder) SetBeforeBump(fn func(id object.ID)) { b.bi.SetBeforeBump(fn) }
 
 // NewID returns the id of key in usecase "testing" with the single scope org=1. It fails the
-// test if the id is invalid (driver.ObjectID.Validate).
-func NewID(t testing.TB, key string) driver.ObjectID {
+// test if the id is invalid (object.ID.Validate).
+func NewID(t testing.TB, key string) object.ID {
 	t.Helper()
-	id := driver.NewObjectID(TestUsecase, []driver.Scope{{Name: "org", Value: "1"}}, key)
+	id := object.NewID(TestUsecase, []object.Scope{{Name: "org", Value: "1"}}, key)
 	if err := id.Validate(); err != nil {
 		t.Fatalf("NewID(%q): %v", key, err)
 	}
@@ -131,7 +132,7 @@ func SameMillis(a, b time.Time) bool { return Millis(a).Equal(Millis(b)) }
 // metadataDiff returns a description of the first field where got differs from want, or "".
 // Times are compared at millisecond precision, content types by their effective value, and
 // a nil custom map equals an empty one.
-func metadataDiff(got, want driver.Metadata) string {
+func metadataDiff(got, want object.Metadata) string {
 	switch {
 	case got.ExpirationPolicy != want.ExpirationPolicy:
 		return fmt.Sprintf("expiration policy %s, want %s", got.ExpirationPolicy, want.ExpirationPolicy)
@@ -163,7 +164,7 @@ func fmtTime(t time.Time) string {
 }
 
 // checkMetadata fails t when got differs from want (see metadataDiff).
-func checkMetadata(t testing.TB, what string, got, want driver.Metadata) {
+func checkMetadata(t testing.TB, what string, got, want object.Metadata) {
 	t.Helper()
 	if d := metadataDiff(got, want); d != "" {
 		t.Errorf("%s: metadata differs: %s", what, d)
@@ -172,13 +173,13 @@ func checkMetadata(t testing.TB, what string, got, want driver.Metadata) {
 
 // fullMetadata returns metadata with every field set, times at millisecond precision, and
 // Size set to size.
-func fullMetadata(policy driver.ExpirationPolicy, expires time.Time, size int64) driver.Metadata {
-	return driver.Metadata{
+func fullMetadata(policy object.ExpirationPolicy, expires time.Time, size int64) object.Metadata {
+	return object.Metadata{
 		ExpirationPolicy: policy,
 		TimeCreated:      Millis(time.Now().Add(-time.Second)),
 		TimeExpires:      Millis(expires),
 		ContentType:      "text/plain; charset=utf-8",
-		Compression:      driver.CompressionZstd,
+		Compression:      object.CompressionZstd,
 		Origin:           "203.0.113.7",
 		Filename:         "report 2024 ü.txt",
 		Size:             size,

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestChunkedReader(t *testing.T) {
@@ -151,24 +151,24 @@ func TestMillis(t *testing.T) {
 }
 
 func TestMetadataDiff(t *testing.T) {
-	base := fullMetadata(driver.TTL(time.Hour), time.Now().Add(time.Hour), 10)
+	base := fullMetadata(object.TTL(time.Hour), time.Now().Add(time.Hour), 10)
 	for _, tc := range []struct {
 		name   string
-		change func(*driver.Metadata)
+		change func(*object.Metadata)
 		field  string // "" means no difference
 	}{
-		{"identical", func(*driver.Metadata) {}, ""},
-		{"sub-millisecond time", func(m *driver.Metadata) { m.TimeExpires = m.TimeExpires.Add(time.Microsecond) }, ""},
-		{"default content type", func(m *driver.Metadata) { m.ContentType = "" }, "content type"},
-		{"policy", func(m *driver.Metadata) { m.ExpirationPolicy = driver.TTI(time.Hour) }, "expiration policy"},
-		{"created", func(m *driver.Metadata) { m.TimeCreated = m.TimeCreated.Add(time.Second) }, "time_created"},
-		{"expires", func(m *driver.Metadata) { m.TimeExpires = time.Time{} }, "time_expires"},
-		{"compression", func(m *driver.Metadata) { m.Compression = "" }, "compression"},
-		{"origin", func(m *driver.Metadata) { m.Origin = "x" }, "origin"},
-		{"filename", func(m *driver.Metadata) { m.Filename = "" }, "filename"},
-		{"size", func(m *driver.Metadata) { m.Size = -1 }, "size"},
-		{"custom value", func(m *driver.Metadata) { m.Custom["color"] = "red" }, "custom"},
-		{"custom extra key", func(m *driver.Metadata) { m.Custom["x"] = "" }, "custom"},
+		{"identical", func(*object.Metadata) {}, ""},
+		{"sub-millisecond time", func(m *object.Metadata) { m.TimeExpires = m.TimeExpires.Add(time.Microsecond) }, ""},
+		{"default content type", func(m *object.Metadata) { m.ContentType = "" }, "content type"},
+		{"policy", func(m *object.Metadata) { m.ExpirationPolicy = object.TTI(time.Hour) }, "expiration policy"},
+		{"created", func(m *object.Metadata) { m.TimeCreated = m.TimeCreated.Add(time.Second) }, "time_created"},
+		{"expires", func(m *object.Metadata) { m.TimeExpires = time.Time{} }, "time_expires"},
+		{"compression", func(m *object.Metadata) { m.Compression = "" }, "compression"},
+		{"origin", func(m *object.Metadata) { m.Origin = "x" }, "origin"},
+		{"filename", func(m *object.Metadata) { m.Filename = "" }, "filename"},
+		{"size", func(m *object.Metadata) { m.Size = -1 }, "size"},
+		{"custom value", func(m *object.Metadata) { m.Custom["color"] = "red" }, "custom"},
+		{"custom extra key", func(m *object.Metadata) { m.Custom["x"] = "" }, "custom"},
 	} {
 		got := base.Clone()
 		tc.change(&got)
@@ -181,8 +181,8 @@ func TestMetadataDiff(t *testing.T) {
 		}
 	}
 	// nil and empty custom maps are equal; content type "" equals the default.
-	a := driver.Metadata{Custom: map[string]string{}}
-	b := driver.Metadata{ContentType: driver.DefaultContentType}
+	a := object.Metadata{Custom: map[string]string{}}
+	b := object.Metadata{ContentType: object.DefaultContentType}
 	if d := metadataDiff(a, b); d != "" {
 		t.Errorf("empty custom map / default content type: %q", d)
 	}
@@ -212,10 +212,10 @@ func TestValidUploadID(t *testing.T) {
 
 func TestLongKeyID(t *testing.T) {
 	id := longKeyID(t)
-	if err := driver.ValidateKey(id.Key); err != nil {
+	if err := object.ValidateKey(id.Key); err != nil {
 		t.Errorf("long key is not a valid key: %v", err)
 	}
-	if n := len(id.StoragePath()); n != driver.MaxStoragePathLen+37 {
+	if n := len(id.StoragePath()); n != object.MaxStoragePathLen+37 {
 		t.Errorf("storage path is %d bytes", n)
 	}
 }

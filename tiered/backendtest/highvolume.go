@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // expirySleep is how long the suites wait for a deadline of a millisecond or two to pass.
@@ -53,7 +54,7 @@ func openHV(t *testing.T, open func(t *testing.T) driver.HighVolume) hv {
 	return hv{t: t, b: open(t)}
 }
 
-func (h hv) put(id driver.ObjectID, md driver.Metadata, payload []byte) {
+func (h hv) put(id object.ID, md object.Metadata, payload []byte) {
 	h.t.Helper()
 	ts, err := h.b.PutNonTombstone(h.t.Context(), id, md, payload)
 	if err != nil {
@@ -64,7 +65,7 @@ func (h hv) put(id driver.ObjectID, md driver.Metadata, payload []byte) {
 	}
 }
 
-func (h hv) get(id driver.ObjectID) driver.Entry {
+func (h hv) get(id object.ID) driver.Entry {
 	h.t.Helper()
 	e, err := h.b.GetTiered(h.t.Context(), id)
 	if err != nil {
@@ -73,7 +74,7 @@ func (h hv) get(id driver.ObjectID) driver.Entry {
 	return e
 }
 
-func (h hv) getMeta(id driver.ObjectID) driver.Entry {
+func (h hv) getMeta(id object.ID) driver.Entry {
 	h.t.Helper()
 	e, err := h.b.GetTieredMetadata(h.t.Context(), id)
 	if err != nil {
@@ -82,7 +83,7 @@ func (h hv) getMeta(id driver.ObjectID) driver.Entry {
 	return e
 }
 
-func (h hv) cas(id driver.ObjectID, current *driver.ObjectID, w driver.Write) bool {
+func (h hv) cas(id object.ID, current *object.ID, w driver.Write) bool {
 	h.t.Helper()
 	ok, err := h.b.CompareAndWrite(h.t.Context(), id, current, w)
 	if err != nil {
@@ -92,7 +93,7 @@ func (h hv) cas(id driver.ObjectID, current *driver.ObjectID, w driver.Write) bo
 }
 
 // mustCAS fails the test unless the compare-and-write returns want.
-func (h hv) mustCAS(what string, id driver.ObjectID, current *driver.ObjectID, w driver.Write, want bool) {
+func (h hv) mustCAS(what string, id object.ID, current *object.ID, w driver.Write, want bool) {
 	h.t.Helper()
 	if got := h.cas(id, current, w); got != want {
 		h.t.Fatalf("%s: CompareAndWrite = %v, want %v", what, got, want)
@@ -100,23 +101,23 @@ func (h hv) mustCAS(what string, id driver.ObjectID, current *driver.ObjectID, w
 }
 
 // tombstone writes a tombstone to target with policy on a row without a live tombstone.
-func (h hv) tombstone(id, target driver.ObjectID, policy driver.ExpirationPolicy) {
+func (h hv) tombstone(id, target object.ID, policy object.ExpirationPolicy) {
 	h.t.Helper()
 	h.mustCAS("create tombstone", id, nil, tombWrite(target, policy), true)
 }
 
-func objWrite(md driver.Metadata, payload []byte) driver.Write {
+func objWrite(md object.Metadata, payload []byte) driver.Write {
 	return driver.Write{Kind: driver.WriteObject, Metadata: md, Payload: payload}
 }
 
-func tombWrite(target driver.ObjectID, policy driver.ExpirationPolicy) driver.Write {
+func tombWrite(target object.ID, policy object.ExpirationPolicy) driver.Write {
 	return driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: target, ExpirationPolicy: policy}}
 }
 
 var deleteWrite = driver.Write{Kind: driver.WriteDelete}
 
 // revision returns a long-term revision id of id, as the Store makes them.
-func revision(id driver.ObjectID, n int) driver.ObjectID {
+func revision(id object.ID, n int) object.ID {
 	r := id
 	r.Key = fmt.Sprintf("%s/0190a6b2-0000-7000-8000-%012d", id.Key, n)
 	return r
@@ -127,8 +128,8 @@ var fixedCreated = time.UnixMilli(1_750_000_000_123).UTC()
 
 // smallMetadata returns manual metadata for an object of size bytes with a marker in its
 // custom map. Equal arguments give equal metadata.
-func smallMetadata(marker string, size int) driver.Metadata {
-	return driver.Metadata{
+func smallMetadata(marker string, size int) object.Metadata {
+	return object.Metadata{
 		TimeCreated: fixedCreated,
 		ContentType: "application/x-" + marker,
 		Size:        int64(size),
@@ -143,7 +144,7 @@ func expectNotFound(t *testing.T, what string, e driver.Entry) {
 	}
 }
 
-func expectObject(t *testing.T, what string, e driver.Entry, md driver.Metadata, payload []byte) {
+func expectObject(t *testing.T, what string, e driver.Entry, md object.Metadata, payload []byte) {
 	t.Helper()
 	if e.Kind != driver.EntryObject {
 		t.Fatalf("%s: kind %v, want EntryObject", what, kindName(e.Kind))
@@ -157,7 +158,7 @@ func expectObject(t *testing.T, what string, e driver.Entry, md driver.Metadata,
 	}
 }
 
-func expectTombstone(t *testing.T, what string, e driver.Entry, target driver.ObjectID, policy driver.ExpirationPolicy) {
+func expectTombstone(t *testing.T, what string, e driver.Entry, target object.ID, policy object.ExpirationPolicy) {
 	t.Helper()
 	if e.Kind != driver.EntryTombstone {
 		t.Fatalf("%s: kind %v, want EntryTombstone", what, kindName(e.Kind))
@@ -198,12 +199,12 @@ func hvPutNonTombstone(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 		h := openHV(t, open)
 		for _, tc := range []struct {
 			name   string
-			policy driver.ExpirationPolicy
+			policy object.ExpirationPolicy
 			exp    time.Time
 		}{
-			{"ttl", driver.TTL(2 * time.Hour), time.Now().Add(90 * time.Minute)},
-			{"manual", driver.ExpirationPolicy{}, time.Time{}},
-			{"tti", driver.TTI(24 * time.Hour), time.Now().Add(24 * time.Hour)},
+			{"ttl", object.TTL(2 * time.Hour), time.Now().Add(90 * time.Minute)},
+			{"manual", object.ExpirationPolicy{}, time.Time{}},
+			{"tti", object.TTI(24 * time.Hour), time.Now().Add(24 * time.Hour)},
 		} {
 			id := NewID(t, "roundtrip/"+tc.name)
 			payload := RandomPayload(1000)
@@ -237,9 +238,9 @@ func hvPutNonTombstone(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 		h := openHV(t, open)
 		id := NewID(t, "overwrite")
 		p1 := RandomPayload(300)
-		h.put(id, fullMetadata(driver.TTL(time.Hour), time.Now().Add(time.Hour), int64(len(p1))), p1)
+		h.put(id, fullMetadata(object.TTL(time.Hour), time.Now().Add(time.Hour), int64(len(p1))), p1)
 		p2 := RandomPayload(200)
-		md2 := driver.Metadata{TimeCreated: Millis(time.Now()), Size: int64(len(p2)), Custom: map[string]string{"new": "only"}}
+		md2 := object.Metadata{TimeCreated: Millis(time.Now()), Size: int64(len(p2)), Custom: map[string]string{"new": "only"}}
 		h.put(id, md2, p2)
 		expectObject(t, "GetTiered after overwrite", h.get(id), md2, p2)
 		expectObject(t, "GetTieredMetadata after overwrite", h.getMeta(id), md2, nil)
@@ -248,7 +249,7 @@ func hvPutNonTombstone(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 		h := openHV(t, open)
 		id := NewID(t, "over-tombstone")
 		target := revision(id, 1)
-		h.tombstone(id, target, driver.TTL(time.Hour))
+		h.tombstone(id, target, object.TTL(time.Hour))
 		ts, err := h.b.PutNonTombstone(t.Context(), id, smallMetadata("x", 3), []byte("abc"))
 		if err != nil {
 			t.Fatalf("PutNonTombstone: %v", err)
@@ -256,15 +257,15 @@ func hvPutNonTombstone(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 		if ts == nil {
 			t.Fatal("PutNonTombstone over a live tombstone returned nil")
 		}
-		if !ts.Target.Equal(target) || ts.ExpirationPolicy != driver.TTL(time.Hour) {
-			t.Errorf("returned tombstone %s (%s), want %s (%s)", ts.Target, ts.ExpirationPolicy, target, driver.TTL(time.Hour))
+		if !ts.Target.Equal(target) || ts.ExpirationPolicy != object.TTL(time.Hour) {
+			t.Errorf("returned tombstone %s (%s), want %s (%s)", ts.Target, ts.ExpirationPolicy, target, object.TTL(time.Hour))
 		}
-		expectTombstone(t, "row after PutNonTombstone", h.get(id), target, driver.TTL(time.Hour))
+		expectTombstone(t, "row after PutNonTombstone", h.get(id), target, object.TTL(time.Hour))
 	})
 	t.Run("PutNonTombstone/OverExpiredTombstoneWrites", func(t *testing.T) {
 		h := openHV(t, open)
 		id := NewID(t, "over-expired-tombstone")
-		h.tombstone(id, revision(id, 1), driver.TTL(time.Millisecond))
+		h.tombstone(id, revision(id, 1), object.TTL(time.Millisecond))
 		time.Sleep(expirySleep)
 		md := smallMetadata("fresh", 5)
 		h.put(id, md, []byte("fresh"))
@@ -316,11 +317,11 @@ func hvGetTiered(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 		h := openHV(t, open)
 		for _, tc := range []struct {
 			name   string
-			policy driver.ExpirationPolicy
+			policy object.ExpirationPolicy
 		}{
-			{"manual", driver.ExpirationPolicy{}},
-			{"ttl", driver.TTL(time.Hour)},
-			{"tti", driver.TTI(2 * time.Hour)},
+			{"manual", object.ExpirationPolicy{}},
+			{"ttl", object.TTL(time.Hour)},
+			{"tti", object.TTI(2 * time.Hour)},
 		} {
 			id := NewID(t, "tombstone/"+tc.name)
 			target := revision(id, 7)
@@ -344,7 +345,7 @@ func hvGetTiered(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 }
 
 func hvDeleteNonTombstone(t *testing.T, open func(t *testing.T) driver.HighVolume) {
-	del := func(h hv, id driver.ObjectID) *driver.Tombstone {
+	del := func(h hv, id object.ID) *driver.Tombstone {
 		h.t.Helper()
 		ts, err := h.b.DeleteNonTombstone(h.t.Context(), id)
 		if err != nil {
@@ -376,20 +377,20 @@ func hvDeleteNonTombstone(t *testing.T, open func(t *testing.T) driver.HighVolum
 		h := openHV(t, open)
 		id := NewID(t, "tombstone")
 		target := revision(id, 1)
-		h.tombstone(id, target, driver.TTI(time.Hour))
+		h.tombstone(id, target, object.TTI(time.Hour))
 		ts := del(h, id)
 		if ts == nil {
 			t.Fatal("DeleteNonTombstone of a live tombstone returned nil")
 		}
-		if !ts.Target.Equal(target) || ts.ExpirationPolicy != driver.TTI(time.Hour) {
-			t.Errorf("returned tombstone %s (%s), want %s (%s)", ts.Target, ts.ExpirationPolicy, target, driver.TTI(time.Hour))
+		if !ts.Target.Equal(target) || ts.ExpirationPolicy != object.TTI(time.Hour) {
+			t.Errorf("returned tombstone %s (%s), want %s (%s)", ts.Target, ts.ExpirationPolicy, target, object.TTI(time.Hour))
 		}
-		expectTombstone(t, "row after DeleteNonTombstone", h.get(id), target, driver.TTI(time.Hour))
+		expectTombstone(t, "row after DeleteNonTombstone", h.get(id), target, object.TTI(time.Hour))
 	})
 	t.Run("DeleteNonTombstone/ExpiredTombstone", func(t *testing.T) {
 		h := openHV(t, open)
 		id := NewID(t, "expired-tombstone")
-		h.tombstone(id, revision(id, 1), driver.TTL(time.Millisecond))
+		h.tombstone(id, revision(id, 1), object.TTL(time.Millisecond))
 		time.Sleep(expirySleep)
 		if ts := del(h, id); ts != nil {
 			t.Errorf("DeleteNonTombstone of an expired tombstone returned %s", ts.Target)
@@ -401,7 +402,7 @@ func hvDeleteNonTombstone(t *testing.T, open func(t *testing.T) driver.HighVolum
 func hvExpiry(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 	t.Run("Expiry/ExpiredObjectInvisible", func(t *testing.T) {
 		h := openHV(t, open)
-		for _, policy := range []driver.ExpirationPolicy{driver.TTL(time.Hour), driver.TTI(time.Hour)} {
+		for _, policy := range []object.ExpirationPolicy{object.TTL(time.Hour), object.TTI(time.Hour)} {
 			id := NewID(t, "expired/"+policy.String())
 			md := smallMetadata("e", 3)
 			md.ExpirationPolicy = policy
@@ -417,14 +418,14 @@ func hvExpiry(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 		h := openHV(t, open)
 		id := NewID(t, "zero-ttl")
 		md := smallMetadata("z", 1)
-		md.ExpirationPolicy = driver.TTL(0)
+		md.ExpirationPolicy = object.TTL(0)
 		md.TimeExpires = Millis(time.Now().Add(-time.Millisecond))
 		h.put(id, md, []byte("z"))
 		expectNotFound(t, "GetTiered", h.get(id))
 	})
 	t.Run("Expiry/TombstoneTTLAndTTI", func(t *testing.T) {
 		h := openHV(t, open)
-		policies := []driver.ExpirationPolicy{driver.TTL(time.Millisecond), driver.TTI(time.Millisecond)}
+		policies := []object.ExpirationPolicy{object.TTL(time.Millisecond), object.TTI(time.Millisecond)}
 		for _, p := range policies {
 			id := NewID(t, "tombstone/"+p.String())
 			h.tombstone(id, revision(id, 1), p)
@@ -449,7 +450,7 @@ func hvTTIBump(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 			}
 			id := NewID(t, "tti")
 			payload := RandomPayload(777)
-			md := fullMetadata(driver.TTI(time.Hour), time.Now().Add(time.Minute), int64(len(payload)))
+			md := fullMetadata(object.TTI(time.Hour), time.Now().Add(time.Minute), int64(len(payload)))
 			h.put(id, md, payload)
 
 			before := time.Now()
@@ -474,7 +475,7 @@ func hvTTIBump(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 		h := openHV(t, open)
 		id := NewID(t, "tti-fresh")
 		md := smallMetadata("fresh", 4)
-		md.ExpirationPolicy = driver.TTI(time.Hour)
+		md.ExpirationPolicy = object.TTI(time.Hour)
 		md.TimeExpires = Millis(time.Now().Add(time.Hour))
 		h.put(id, md, []byte("four"))
 		for range 3 {
@@ -486,7 +487,7 @@ func hvTTIBump(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 		h := openHV(t, open)
 		id := NewID(t, "ttl-no-bump")
 		md := smallMetadata("ttl", 4)
-		md.ExpirationPolicy = driver.TTL(time.Hour)
+		md.ExpirationPolicy = object.TTL(time.Hour)
 		md.TimeExpires = Millis(time.Now().Add(time.Minute))
 		h.put(id, md, []byte("four"))
 		for range 2 {
@@ -502,39 +503,39 @@ func hvBumpRace(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 	type race struct {
 		name string
 		// write runs inside the before-bump hook.
-		write func(h hv, id driver.ObjectID)
+		write func(h hv, id object.ID)
 		// check inspects the row afterwards, with the hook removed.
-		check func(h hv, id driver.ObjectID)
+		check func(h hv, id object.ID)
 	}
 	newPayload := []byte("the concurrent write")
 	newMD := smallMetadata("concurrent", len(newPayload))
 	// A TTL deadline 50 minutes out: a bump that leaked into this version would move it to
 	// about an hour, and a TTL row is never bumped by the verifying reads.
-	newMD.ExpirationPolicy = driver.TTL(time.Hour)
+	newMD.ExpirationPolicy = object.TTL(time.Hour)
 	newMD.TimeExpires = Millis(time.Now().Add(50 * time.Minute))
 	races := []race{
 		{
 			name: "Overwrite",
-			write: func(h hv, id driver.ObjectID) {
+			write: func(h hv, id object.ID) {
 				if ts, err := h.b.PutNonTombstone(h.t.Context(), id, newMD, newPayload); err != nil || ts != nil {
 					h.t.Errorf("PutNonTombstone inside the hook = %v, %v", ts, err)
 				}
 			},
-			check: func(h hv, id driver.ObjectID) {
+			check: func(h hv, id object.ID) {
 				expectObject(h.t, "row after the race", h.get(id), newMD, newPayload)
 				expectObject(h.t, "metadata after the race", h.getMeta(id), newMD, nil)
 			},
 		},
 		{
 			name: "TombstoneSwap",
-			write: func(h hv, id driver.ObjectID) {
-				if ok, err := h.b.CompareAndWrite(h.t.Context(), id, nil, tombWrite(revision(id, 2), driver.TTL(2*time.Hour))); err != nil || !ok {
+			write: func(h hv, id object.ID) {
+				if ok, err := h.b.CompareAndWrite(h.t.Context(), id, nil, tombWrite(revision(id, 2), object.TTL(2*time.Hour))); err != nil || !ok {
 					h.t.Errorf("CompareAndWrite inside the hook = %v, %v", ok, err)
 				}
 			},
-			check: func(h hv, id driver.ObjectID) {
+			check: func(h hv, id object.ID) {
 				e := h.get(id)
-				expectTombstone(h.t, "row after the race", e, revision(id, 2), driver.TTL(2*time.Hour))
+				expectTombstone(h.t, "row after the race", e, revision(id, 2), object.TTL(2*time.Hour))
 				if e.Tombstone.Expires.Before(time.Now().Add(90 * time.Minute)) {
 					h.t.Errorf("tombstone Expires %s was altered by the bump", fmtTime(e.Tombstone.Expires))
 				}
@@ -542,12 +543,12 @@ func hvBumpRace(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 		},
 		{
 			name: "Delete",
-			write: func(h hv, id driver.ObjectID) {
+			write: func(h hv, id object.ID) {
 				if ok, err := h.b.CompareAndWrite(h.t.Context(), id, nil, deleteWrite); err != nil || !ok {
 					h.t.Errorf("CompareAndWrite(delete) inside the hook = %v, %v", ok, err)
 				}
 			},
-			check: func(h hv, id driver.ObjectID) {
+			check: func(h hv, id object.ID) {
 				expectNotFound(h.t, "row after the race", h.get(id))
 			},
 		},
@@ -563,12 +564,12 @@ func hvBumpRace(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 				id := NewID(t, "bump-race")
 				payload := []byte("the version that was read")
 				md := smallMetadata("read", len(payload))
-				md.ExpirationPolicy = driver.TTI(time.Hour)
+				md.ExpirationPolicy = object.TTI(time.Hour)
 				md.TimeExpires = Millis(time.Now().Add(time.Minute))
 				h.put(id, md, payload)
 
 				var calls atomic.Int32
-				bi.SetBeforeBump(func(got driver.ObjectID) {
+				bi.SetBeforeBump(func(got object.ID) {
 					if calls.Add(1) > 1 {
 						return
 					}
@@ -606,8 +607,8 @@ func hvBumpRace(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 	tombRaces := []race{
 		{
 			name: "TombstoneSwap",
-			write: func(h hv, id driver.ObjectID) {
-				if ok, err := h.b.CompareAndWrite(h.t.Context(), id, ptr(revision(id, 1)), tombWrite(revision(id, 2), driver.TTL(2*time.Hour))); err != nil || !ok {
+			write: func(h hv, id object.ID) {
+				if ok, err := h.b.CompareAndWrite(h.t.Context(), id, ptr(revision(id, 1)), tombWrite(revision(id, 2), object.TTL(2*time.Hour))); err != nil || !ok {
 					h.t.Errorf("CompareAndWrite inside the hook = %v, %v", ok, err)
 				}
 			},
@@ -615,7 +616,7 @@ func hvBumpRace(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 		},
 		{
 			name: "Object",
-			write: func(h hv, id driver.ObjectID) {
+			write: func(h hv, id object.ID) {
 				if ok, err := h.b.CompareAndWrite(h.t.Context(), id, ptr(revision(id, 1)), objWrite(newMD, newPayload)); err != nil || !ok {
 					h.t.Errorf("CompareAndWrite(object) inside the hook = %v, %v", ok, err)
 				}
@@ -624,7 +625,7 @@ func hvBumpRace(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 		},
 		{
 			name: "Delete",
-			write: func(h hv, id driver.ObjectID) {
+			write: func(h hv, id object.ID) {
 				if ok, err := h.b.CompareAndWrite(h.t.Context(), id, ptr(revision(id, 1)), deleteWrite); err != nil || !ok {
 					h.t.Errorf("CompareAndWrite(delete) inside the hook = %v, %v", ok, err)
 				}
@@ -642,10 +643,10 @@ func hvBumpRace(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 			t.Fatal("backend does not implement backendtest.BumpInterceptor")
 		}
 		const tti = 4 * time.Second
-		policy := driver.TTI(tti)
+		policy := object.TTI(tti)
 		readers := []string{"GetTiered", "GetTieredMetadata"}
-		bumpID := func(reader string) driver.ObjectID { return NewID(t, "tti-tombstone/"+reader) }
-		raceID := func(reader, name string) driver.ObjectID { return NewID(t, "tomb-race/"+reader+"/"+name) }
+		bumpID := func(reader string) object.ID { return NewID(t, "tti-tombstone/"+reader) }
+		raceID := func(reader, name string) object.ID { return NewID(t, "tomb-race/"+reader+"/"+name) }
 		initial := map[string]time.Time{}
 		for _, reader := range readers {
 			id := bumpID(reader)
@@ -685,7 +686,7 @@ func hvBumpRace(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 					h := hv{t: t, b: h.b}
 					id := raceID(reader, rc.name)
 					var calls atomic.Int32
-					bi.SetBeforeBump(func(got driver.ObjectID) {
+					bi.SetBeforeBump(func(got object.ID) {
 						if calls.Add(1) > 1 {
 							return
 						}
@@ -739,20 +740,20 @@ func hvCompareAndWrite(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 		h := openHV(t, open)
 		id := NewID(t, "create")
 		a := revision(id, 1)
-		h.mustCAS("create", id, nil, tombWrite(a, driver.TTL(time.Hour)), true)
-		expectTombstone(t, "after create", h.get(id), a, driver.TTL(time.Hour))
+		h.mustCAS("create", id, nil, tombWrite(a, object.TTL(time.Hour)), true)
+		expectTombstone(t, "after create", h.get(id), a, object.TTL(time.Hour))
 		// Idempotent retry: the row already points to a.
-		h.mustCAS("retry", id, nil, tombWrite(a, driver.TTL(time.Hour)), true)
-		expectTombstone(t, "after retry", h.get(id), a, driver.TTL(time.Hour))
+		h.mustCAS("retry", id, nil, tombWrite(a, object.TTL(time.Hour)), true)
+		expectTombstone(t, "after retry", h.get(id), a, object.TTL(time.Hour))
 	})
 	t.Run("CompareAndWrite/CreateTombstoneOverObject", func(t *testing.T) {
 		h := openHV(t, open)
 		id := NewID(t, "create-over-object")
 		h.put(id, smallMetadata("o", 1), []byte("o"))
 		a := revision(id, 1)
-		h.mustCAS("create", id, nil, tombWrite(a, driver.ExpirationPolicy{}), true)
+		h.mustCAS("create", id, nil, tombWrite(a, object.ExpirationPolicy{}), true)
 		e := h.get(id)
-		expectTombstone(t, "after create", e, a, driver.ExpirationPolicy{})
+		expectTombstone(t, "after create", e, a, object.ExpirationPolicy{})
 		if e.Metadata.Custom != nil || e.Metadata.ContentType != "" {
 			t.Errorf("tombstone row still carries object metadata %+v", e.Metadata)
 		}
@@ -761,35 +762,35 @@ func hvCompareAndWrite(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 		h := openHV(t, open)
 		id := NewID(t, "create-over-tombstone")
 		a, b := revision(id, 1), revision(id, 2)
-		h.tombstone(id, a, driver.TTL(time.Hour))
-		h.mustCAS("create over a live tombstone", id, nil, tombWrite(b, driver.TTL(time.Hour)), false)
-		expectTombstone(t, "row", h.get(id), a, driver.TTL(time.Hour))
+		h.tombstone(id, a, object.TTL(time.Hour))
+		h.mustCAS("create over a live tombstone", id, nil, tombWrite(b, object.TTL(time.Hour)), false)
+		expectTombstone(t, "row", h.get(id), a, object.TTL(time.Hour))
 	})
 	t.Run("CompareAndWrite/SwapTombstone", func(t *testing.T) {
 		h := openHV(t, open)
 		id := NewID(t, "swap")
 		a, b := revision(id, 1), revision(id, 2)
-		h.tombstone(id, a, driver.TTL(time.Hour))
-		h.mustCAS("swap", id, &a, tombWrite(b, driver.TTI(time.Hour)), true)
-		expectTombstone(t, "after swap", h.get(id), b, driver.TTI(time.Hour))
-		h.mustCAS("retried swap", id, &a, tombWrite(b, driver.TTI(time.Hour)), true)
-		expectTombstone(t, "after retried swap", h.get(id), b, driver.TTI(time.Hour))
+		h.tombstone(id, a, object.TTL(time.Hour))
+		h.mustCAS("swap", id, &a, tombWrite(b, object.TTI(time.Hour)), true)
+		expectTombstone(t, "after swap", h.get(id), b, object.TTI(time.Hour))
+		h.mustCAS("retried swap", id, &a, tombWrite(b, object.TTI(time.Hour)), true)
+		expectTombstone(t, "after retried swap", h.get(id), b, object.TTI(time.Hour))
 	})
 	t.Run("CompareAndWrite/WrongCurrentFails", func(t *testing.T) {
 		h := openHV(t, open)
 		id := NewID(t, "wrong-current")
 		a, b, x := revision(id, 1), revision(id, 2), revision(id, 99)
-		h.tombstone(id, a, driver.TTL(time.Hour))
+		h.tombstone(id, a, object.TTL(time.Hour))
 		for _, tc := range []struct {
 			name string
 			w    driver.Write
 		}{
-			{"tombstone", tombWrite(b, driver.TTL(time.Hour))},
+			{"tombstone", tombWrite(b, object.TTL(time.Hour))},
 			{"object", objWrite(smallMetadata("o", 1), []byte("o"))},
 			{"delete", deleteWrite},
 		} {
 			h.mustCAS(tc.name+" with wrong current", id, &x, tc.w, false)
-			expectTombstone(t, tc.name+": row", h.get(id), a, driver.TTL(time.Hour))
+			expectTombstone(t, tc.name+": row", h.get(id), a, object.TTL(time.Hour))
 		}
 	})
 	t.Run("CompareAndWrite/SwapWithoutTombstoneFails", func(t *testing.T) {
@@ -798,22 +799,22 @@ func hvCompareAndWrite(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 		// target state and must not be applied, on an empty row or over an inline object.
 		empty := NewID(t, "swap-empty")
 		a, b := revision(empty, 1), revision(empty, 2)
-		h.mustCAS("swap on an empty row", empty, &a, tombWrite(b, driver.TTL(time.Hour)), false)
+		h.mustCAS("swap on an empty row", empty, &a, tombWrite(b, object.TTL(time.Hour)), false)
 		expectNotFound(t, "empty row", h.get(empty))
 
 		obj := NewID(t, "swap-object")
 		md := smallMetadata("kept", 4)
 		h.put(obj, md, []byte("kept"))
-		h.mustCAS("swap over an object", obj, &a, tombWrite(b, driver.TTL(time.Hour)), false)
+		h.mustCAS("swap over an object", obj, &a, tombWrite(b, object.TTL(time.Hour)), false)
 		expectObject(t, "object row", h.get(obj), md, []byte("kept"))
 	})
 	t.Run("CompareAndWrite/TombstoneToObject", func(t *testing.T) {
 		h := openHV(t, open)
 		id := NewID(t, "to-object")
 		a := revision(id, 1)
-		h.tombstone(id, a, driver.TTL(time.Hour))
+		h.tombstone(id, a, object.TTL(time.Hour))
 		payload := RandomPayload(2048)
-		md := fullMetadata(driver.TTL(time.Hour), time.Now().Add(time.Hour), int64(len(payload)))
+		md := fullMetadata(object.TTL(time.Hour), time.Now().Add(time.Hour), int64(len(payload)))
 		h.mustCAS("tombstone to object", id, &a, objWrite(md, payload), true)
 		expectObject(t, "GetTiered", h.get(id), md, payload)
 		expectObject(t, "GetTieredMetadata", h.getMeta(id), md, nil)
@@ -825,7 +826,7 @@ func hvCompareAndWrite(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 		h := openHV(t, open)
 		id := NewID(t, "to-delete")
 		a := revision(id, 1)
-		h.tombstone(id, a, driver.TTI(time.Hour))
+		h.tombstone(id, a, object.TTI(time.Hour))
 		h.mustCAS("delete", id, &a, deleteWrite, true)
 		expectNotFound(t, "after delete", h.get(id))
 		h.mustCAS("retried delete", id, &a, deleteWrite, true)
@@ -862,10 +863,10 @@ func hvCompareAndWrite(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 		h := openHV(t, open)
 		id := NewID(t, "object-over-tombstone")
 		a := revision(id, 1)
-		h.tombstone(id, a, driver.TTL(time.Hour))
+		h.tombstone(id, a, object.TTL(time.Hour))
 		h.mustCAS("object with current nil", id, nil, objWrite(smallMetadata("o", 1), []byte("o")), false)
 		h.mustCAS("delete with current nil", id, nil, deleteWrite, false)
-		expectTombstone(t, "row", h.get(id), a, driver.TTL(time.Hour))
+		expectTombstone(t, "row", h.get(id), a, object.TTL(time.Hour))
 	})
 	t.Run("CompareAndWrite/DeleteWithoutTombstone", func(t *testing.T) {
 		h := openHV(t, open)
@@ -879,10 +880,10 @@ func hvCompareAndWrite(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 	t.Run("CompareAndWrite/ExpiredTombstoneCountsAsAbsent", func(t *testing.T) {
 		h := openHV(t, open)
 		names := []string{"object", "tombstone", "swap", "object-expect", "delete"}
-		ids := map[string]driver.ObjectID{}
+		ids := map[string]object.ID{}
 		for _, n := range names {
 			ids[n] = NewID(t, "expired/"+n)
-			h.tombstone(ids[n], revision(ids[n], 1), driver.TTL(time.Millisecond))
+			h.tombstone(ids[n], revision(ids[n], 1), object.TTL(time.Millisecond))
 		}
 		time.Sleep(expirySleep)
 
@@ -892,12 +893,12 @@ func hvCompareAndWrite(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 		expectObject(t, "object row", h.get(id), md, []byte("o"))
 
 		id = ids["tombstone"]
-		h.mustCAS("tombstone with current nil", id, nil, tombWrite(revision(id, 2), driver.TTL(time.Hour)), true)
-		expectTombstone(t, "tombstone row", h.get(id), revision(id, 2), driver.TTL(time.Hour))
+		h.mustCAS("tombstone with current nil", id, nil, tombWrite(revision(id, 2), object.TTL(time.Hour)), true)
+		expectTombstone(t, "tombstone row", h.get(id), revision(id, 2), object.TTL(time.Hour))
 
 		id = ids["swap"]
 		old := revision(id, 1)
-		h.mustCAS("swap from the expired target", id, &old, tombWrite(revision(id, 2), driver.TTL(time.Hour)), false)
+		h.mustCAS("swap from the expired target", id, &old, tombWrite(revision(id, 2), object.TTL(time.Hour)), false)
 		expectNotFound(t, "swap row", h.get(id))
 
 		id = ids["object-expect"]
@@ -915,7 +916,7 @@ func hvCompareAndWrite(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 
 func hvConcurrency(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 	const n = 16
-	run := func(t *testing.T, h hv, id driver.ObjectID, current *driver.ObjectID) {
+	run := func(t *testing.T, h hv, id object.ID, current *object.ID) {
 		var wg sync.WaitGroup
 		wins := make([]bool, n)
 		errs := make([]error, n)
@@ -923,7 +924,7 @@ func hvConcurrency(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				wins[i], errs[i] = h.b.CompareAndWrite(t.Context(), id, current, tombWrite(revision(id, 100+i), driver.TTL(time.Hour)))
+				wins[i], errs[i] = h.b.CompareAndWrite(t.Context(), id, current, tombWrite(revision(id, 100+i), object.TTL(time.Hour)))
 			})
 		}
 		close(start)
@@ -943,13 +944,13 @@ func hvConcurrency(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 		if winner < 0 {
 			t.Fatal("no CompareAndWrite won")
 		}
-		expectTombstone(t, "row", h.get(id), revision(id, 100+winner), driver.TTL(time.Hour))
+		expectTombstone(t, "row", h.get(id), revision(id, 100+winner), object.TTL(time.Hour))
 	}
 	t.Run("CompareAndWrite/Concurrent/SwapFromSameCurrent", func(t *testing.T) {
 		h := openHV(t, open)
 		id := NewID(t, "concurrent-swap")
 		a := revision(id, 1)
-		h.tombstone(id, a, driver.TTL(time.Hour))
+		h.tombstone(id, a, object.TTL(time.Hour))
 		run(t, h, id, &a)
 	})
 	t.Run("CompareAndWrite/Concurrent/CreateOnEmpty", func(t *testing.T) {
@@ -976,7 +977,7 @@ func hvConcurrency(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 					case 0:
 						_, err = h.b.PutNonTombstone(ctx, id, md, []byte(marker))
 					case 1:
-						_, err = h.b.CompareAndWrite(ctx, id, nil, tombWrite(revision(id, w*ops+i), driver.TTL(time.Hour)))
+						_, err = h.b.CompareAndWrite(ctx, id, nil, tombWrite(revision(id, w*ops+i), object.TTL(time.Hour)))
 					case 2:
 						var e driver.Entry
 						if e, err = h.b.GetTieredMetadata(ctx, id); err == nil && e.Kind == driver.EntryTombstone {

@@ -6,85 +6,86 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // hvDeadline checks driver.Write.Deadline: CompareAndWrite must not apply a write once the
 // backend's clock reads its deadline, and fails such a call with an error matching
-// driver.ErrUnavailable. The suite cannot read or set the backend's clock, so the deadlines
+// object.ErrUnavailable. The suite cannot read or set the backend's clock, so the deadlines
 // are an hour away from the test's clock; the boundary itself (a deadline equal to the
 // backend's now) is left to each backend's own tests, with its injected clock.
 func hvDeadline(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 	// A deadlineCase is a compare-and-write whose predicate holds on the row it sets up.
 	type deadlineCase struct {
 		name    string
-		setup   func(h hv, id driver.ObjectID)
-		current func(id driver.ObjectID) *driver.ObjectID
-		write   func(id driver.ObjectID) driver.Write
+		setup   func(h hv, id object.ID)
+		current func(id object.ID) *object.ID
+		write   func(id object.ID) driver.Write
 		// check verifies the row after the write applied.
-		check func(t *testing.T, h hv, id driver.ObjectID)
+		check func(t *testing.T, h hv, id object.ID)
 	}
 	objMD := smallMetadata("deadline", 8)
 	cases := []deadlineCase{
 		{
 			name:    "TombstoneOnEmpty",
-			setup:   func(hv, driver.ObjectID) {},
-			current: func(driver.ObjectID) *driver.ObjectID { return nil },
-			write:   func(id driver.ObjectID) driver.Write { return tombWrite(revision(id, 2), driver.TTL(time.Hour)) },
-			check: func(t *testing.T, h hv, id driver.ObjectID) {
-				expectTombstone(t, "row", h.get(id), revision(id, 2), driver.TTL(time.Hour))
+			setup:   func(hv, object.ID) {},
+			current: func(object.ID) *object.ID { return nil },
+			write:   func(id object.ID) driver.Write { return tombWrite(revision(id, 2), object.TTL(time.Hour)) },
+			check: func(t *testing.T, h hv, id object.ID) {
+				expectTombstone(t, "row", h.get(id), revision(id, 2), object.TTL(time.Hour))
 			},
 		},
 		{
 			name:    "TombstoneOverObject",
-			setup:   func(h hv, id driver.ObjectID) { h.put(id, smallMetadata("old", 3), []byte("old")) },
-			current: func(driver.ObjectID) *driver.ObjectID { return nil },
-			write:   func(id driver.ObjectID) driver.Write { return tombWrite(revision(id, 2), driver.TTL(time.Hour)) },
-			check: func(t *testing.T, h hv, id driver.ObjectID) {
-				expectTombstone(t, "row", h.get(id), revision(id, 2), driver.TTL(time.Hour))
+			setup:   func(h hv, id object.ID) { h.put(id, smallMetadata("old", 3), []byte("old")) },
+			current: func(object.ID) *object.ID { return nil },
+			write:   func(id object.ID) driver.Write { return tombWrite(revision(id, 2), object.TTL(time.Hour)) },
+			check: func(t *testing.T, h hv, id object.ID) {
+				expectTombstone(t, "row", h.get(id), revision(id, 2), object.TTL(time.Hour))
 			},
 		},
 		{
 			name:    "SwapTombstone",
-			setup:   func(h hv, id driver.ObjectID) { h.tombstone(id, revision(id, 1), driver.TTL(time.Hour)) },
-			current: func(id driver.ObjectID) *driver.ObjectID { return ptr(revision(id, 1)) },
-			write:   func(id driver.ObjectID) driver.Write { return tombWrite(revision(id, 2), driver.TTI(time.Hour)) },
-			check: func(t *testing.T, h hv, id driver.ObjectID) {
-				expectTombstone(t, "row", h.get(id), revision(id, 2), driver.TTI(time.Hour))
+			setup:   func(h hv, id object.ID) { h.tombstone(id, revision(id, 1), object.TTL(time.Hour)) },
+			current: func(id object.ID) *object.ID { return ptr(revision(id, 1)) },
+			write:   func(id object.ID) driver.Write { return tombWrite(revision(id, 2), object.TTI(time.Hour)) },
+			check: func(t *testing.T, h hv, id object.ID) {
+				expectTombstone(t, "row", h.get(id), revision(id, 2), object.TTI(time.Hour))
 			},
 		},
 		{
 			name:    "ObjectOverTombstone",
-			setup:   func(h hv, id driver.ObjectID) { h.tombstone(id, revision(id, 1), driver.TTL(time.Hour)) },
-			current: func(id driver.ObjectID) *driver.ObjectID { return ptr(revision(id, 1)) },
-			write:   func(driver.ObjectID) driver.Write { return objWrite(objMD, []byte("deadline")) },
-			check: func(t *testing.T, h hv, id driver.ObjectID) {
+			setup:   func(h hv, id object.ID) { h.tombstone(id, revision(id, 1), object.TTL(time.Hour)) },
+			current: func(id object.ID) *object.ID { return ptr(revision(id, 1)) },
+			write:   func(object.ID) driver.Write { return objWrite(objMD, []byte("deadline")) },
+			check: func(t *testing.T, h hv, id object.ID) {
 				expectObject(t, "row", h.get(id), objMD, []byte("deadline"))
 			},
 		},
 		{
 			name:    "ObjectOnEmpty",
-			setup:   func(hv, driver.ObjectID) {},
-			current: func(driver.ObjectID) *driver.ObjectID { return nil },
-			write:   func(driver.ObjectID) driver.Write { return objWrite(objMD, []byte("deadline")) },
-			check: func(t *testing.T, h hv, id driver.ObjectID) {
+			setup:   func(hv, object.ID) {},
+			current: func(object.ID) *object.ID { return nil },
+			write:   func(object.ID) driver.Write { return objWrite(objMD, []byte("deadline")) },
+			check: func(t *testing.T, h hv, id object.ID) {
 				expectObject(t, "row", h.get(id), objMD, []byte("deadline"))
 			},
 		},
 		{
 			name:    "DeleteTombstone",
-			setup:   func(h hv, id driver.ObjectID) { h.tombstone(id, revision(id, 1), driver.TTL(time.Hour)) },
-			current: func(id driver.ObjectID) *driver.ObjectID { return ptr(revision(id, 1)) },
-			write:   func(driver.ObjectID) driver.Write { return deleteWrite },
-			check: func(t *testing.T, h hv, id driver.ObjectID) {
+			setup:   func(h hv, id object.ID) { h.tombstone(id, revision(id, 1), object.TTL(time.Hour)) },
+			current: func(id object.ID) *object.ID { return ptr(revision(id, 1)) },
+			write:   func(object.ID) driver.Write { return deleteWrite },
+			check: func(t *testing.T, h hv, id object.ID) {
 				expectNotFound(t, "row", h.get(id))
 			},
 		},
 		{
 			name:    "DeleteObject",
-			setup:   func(h hv, id driver.ObjectID) { h.put(id, smallMetadata("old", 3), []byte("old")) },
-			current: func(driver.ObjectID) *driver.ObjectID { return nil },
-			write:   func(driver.ObjectID) driver.Write { return deleteWrite },
-			check: func(t *testing.T, h hv, id driver.ObjectID) {
+			setup:   func(h hv, id object.ID) { h.put(id, smallMetadata("old", 3), []byte("old")) },
+			current: func(object.ID) *object.ID { return nil },
+			write:   func(object.ID) driver.Write { return deleteWrite },
+			check: func(t *testing.T, h hv, id object.ID) {
 				expectNotFound(t, "row", h.get(id))
 			},
 		},
@@ -99,7 +100,7 @@ func hvDeadline(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 			w := tc.write(id)
 			w.Deadline = Millis(time.Now().Add(-time.Hour))
 			ok, err := h.b.CompareAndWrite(t.Context(), id, tc.current(id), w)
-			if !errors.Is(err, driver.ErrUnavailable) {
+			if !errors.Is(err, object.ErrUnavailable) {
 				t.Errorf("CompareAndWrite an hour past its deadline = %v, %v; want an error matching ErrUnavailable", ok, err)
 			}
 			expectSameEntry(t, "row after a write past its deadline", h.get(id), before)
@@ -126,22 +127,22 @@ func hvDeadline(t *testing.T, open func(t *testing.T) driver.HighVolume) {
 		past := Millis(time.Now().Add(-time.Hour))
 
 		done := NewID(t, "deadline-done")
-		h.tombstone(done, revision(done, 2), driver.TTL(time.Hour))
-		w := tombWrite(revision(done, 2), driver.TTL(time.Hour))
+		h.tombstone(done, revision(done, 2), object.TTL(time.Hour))
+		w := tombWrite(revision(done, 2), object.TTL(time.Hour))
 		w.Deadline = past
-		if ok, err := h.b.CompareAndWrite(t.Context(), done, ptr(revision(done, 1)), w); !errors.Is(err, driver.ErrUnavailable) {
+		if ok, err := h.b.CompareAndWrite(t.Context(), done, ptr(revision(done, 1)), w); !errors.Is(err, object.ErrUnavailable) {
 			t.Errorf("retry of an applied swap past its deadline = %v, %v; want an error matching ErrUnavailable", ok, err)
 		}
-		expectTombstone(t, "row already in the target state", h.get(done), revision(done, 2), driver.TTL(time.Hour))
+		expectTombstone(t, "row already in the target state", h.get(done), revision(done, 2), object.TTL(time.Hour))
 
 		lost := NewID(t, "deadline-lost")
-		h.tombstone(lost, revision(lost, 3), driver.TTL(time.Hour))
-		w = tombWrite(revision(lost, 2), driver.TTL(time.Hour))
+		h.tombstone(lost, revision(lost, 3), object.TTL(time.Hour))
+		w = tombWrite(revision(lost, 2), object.TTL(time.Hour))
 		w.Deadline = past
-		if ok, err := h.b.CompareAndWrite(t.Context(), lost, ptr(revision(lost, 1)), w); !errors.Is(err, driver.ErrUnavailable) {
+		if ok, err := h.b.CompareAndWrite(t.Context(), lost, ptr(revision(lost, 1)), w); !errors.Is(err, object.ErrUnavailable) {
 			t.Errorf("swap from a replaced target past its deadline = %v, %v; want an error matching ErrUnavailable", ok, err)
 		}
-		expectTombstone(t, "row another writer holds", h.get(lost), revision(lost, 3), driver.TTL(time.Hour))
+		expectTombstone(t, "row another writer holds", h.get(lost), revision(lost, 3), object.TTL(time.Hour))
 	})
 }
 

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Operation names used by Hooks and Counts. Each is the driver method's name.
@@ -45,7 +45,7 @@ type Call struct {
 	// N counts calls of Op through this wrapper, starting at 1.
 	N int
 	// ID is the object the call is about (zero for change-log calls).
-	ID driver.ObjectID
+	ID object.ID
 	// Body is the payload reader of Put and UploadPart; a hook may replace it.
 	Body io.Reader
 }

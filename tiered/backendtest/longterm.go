@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // TestLongTerm runs the conformance suite for driver.LongTerm. open must return a fresh,
@@ -35,7 +36,7 @@ type lt struct {
 	b driver.LongTerm
 }
 
-func (l lt) put(id driver.ObjectID, md driver.Metadata, body []byte) {
+func (l lt) put(id object.ID, md object.Metadata, body []byte) {
 	l.t.Helper()
 	if err := l.b.Put(l.t.Context(), id, md, bytes.NewReader(body)); err != nil {
 		l.t.Fatalf("Put(%s): %v", id.Key, err)
@@ -43,7 +44,7 @@ func (l lt) put(id driver.ObjectID, md driver.Metadata, body []byte) {
 }
 
 // read gets id with rng and returns the object with its body read and closed.
-func (l lt) read(id driver.ObjectID, rng *driver.ByteRange) (*driver.Object, []byte) {
+func (l lt) read(id object.ID, rng *object.ByteRange) (*object.Reader, []byte) {
 	l.t.Helper()
 	o, err := l.b.Get(l.t.Context(), id, rng)
 	if err != nil {
@@ -62,7 +63,7 @@ func (l lt) read(id driver.ObjectID, rng *driver.ByteRange) (*driver.Object, []b
 	return o, b
 }
 
-func (l lt) head(id driver.ObjectID) driver.Metadata {
+func (l lt) head(id object.ID) object.Metadata {
 	l.t.Helper()
 	md, err := l.b.Head(l.t.Context(), id)
 	if err != nil {
@@ -72,7 +73,7 @@ func (l lt) head(id driver.ObjectID) driver.Metadata {
 }
 
 // expectContent fails unless id holds body with metadata md (Size is checked as len(body)).
-func (l lt) expectContent(what string, id driver.ObjectID, md driver.Metadata, body []byte) {
+func (l lt) expectContent(what string, id object.ID, md object.Metadata, body []byte) {
 	l.t.Helper()
 	md.Size = int64(len(body))
 	o, got := l.read(id, nil)
@@ -86,16 +87,16 @@ func (l lt) expectContent(what string, id driver.ObjectID, md driver.Metadata, b
 	checkMetadata(l.t, what+": Head", l.head(id), md)
 }
 
-func (l lt) expectNotFound(what string, id driver.ObjectID) {
+func (l lt) expectNotFound(what string, id object.ID) {
 	l.t.Helper()
 	o, err := l.b.Get(l.t.Context(), id, nil)
-	if !errors.Is(err, driver.ErrNotFound) {
+	if !errors.Is(err, object.ErrNotFound) {
 		if o != nil && o.Body != nil {
 			o.Body.Close()
 		}
 		l.t.Errorf("%s: Get error %v, want ErrNotFound", what, err)
 	}
-	if _, err := l.b.Head(l.t.Context(), id); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := l.b.Head(l.t.Context(), id); !errors.Is(err, object.ErrNotFound) {
 		l.t.Errorf("%s: Head error %v, want ErrNotFound", what, err)
 	}
 }
@@ -105,12 +106,12 @@ func ltPut(t *testing.T, open func(t *testing.T) driver.LongTerm) {
 		l := lt{t, open(t)}
 		for _, tc := range []struct {
 			name   string
-			policy driver.ExpirationPolicy
+			policy object.ExpirationPolicy
 			exp    time.Time
 		}{
-			{"ttl", driver.TTL(3 * time.Hour), time.Now().Add(3 * time.Hour)},
-			{"manual", driver.ExpirationPolicy{}, time.Time{}},
-			{"tti", driver.TTI(30 * 24 * time.Hour), time.Now().Add(30 * 24 * time.Hour)},
+			{"ttl", object.TTL(3 * time.Hour), time.Now().Add(3 * time.Hour)},
+			{"manual", object.ExpirationPolicy{}, time.Time{}},
+			{"tti", object.TTI(30 * 24 * time.Hour), time.Now().Add(30 * 24 * time.Hour)},
 		} {
 			id := NewID(t, "roundtrip/"+tc.name)
 			body := RandomPayload(5000)
@@ -140,8 +141,8 @@ func ltPut(t *testing.T, open func(t *testing.T) driver.LongTerm) {
 	t.Run("Put/Overwrite", func(t *testing.T) {
 		l := lt{t, open(t)}
 		id := NewID(t, "overwrite")
-		l.put(id, fullMetadata(driver.TTL(time.Hour), time.Now().Add(time.Hour), 0), RandomPayload(3000))
-		md2 := driver.Metadata{TimeCreated: Millis(time.Now()), Custom: map[string]string{"only": "this"}}
+		l.put(id, fullMetadata(object.TTL(time.Hour), time.Now().Add(time.Hour), 0), RandomPayload(3000))
+		md2 := object.Metadata{TimeCreated: Millis(time.Now()), Custom: map[string]string{"only": "this"}}
 		body2 := RandomPayload(100)
 		l.put(id, md2, body2)
 		l.expectContent("after overwrite", id, md2, body2)
@@ -167,7 +168,7 @@ func ltPut(t *testing.T, open func(t *testing.T) driver.LongTerm) {
 		t.Run("Put/"+f.name+"/PreviousObjectIntact", func(t *testing.T) {
 			l := lt{t, open(t)}
 			id := NewID(t, "failed-overwrite")
-			md := fullMetadata(driver.ExpirationPolicy{}, time.Time{}, 0)
+			md := fullMetadata(object.ExpirationPolicy{}, time.Time{}, 0)
 			body := RandomPayload(10000)
 			l.put(id, md, body)
 			ctx, cancel := context.WithCancel(t.Context())
@@ -191,7 +192,7 @@ func ltGet(t *testing.T, open func(t *testing.T) driver.LongTerm) {
 		body := RandomPayload(1000)
 		md := smallMetadata("r", 0)
 		l.put(id, md, body)
-		o, _ := l.read(id, ptr(driver.Bounded(0, 9)))
+		o, _ := l.read(id, ptr(object.Bounded(0, 9)))
 		md.Size = 1000
 		checkMetadata(t, "ranged Get", o.Metadata, md)
 	})
@@ -205,19 +206,19 @@ func ltRanges(t *testing.T, open func(t *testing.T) driver.LongTerm) {
 		l.put(id, smallMetadata("r", 0), body)
 		for _, tc := range []struct {
 			name       string
-			rng        driver.ByteRange
+			rng        object.ByteRange
 			start, end int64
 		}{
-			{"bounded", driver.Bounded(10, 19), 10, 19},
-			{"single byte", driver.Bounded(999, 999), 999, 999},
-			{"bounded past end", driver.Bounded(990, 5000), 990, 999},
-			{"from", driver.From(500), 500, 999},
-			{"from zero", driver.From(0), 0, 999},
-			{"last", driver.Last(100), 900, 999},
-			{"last more than size", driver.Last(5000), 0, 999},
+			{"bounded", object.Bounded(10, 19), 10, 19},
+			{"single byte", object.Bounded(999, 999), 999, 999},
+			{"bounded past end", object.Bounded(990, 5000), 990, 999},
+			{"from", object.From(500), 500, 999},
+			{"from zero", object.From(0), 0, 999},
+			{"last", object.Last(100), 900, 999},
+			{"last more than size", object.Last(5000), 0, 999},
 		} {
 			o, got := l.read(id, &tc.rng)
-			want := driver.ContentRange{Start: tc.start, End: tc.end, Total: 1000}
+			want := object.ContentRange{Start: tc.start, End: tc.end, Total: 1000}
 			if o.Range == nil || *o.Range != want {
 				t.Errorf("%s: range %v, want %v", tc.name, o.Range, want)
 			}
@@ -234,25 +235,25 @@ func ltRanges(t *testing.T, open func(t *testing.T) driver.LongTerm) {
 		l.put(empty, smallMetadata("z", 0), nil)
 		for _, tc := range []struct {
 			name  string
-			id    driver.ObjectID
-			rng   driver.ByteRange
+			id    object.ID
+			rng   object.ByteRange
 			total int64
 		}{
-			{"from the end", id, driver.From(1000), 1000},
-			{"bounded past the end", id, driver.Bounded(1500, 2000), 1000},
-			{"empty object, bounded", empty, driver.Bounded(0, 10), 0},
-			{"empty object, last", empty, driver.Last(5), 0},
+			{"from the end", id, object.From(1000), 1000},
+			{"bounded past the end", id, object.Bounded(1500, 2000), 1000},
+			{"empty object, bounded", empty, object.Bounded(0, 10), 0},
+			{"empty object, last", empty, object.Last(5), 0},
 		} {
 			o, err := l.b.Get(t.Context(), tc.id, &tc.rng)
 			if o != nil && o.Body != nil {
 				o.Body.Close()
 			}
-			var re *driver.RangeError
+			var re *object.RangeError
 			if !errors.As(err, &re) {
-				t.Errorf("%s: error %v, want *driver.RangeError", tc.name, err)
+				t.Errorf("%s: error %v, want *object.RangeError", tc.name, err)
 				continue
 			}
-			if !errors.Is(err, driver.ErrRangeNotSatisfiable) {
+			if !errors.Is(err, object.ErrRangeNotSatisfiable) {
 				t.Errorf("%s: error %v does not match ErrRangeNotSatisfiable", tc.name, err)
 			}
 			if re.Total != tc.total {
@@ -288,7 +289,7 @@ func ltDelete(t *testing.T, open func(t *testing.T) driver.LongTerm) {
 func ltExpiry(t *testing.T, open func(t *testing.T) driver.LongTerm) {
 	t.Run("Expiry/ExpiredInvisible", func(t *testing.T) {
 		l := lt{t, open(t)}
-		for _, p := range []driver.ExpirationPolicy{driver.TTL(time.Hour), driver.TTI(time.Hour)} {
+		for _, p := range []object.ExpirationPolicy{object.TTL(time.Hour), object.TTI(time.Hour)} {
 			id := NewID(t, "expired/"+p.String())
 			md := smallMetadata("e", 0)
 			md.ExpirationPolicy = p
@@ -302,11 +303,11 @@ func ltExpiry(t *testing.T, open func(t *testing.T) driver.LongTerm) {
 			l := lt{t, open(t)}
 			id := NewID(t, "tti")
 			body := RandomPayload(1234)
-			md := fullMetadata(driver.TTI(time.Hour), time.Now().Add(time.Minute), 0)
+			md := fullMetadata(object.TTI(time.Hour), time.Now().Add(time.Minute), 0)
 			l.put(id, md, body)
 			md.Size = int64(len(body))
 			before := time.Now()
-			var first driver.Metadata
+			var first object.Metadata
 			if reader == "Get" {
 				o, _ := l.read(id, nil)
 				first = o.Metadata
@@ -325,7 +326,7 @@ func ltExpiry(t *testing.T, open func(t *testing.T) driver.LongTerm) {
 		l := lt{t, open(t)}
 		id := NewID(t, "tti-fresh")
 		md := smallMetadata("fresh", 0)
-		md.ExpirationPolicy = driver.TTI(time.Hour)
+		md.ExpirationPolicy = object.TTI(time.Hour)
 		md.TimeExpires = Millis(time.Now().Add(time.Hour))
 		l.put(id, md, []byte("fresh"))
 		for range 2 {
@@ -334,15 +335,15 @@ func ltExpiry(t *testing.T, open func(t *testing.T) driver.LongTerm) {
 	})
 }
 
-// longKeyID returns an id whose storage path is driver.MaxStoragePathLen+37 bytes: the
+// longKeyID returns an id whose storage path is object.MaxStoragePathLen+37 bytes: the
 // longest revision path "{path}/{uuidv7}" the Store writes. (NewID would refuse it: a
-// logical id is at most driver.MaxStoragePathLen.)
-func longKeyID(t *testing.T) driver.ObjectID {
+// logical id is at most object.MaxStoragePathLen.)
+func longKeyID(t *testing.T) object.ID {
 	id := NewID(t, "k")
-	n := driver.MaxStoragePathLen + 37 - len(id.Context.ContextPrefix())
+	n := object.MaxStoragePathLen + 37 - len(id.Context.ContextPrefix())
 	id.Key = strings.Repeat("long/", n/5+1)[:n-1] + "z"
-	if got := len(id.StoragePath()); got != driver.MaxStoragePathLen+37 {
-		t.Fatalf("long key has a storage path of %d bytes, want %d", got, driver.MaxStoragePathLen+37)
+	if got := len(id.StoragePath()); got != object.MaxStoragePathLen+37 {
+		t.Fatalf("long key has a storage path of %d bytes, want %d", got, object.MaxStoragePathLen+37)
 	}
 	return id
 }

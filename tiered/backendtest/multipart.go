@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // MaxUploadIDLen is the longest upload id a Multipart backend may return: a UUID's length.
@@ -38,7 +39,7 @@ type mp struct {
 	b driver.Multipart
 }
 
-func (m mp) initiate(id driver.ObjectID, md driver.Metadata) string {
+func (m mp) initiate(id object.ID, md object.Metadata) string {
 	m.t.Helper()
 	u, err := m.b.InitiateMultipart(m.t.Context(), id, md)
 	if err != nil {
@@ -47,7 +48,7 @@ func (m mp) initiate(id driver.ObjectID, md driver.Metadata) string {
 	return u
 }
 
-func (m mp) upload(id driver.ObjectID, u string, n int, data []byte) string {
+func (m mp) upload(id object.ID, u string, n int, data []byte) string {
 	m.t.Helper()
 	etag, err := m.b.UploadPart(m.t.Context(), id, u, n, int64(len(data)), bytes.NewReader(data))
 	if err != nil {
@@ -59,7 +60,7 @@ func (m mp) upload(id driver.ObjectID, u string, n int, data []byte) string {
 	return etag
 }
 
-func (m mp) list(id driver.ObjectID, u string, maxParts, marker int) driver.PartList {
+func (m mp) list(id object.ID, u string, maxParts, marker int) object.PartList {
 	m.t.Helper()
 	l, err := m.b.ListParts(m.t.Context(), id, u, maxParts, marker)
 	if err != nil {
@@ -68,7 +69,7 @@ func (m mp) list(id driver.ObjectID, u string, maxParts, marker int) driver.Part
 	return l
 }
 
-func (m mp) complete(id driver.ObjectID, u string, parts []driver.CompletedPart) {
+func (m mp) complete(id object.ID, u string, parts []object.CompletedPart) {
 	m.t.Helper()
 	ce, err := m.b.CompleteMultipart(m.t.Context(), id, u, parts)
 	if err != nil {
@@ -81,7 +82,7 @@ func (m mp) complete(id driver.ObjectID, u string, parts []driver.CompletedPart)
 
 func (m mp) lt() lt { return lt{m.t, m.b} }
 
-func partNumbers(l driver.PartList) []int {
+func partNumbers(l object.PartList) []int {
 	var ns []int
 	for _, p := range l.Parts {
 		ns = append(ns, p.PartNumber)
@@ -146,30 +147,30 @@ func mpComplete(t *testing.T, open func(t *testing.T) driver.Multipart) {
 	t.Run("CompleteMultipart/SinglePartKeepsInitiateMetadata", func(t *testing.T) {
 		m := mp{t, open(t)}
 		id := NewID(t, "single")
-		md := fullMetadata(driver.TTL(2*time.Hour), time.Now().Add(2*time.Hour), 0)
+		md := fullMetadata(object.TTL(2*time.Hour), time.Now().Add(2*time.Hour), 0)
 		u := m.initiate(id, md)
 		data := RandomPayload(70000)
 		etag := m.upload(id, u, 1, data)
-		m.complete(id, u, []driver.CompletedPart{{PartNumber: 1, ETag: etag}})
+		m.complete(id, u, []object.CompletedPart{{PartNumber: 1, ETag: etag}})
 		m.lt().expectContent("assembled object", id, md, data)
 	})
 	t.Run("CompleteMultipart/ConcatenatesInListedOrder", func(t *testing.T) {
 		m := mp{t, open(t)}
 		id := NewID(t, "multi")
-		md := fullMetadata(driver.TTI(24*time.Hour), time.Now().Add(24*time.Hour), 0)
+		md := fullMetadata(object.TTI(24*time.Hour), time.Now().Add(24*time.Hour), 0)
 		u := m.initiate(id, md)
 		// Parts of any size, including one byte and zero bytes.
 		sizes := []int{3 << 20, 1, 0, 200 << 10}
-		var parts []driver.CompletedPart
+		var parts []object.CompletedPart
 		var want []byte
 		for i, n := range sizes {
 			data := RandomPayload(n)
-			parts = append(parts, driver.CompletedPart{PartNumber: i + 1, ETag: m.upload(id, u, i+1, data)})
+			parts = append(parts, object.CompletedPart{PartNumber: i + 1, ETag: m.upload(id, u, i+1, data)})
 			want = append(want, data...)
 		}
 		m.complete(id, u, parts)
 		m.lt().expectContent("assembled object", id, md, want)
-		o, got := m.lt().read(id, ptr(driver.Bounded(3<<20-5, 3<<20+5)))
+		o, got := m.lt().read(id, ptr(object.Bounded(3<<20-5, 3<<20+5)))
 		if o.Range == nil || o.Range.Start != 3<<20-5 || o.Range.End != 3<<20+5 || !bytes.Equal(got, want[3<<20-5:3<<20+6]) {
 			t.Errorf("ranged read across part boundaries: range %v, %d bytes", o.Range, len(got))
 		}
@@ -183,7 +184,7 @@ func mpComplete(t *testing.T, open func(t *testing.T) driver.Multipart) {
 		for _, n := range []int{3, 2, 1} {
 			etags[n] = m.upload(id, u, n, data[n])
 		}
-		m.complete(id, u, []driver.CompletedPart{cp(1, etags[1]), cp(2, etags[2]), cp(3, etags[3])})
+		m.complete(id, u, []object.CompletedPart{cp(1, etags[1]), cp(2, etags[2]), cp(3, etags[3])})
 		want := append(append(append([]byte{}, data[1]...), data[2]...), data[3]...)
 		m.lt().expectContent("assembled object", id, smallMetadata("o", 0), want)
 	})
@@ -191,12 +192,12 @@ func mpComplete(t *testing.T, open func(t *testing.T) driver.Multipart) {
 		m := mp{t, open(t)}
 		id := NewID(t, "subset")
 		u := m.initiate(id, smallMetadata("s", 0))
-		data := map[int][]byte{1: []byte("one,"), 5: []byte("five,"), 9: []byte("nine,"), driver.MaxPartNumber: []byte("last")}
+		data := map[int][]byte{1: []byte("one,"), 5: []byte("five,"), 9: []byte("nine,"), object.MaxPartNumber: []byte("last")}
 		etags := map[int]string{}
 		for n, d := range data {
 			etags[n] = m.upload(id, u, n, d)
 		}
-		m.complete(id, u, []driver.CompletedPart{cp(1, etags[1]), cp(9, etags[9]), cp(driver.MaxPartNumber, etags[driver.MaxPartNumber])})
+		m.complete(id, u, []object.CompletedPart{cp(1, etags[1]), cp(9, etags[9]), cp(object.MaxPartNumber, etags[object.MaxPartNumber])})
 		m.lt().expectContent("assembled object", id, smallMetadata("s", 0), []byte("one,nine,last"))
 	})
 	t.Run("CompleteMultipart/DropsParts", func(t *testing.T) {
@@ -204,16 +205,16 @@ func mpComplete(t *testing.T, open func(t *testing.T) driver.Multipart) {
 		id := NewID(t, "drops-parts")
 		u := m.initiate(id, smallMetadata("d", 0))
 		etag := m.upload(id, u, 1, []byte("data"))
-		m.complete(id, u, []driver.CompletedPart{cp(1, etag)})
-		if _, err := m.b.ListParts(t.Context(), id, u, 0, 0); !errors.Is(err, driver.ErrNotFound) {
+		m.complete(id, u, []object.CompletedPart{cp(1, etag)})
+		if _, err := m.b.ListParts(t.Context(), id, u, 0, 0); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("ListParts after complete: %v, want ErrNotFound", err)
 		}
-		if _, err := m.b.UploadPart(t.Context(), id, u, 2, 1, bytes.NewReader([]byte("x"))); !errors.Is(err, driver.ErrNotFound) {
+		if _, err := m.b.UploadPart(t.Context(), id, u, 2, 1, bytes.NewReader([]byte("x"))); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("UploadPart after complete: %v, want ErrNotFound", err)
 		}
 		// A retried complete may fail with ErrNotFound, but must leave the object alone.
-		ce, err := m.b.CompleteMultipart(t.Context(), id, u, []driver.CompletedPart{cp(1, etag)})
-		if err != nil && !errors.Is(err, driver.ErrNotFound) {
+		ce, err := m.b.CompleteMultipart(t.Context(), id, u, []object.CompletedPart{cp(1, etag)})
+		if err != nil && !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("retried complete: %v, want nil or ErrNotFound", err)
 		}
 		if ce != nil {
@@ -224,11 +225,11 @@ func mpComplete(t *testing.T, open func(t *testing.T) driver.Multipart) {
 	t.Run("CompleteMultipart/ReplacesExistingObject", func(t *testing.T) {
 		m := mp{t, open(t)}
 		id := NewID(t, "replace-object")
-		m.lt().put(id, fullMetadata(driver.TTL(time.Hour), time.Now().Add(time.Hour), 0), RandomPayload(100))
+		m.lt().put(id, fullMetadata(object.TTL(time.Hour), time.Now().Add(time.Hour), 0), RandomPayload(100))
 		md := smallMetadata("new", 0)
 		u := m.initiate(id, md)
 		etag := m.upload(id, u, 1, []byte("new content"))
-		m.complete(id, u, []driver.CompletedPart{cp(1, etag)})
+		m.complete(id, u, []object.CompletedPart{cp(1, etag)})
 		m.lt().expectContent("replaced object", id, md, []byte("new content"))
 	})
 }
@@ -265,11 +266,11 @@ func mpUploadPart(t *testing.T, open func(t *testing.T) driver.Multipart) {
 		if len(l.Parts) != 1 || l.Parts[0].ETag != etag || l.Parts[0].Size != 6 {
 			t.Fatalf("parts after replacing part 1: %+v", l.Parts)
 		}
-		ce, err := m.b.CompleteMultipart(t.Context(), id, u, []driver.CompletedPart{cp(1, old)})
+		ce, err := m.b.CompleteMultipart(t.Context(), id, u, []object.CompletedPart{cp(1, old)})
 		if err != nil || ce == nil {
 			t.Errorf("complete with the replaced part's ETag = %v, %v; want a *CompleteError", ce, err)
 		}
-		m.complete(id, u, []driver.CompletedPart{cp(1, etag)})
+		m.complete(id, u, []object.CompletedPart{cp(1, etag)})
 		m.lt().expectContent("object", id, smallMetadata("r", 0), []byte("second"))
 	})
 	t.Run("UploadPart/WrongSizeStoresNothing", func(t *testing.T) {
@@ -290,7 +291,7 @@ func mpUploadPart(t *testing.T, open func(t *testing.T) driver.Multipart) {
 			{"long replacement", 2, 4, []byte("kept!")},
 		} {
 			_, err := m.b.UploadPart(t.Context(), id, u, tc.n, tc.declared, bytes.NewReader(tc.body))
-			if !errors.Is(err, driver.ErrInvalidArgument) {
+			if !errors.Is(err, object.ErrInvalidArgument) {
 				t.Errorf("%s: error %v, want ErrInvalidArgument", tc.name, err)
 			}
 		}
@@ -303,23 +304,23 @@ func mpUploadPart(t *testing.T, open func(t *testing.T) driver.Multipart) {
 		m := mp{t, open(t)}
 		id := NewID(t, "part-numbers")
 		u := m.initiate(id, smallMetadata("n", 0))
-		for _, n := range []int{driver.MinPartNumber - 1, -1, driver.MaxPartNumber + 1} {
-			if _, err := m.b.UploadPart(t.Context(), id, u, n, 1, bytes.NewReader([]byte("x"))); !errors.Is(err, driver.ErrInvalidArgument) {
+		for _, n := range []int{object.MinPartNumber - 1, -1, object.MaxPartNumber + 1} {
+			if _, err := m.b.UploadPart(t.Context(), id, u, n, 1, bytes.NewReader([]byte("x"))); !errors.Is(err, object.ErrInvalidArgument) {
 				t.Errorf("part %d: error %v, want ErrInvalidArgument", n, err)
 			}
 		}
-		m.upload(id, u, driver.MinPartNumber, []byte("a"))
-		m.upload(id, u, driver.MaxPartNumber, []byte("z"))
-		if got := partNumbers(m.list(id, u, 0, 0)); !equalInts(got, []int{driver.MinPartNumber, driver.MaxPartNumber}) {
-			t.Errorf("parts %v, want [%d %d]", got, driver.MinPartNumber, driver.MaxPartNumber)
+		m.upload(id, u, object.MinPartNumber, []byte("a"))
+		m.upload(id, u, object.MaxPartNumber, []byte("z"))
+		if got := partNumbers(m.list(id, u, 0, 0)); !equalInts(got, []int{object.MinPartNumber, object.MaxPartNumber}) {
+			t.Errorf("parts %v, want [%d %d]", got, object.MinPartNumber, object.MaxPartNumber)
 		}
 	})
 	t.Run("UploadPart/TooLarge", func(t *testing.T) {
 		m := mp{t, open(t)}
 		id := NewID(t, "too-large")
 		u := m.initiate(id, smallMetadata("t", 0))
-		body := io.LimitReader(zeros{}, driver.MaxPartSize+1)
-		if _, err := m.b.UploadPart(t.Context(), id, u, 1, driver.MaxPartSize+1, body); !errors.Is(err, driver.ErrTooLarge) {
+		body := io.LimitReader(zeros{}, object.MaxPartSize+1)
+		if _, err := m.b.UploadPart(t.Context(), id, u, 1, object.MaxPartSize+1, body); !errors.Is(err, object.ErrTooLarge) {
 			t.Errorf("error %v, want ErrTooLarge", err)
 		}
 		if l := m.list(id, u, 0, 0); len(l.Parts) != 0 {
@@ -361,13 +362,13 @@ func mpUploadPart(t *testing.T, open func(t *testing.T) driver.Multipart) {
 			})
 		}
 		wg.Wait()
-		var parts []driver.CompletedPart
+		var parts []object.CompletedPart
 		var want []byte
 		for i := range n {
 			if errs[i] != nil {
 				t.Fatalf("UploadPart(%d): %v", i+1, errs[i])
 			}
-			parts = append(parts, driver.CompletedPart{PartNumber: i + 1, ETag: etags[i]})
+			parts = append(parts, object.CompletedPart{PartNumber: i + 1, ETag: etags[i]})
 			want = append(want, data[i]...)
 		}
 		if got := len(m.list(id, u, 0, 0).Parts); got != n {
@@ -454,19 +455,19 @@ func mpCompleteErrors(t *testing.T, open func(t *testing.T) driver.Multipart) {
 	for _, tc := range []struct {
 		name string
 		code string // "" accepts any non-empty code
-		bad  func(etags []string) []driver.CompletedPart
+		bad  func(etags []string) []object.CompletedPart
 	}{
-		{"MissingPart", "InvalidPart", func(e []string) []driver.CompletedPart {
-			return []driver.CompletedPart{cp(1, e[0]), cp(2, e[1]), cp(4, e[1])}
+		{"MissingPart", "InvalidPart", func(e []string) []object.CompletedPart {
+			return []object.CompletedPart{cp(1, e[0]), cp(2, e[1]), cp(4, e[1])}
 		}},
-		{"ETagMismatch", "InvalidPart", func(e []string) []driver.CompletedPart {
-			return []driver.CompletedPart{cp(1, e[0]), cp(2, e[0]), cp(3, e[2])}
+		{"ETagMismatch", "InvalidPart", func(e []string) []object.CompletedPart {
+			return []object.CompletedPart{cp(1, e[0]), cp(2, e[0]), cp(3, e[2])}
 		}},
-		{"NotAscending", "", func(e []string) []driver.CompletedPart {
-			return []driver.CompletedPart{cp(2, e[1]), cp(1, e[0]), cp(3, e[2])}
+		{"NotAscending", "", func(e []string) []object.CompletedPart {
+			return []object.CompletedPart{cp(2, e[1]), cp(1, e[0]), cp(3, e[2])}
 		}},
-		{"DuplicatePart", "", func(e []string) []driver.CompletedPart {
-			return []driver.CompletedPart{cp(1, e[0]), cp(1, e[0]), cp(2, e[1]), cp(3, e[2])}
+		{"DuplicatePart", "", func(e []string) []object.CompletedPart {
+			return []object.CompletedPart{cp(1, e[0]), cp(1, e[0]), cp(2, e[1]), cp(3, e[2])}
 		}},
 	} {
 		t.Run("CompleteMultipart/"+tc.name+"/UploadSurvives", func(t *testing.T) {
@@ -496,7 +497,7 @@ func mpCompleteErrors(t *testing.T, open func(t *testing.T) driver.Multipart) {
 			if got := partNumbers(m.list(id, u, 0, 0)); !equalInts(got, []int{1, 2, 3}) {
 				t.Fatalf("parts after the failed complete: %v, want [1 2 3]", got)
 			}
-			m.complete(id, u, []driver.CompletedPart{cp(1, etags[0]), cp(2, etags[1]), cp(3, etags[2])})
+			m.complete(id, u, []object.CompletedPart{cp(1, etags[0]), cp(2, etags[1]), cp(3, etags[2])})
 			m.lt().expectContent("object after the corrected retry", id, md, bytes.Join(data, nil))
 		})
 	}
@@ -513,10 +514,10 @@ func mpAbort(t *testing.T, open func(t *testing.T) driver.Multipart) {
 				t.Fatalf("AbortMultipart #%d: %v", i+1, err)
 			}
 		}
-		if _, err := m.b.ListParts(t.Context(), id, u, 0, 0); !errors.Is(err, driver.ErrNotFound) {
+		if _, err := m.b.ListParts(t.Context(), id, u, 0, 0); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("ListParts after abort: %v, want ErrNotFound", err)
 		}
-		if _, err := m.b.CompleteMultipart(t.Context(), id, u, []driver.CompletedPart{cp(1, etag)}); !errors.Is(err, driver.ErrNotFound) {
+		if _, err := m.b.CompleteMultipart(t.Context(), id, u, []object.CompletedPart{cp(1, etag)}); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("CompleteMultipart after abort: %v, want ErrNotFound", err)
 		}
 		m.lt().expectNotFound("after abort", id)
@@ -542,7 +543,7 @@ func mpAbort(t *testing.T, open func(t *testing.T) driver.Multipart) {
 			t.Fatalf("AbortMultipart: %v", err)
 		}
 		m.lt().expectContent("existing object", id, md, []byte("existing"))
-		m.complete(id, u2, []driver.CompletedPart{cp(1, e2)})
+		m.complete(id, u2, []object.CompletedPart{cp(1, e2)})
 		m.lt().expectContent("other upload", id, smallMetadata("b", 0), []byte("survivor"))
 	})
 }
@@ -555,19 +556,19 @@ func mpNotFound(t *testing.T, open func(t *testing.T) driver.Multipart) {
 		real := m.initiate(other, smallMetadata("o", 0))
 		for _, tc := range []struct {
 			name string
-			id   driver.ObjectID
+			id   object.ID
 			u    string
 		}{
 			{"never initiated", id, "0b5e3f2a-6c1d-4e8f-9a7b-2c4d6e8f0a1b"},
 			{"upload of another object", id, real},
 		} {
-			if _, err := m.b.UploadPart(t.Context(), tc.id, tc.u, 1, 1, bytes.NewReader([]byte("x"))); !errors.Is(err, driver.ErrNotFound) {
+			if _, err := m.b.UploadPart(t.Context(), tc.id, tc.u, 1, 1, bytes.NewReader([]byte("x"))); !errors.Is(err, object.ErrNotFound) {
 				t.Errorf("%s: UploadPart error %v, want ErrNotFound", tc.name, err)
 			}
-			if _, err := m.b.ListParts(t.Context(), tc.id, tc.u, 0, 0); !errors.Is(err, driver.ErrNotFound) {
+			if _, err := m.b.ListParts(t.Context(), tc.id, tc.u, 0, 0); !errors.Is(err, object.ErrNotFound) {
 				t.Errorf("%s: ListParts error %v, want ErrNotFound", tc.name, err)
 			}
-			if _, err := m.b.CompleteMultipart(t.Context(), tc.id, tc.u, []driver.CompletedPart{cp(1, `"x"`)}); !errors.Is(err, driver.ErrNotFound) {
+			if _, err := m.b.CompleteMultipart(t.Context(), tc.id, tc.u, []object.CompletedPart{cp(1, `"x"`)}); !errors.Is(err, object.ErrNotFound) {
 				t.Errorf("%s: CompleteMultipart error %v, want ErrNotFound", tc.name, err)
 			}
 		}
@@ -578,8 +579,8 @@ func mpNotFound(t *testing.T, open func(t *testing.T) driver.Multipart) {
 	})
 }
 
-func cp(n int, etag string) driver.CompletedPart {
-	return driver.CompletedPart{PartNumber: n, ETag: etag}
+func cp(n int, etag string) object.CompletedPart {
+	return object.CompletedPart{PartNumber: n, ETag: etag}
 }
 
 type zeros struct{}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // The suites pass on the memory backends (tiered/membackend runs them). These tests check
@@ -103,7 +104,7 @@ func TestSuites_BrokenBackend_Fails(t *testing.T) {
 // state, as objectstore's in-memory backend once did for some cases.
 type nonIdempotentCAS struct{ *membackend.HighVolume }
 
-func (n nonIdempotentCAS) CompareAndWrite(ctx context.Context, id driver.ObjectID, current *driver.ObjectID, w driver.Write) (bool, error) {
+func (n nonIdempotentCAS) CompareAndWrite(ctx context.Context, id object.ID, current *object.ID, w driver.Write) (bool, error) {
 	e, err := n.HighVolume.GetTieredMetadata(ctx, id)
 	if err != nil {
 		return false, err
@@ -117,12 +118,12 @@ func (n nonIdempotentCAS) CompareAndWrite(ctx context.Context, id driver.ObjectI
 // ignoreBumpSeam claims the seam but never calls the hook.
 type ignoreBumpSeam struct{}
 
-func (ignoreBumpSeam) SetBeforeBump(func(driver.ObjectID)) {}
+func (ignoreBumpSeam) SetBeforeBump(func(object.ID)) {}
 
 // partialPut stores whatever part of the body arrived before a read error.
 type partialPut struct{ *membackend.LongTerm }
 
-func (p partialPut) Put(ctx context.Context, id driver.ObjectID, md driver.Metadata, body io.Reader) error {
+func (p partialPut) Put(ctx context.Context, id object.ID, md object.Metadata, body io.Reader) error {
 	var buf bytes.Buffer
 	_, err := io.Copy(&buf, body)
 	if perr := p.LongTerm.Put(ctx, id, md, &buf); perr != nil {

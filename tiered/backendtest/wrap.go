@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // HookedHighVolume wraps a HighVolume backend with Hooks.
@@ -21,7 +22,7 @@ var _ driver.HighVolume = (*HookedHighVolume)(nil)
 func (h *HookedHighVolume) Name() string { return h.Inner.Name() }
 
 // PutNonTombstone forwards through the hooks.
-func (h *HookedHighVolume) PutNonTombstone(ctx context.Context, id driver.ObjectID, md driver.Metadata, payload []byte) (t *driver.Tombstone, err error) {
+func (h *HookedHighVolume) PutNonTombstone(ctx context.Context, id object.ID, md object.Metadata, payload []byte) (t *driver.Tombstone, err error) {
 	err = h.run(ctx, &Call{Op: OpPutNonTombstone, ID: id}, func() error {
 		t, err = h.Inner.PutNonTombstone(ctx, id, md, payload)
 		return err
@@ -30,7 +31,7 @@ func (h *HookedHighVolume) PutNonTombstone(ctx context.Context, id driver.Object
 }
 
 // GetTiered forwards through the hooks.
-func (h *HookedHighVolume) GetTiered(ctx context.Context, id driver.ObjectID) (e driver.Entry, err error) {
+func (h *HookedHighVolume) GetTiered(ctx context.Context, id object.ID) (e driver.Entry, err error) {
 	err = h.run(ctx, &Call{Op: OpGetTiered, ID: id}, func() error {
 		e, err = h.Inner.GetTiered(ctx, id)
 		return err
@@ -39,7 +40,7 @@ func (h *HookedHighVolume) GetTiered(ctx context.Context, id driver.ObjectID) (e
 }
 
 // GetTieredMetadata forwards through the hooks.
-func (h *HookedHighVolume) GetTieredMetadata(ctx context.Context, id driver.ObjectID) (e driver.Entry, err error) {
+func (h *HookedHighVolume) GetTieredMetadata(ctx context.Context, id object.ID) (e driver.Entry, err error) {
 	err = h.run(ctx, &Call{Op: OpGetTieredMetadata, ID: id}, func() error {
 		e, err = h.Inner.GetTieredMetadata(ctx, id)
 		return err
@@ -48,7 +49,7 @@ func (h *HookedHighVolume) GetTieredMetadata(ctx context.Context, id driver.Obje
 }
 
 // DeleteNonTombstone forwards through the hooks.
-func (h *HookedHighVolume) DeleteNonTombstone(ctx context.Context, id driver.ObjectID) (t *driver.Tombstone, err error) {
+func (h *HookedHighVolume) DeleteNonTombstone(ctx context.Context, id object.ID) (t *driver.Tombstone, err error) {
 	err = h.run(ctx, &Call{Op: OpDeleteNonTombstone, ID: id}, func() error {
 		t, err = h.Inner.DeleteNonTombstone(ctx, id)
 		return err
@@ -57,7 +58,7 @@ func (h *HookedHighVolume) DeleteNonTombstone(ctx context.Context, id driver.Obj
 }
 
 // CompareAndWrite forwards through the hooks. A hook returning ErrLostRace yields (false, nil).
-func (h *HookedHighVolume) CompareAndWrite(ctx context.Context, id driver.ObjectID, current *driver.ObjectID, w driver.Write) (ok bool, err error) {
+func (h *HookedHighVolume) CompareAndWrite(ctx context.Context, id object.ID, current *object.ID, w driver.Write) (ok bool, err error) {
 	err = h.run(ctx, &Call{Op: OpCompareAndWrite, ID: id}, func() error {
 		ok, err = h.Inner.CompareAndWrite(ctx, id, current, w)
 		return err
@@ -69,7 +70,7 @@ func (h *HookedHighVolume) CompareAndWrite(ctx context.Context, id driver.Object
 }
 
 // SetBeforeBump forwards the TTI-bump test seam to the inner backend, if it has one.
-func (h *HookedHighVolume) SetBeforeBump(fn func(driver.ObjectID)) {
+func (h *HookedHighVolume) SetBeforeBump(fn func(object.ID)) {
 	if b, ok := h.Inner.(BumpInterceptor); ok {
 		b.SetBeforeBump(fn)
 	}
@@ -87,13 +88,13 @@ var _ driver.Multipart = (*HookedLongTerm)(nil)
 func (h *HookedLongTerm) Name() string { return h.Inner.Name() }
 
 // Put forwards through the hooks; a hook may replace Call.Body.
-func (h *HookedLongTerm) Put(ctx context.Context, id driver.ObjectID, md driver.Metadata, body io.Reader) error {
+func (h *HookedLongTerm) Put(ctx context.Context, id object.ID, md object.Metadata, body io.Reader) error {
 	c := &Call{Op: OpPut, ID: id, Body: body}
 	return h.run(ctx, c, func() error { return h.Inner.Put(ctx, id, md, c.Body) })
 }
 
 // Get forwards through the hooks.
-func (h *HookedLongTerm) Get(ctx context.Context, id driver.ObjectID, rng *driver.ByteRange) (o *driver.Object, err error) {
+func (h *HookedLongTerm) Get(ctx context.Context, id object.ID, rng *object.ByteRange) (o *object.Reader, err error) {
 	err = h.run(ctx, &Call{Op: OpGet, ID: id}, func() error {
 		o, err = h.Inner.Get(ctx, id, rng)
 		return err
@@ -102,7 +103,7 @@ func (h *HookedLongTerm) Get(ctx context.Context, id driver.ObjectID, rng *drive
 }
 
 // Head forwards through the hooks.
-func (h *HookedLongTerm) Head(ctx context.Context, id driver.ObjectID) (md driver.Metadata, err error) {
+func (h *HookedLongTerm) Head(ctx context.Context, id object.ID) (md object.Metadata, err error) {
 	err = h.run(ctx, &Call{Op: OpHead, ID: id}, func() error {
 		md, err = h.Inner.Head(ctx, id)
 		return err
@@ -111,12 +112,12 @@ func (h *HookedLongTerm) Head(ctx context.Context, id driver.ObjectID) (md drive
 }
 
 // Delete forwards through the hooks.
-func (h *HookedLongTerm) Delete(ctx context.Context, id driver.ObjectID) error {
+func (h *HookedLongTerm) Delete(ctx context.Context, id object.ID) error {
 	return h.run(ctx, &Call{Op: OpDelete, ID: id}, func() error { return h.Inner.Delete(ctx, id) })
 }
 
 // InitiateMultipart forwards through the hooks.
-func (h *HookedLongTerm) InitiateMultipart(ctx context.Context, id driver.ObjectID, md driver.Metadata) (u string, err error) {
+func (h *HookedLongTerm) InitiateMultipart(ctx context.Context, id object.ID, md object.Metadata) (u string, err error) {
 	err = h.run(ctx, &Call{Op: OpInitiate, ID: id}, func() error {
 		u, err = h.Inner.InitiateMultipart(ctx, id, md)
 		return err
@@ -125,7 +126,7 @@ func (h *HookedLongTerm) InitiateMultipart(ctx context.Context, id driver.Object
 }
 
 // UploadPart forwards through the hooks; a hook may replace Call.Body.
-func (h *HookedLongTerm) UploadPart(ctx context.Context, id driver.ObjectID, uploadID string, n int, size int64, body io.Reader) (etag string, err error) {
+func (h *HookedLongTerm) UploadPart(ctx context.Context, id object.ID, uploadID string, n int, size int64, body io.Reader) (etag string, err error) {
 	c := &Call{Op: OpUpload, ID: id, Body: body}
 	err = h.run(ctx, c, func() error {
 		etag, err = h.Inner.UploadPart(ctx, id, uploadID, n, size, c.Body)
@@ -135,7 +136,7 @@ func (h *HookedLongTerm) UploadPart(ctx context.Context, id driver.ObjectID, upl
 }
 
 // ListParts forwards through the hooks.
-func (h *HookedLongTerm) ListParts(ctx context.Context, id driver.ObjectID, uploadID string, maxParts, marker int) (l driver.PartList, err error) {
+func (h *HookedLongTerm) ListParts(ctx context.Context, id object.ID, uploadID string, maxParts, marker int) (l object.PartList, err error) {
 	err = h.run(ctx, &Call{Op: OpList, ID: id}, func() error {
 		l, err = h.Inner.ListParts(ctx, id, uploadID, maxParts, marker)
 		return err
@@ -144,7 +145,7 @@ func (h *HookedLongTerm) ListParts(ctx context.Context, id driver.ObjectID, uplo
 }
 
 // CompleteMultipart forwards through the hooks.
-func (h *HookedLongTerm) CompleteMultipart(ctx context.Context, id driver.ObjectID, uploadID string, parts []driver.CompletedPart) (ce *driver.CompleteError, err error) {
+func (h *HookedLongTerm) CompleteMultipart(ctx context.Context, id object.ID, uploadID string, parts []object.CompletedPart) (ce *object.CompleteError, err error) {
 	err = h.run(ctx, &Call{Op: OpComplete, ID: id}, func() error {
 		ce, err = h.Inner.CompleteMultipart(ctx, id, uploadID, parts)
 		return err
@@ -153,7 +154,7 @@ func (h *HookedLongTerm) CompleteMultipart(ctx context.Context, id driver.Object
 }
 
 // AbortMultipart forwards through the hooks.
-func (h *HookedLongTerm) AbortMultipart(ctx context.Context, id driver.ObjectID, uploadID string) error {
+func (h *HookedLongTerm) AbortMultipart(ctx context.Context, id object.ID, uploadID string) error {
 	return h.run(ctx, &Call{Op: OpAbort, ID: id}, func() error { return h.Inner.AbortMultipart(ctx, id, uploadID) })
 }
 

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // TestCreateTables_GCCollectsExpiredRows checks, on both servers, that CreateTables leaves the
@@ -23,7 +24,7 @@ func TestCreateTables_GCCollectsExpiredRows(t *testing.T) {
 		ttl, manual := testID("gc/ttl"), testID("gc/manual")
 		deadline := time.Now().Add(300 * time.Millisecond)
 		md := manualMD("ttl")
-		md.ExpirationPolicy = driver.TTL(300 * time.Millisecond)
+		md.ExpirationPolicy = object.TTL(300 * time.Millisecond)
 		md.TimeExpires = deadline
 		if _, err := e.b.PutNonTombstone(ctx, ttl, md, []byte("ttl")); err != nil {
 			t.Fatal(err)
@@ -90,10 +91,10 @@ func TestCreateTables_IdempotentAndPolicies(t *testing.T) {
 }
 
 func TestNew_RequiresProjectAndInstance(t *testing.T) {
-	if _, err := New(context.Background(), Options{Instance: "i"}); !errors.Is(err, driver.ErrInvalidArgument) {
+	if _, err := New(context.Background(), Options{Instance: "i"}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("New without a project: %v, want ErrInvalidArgument", err)
 	}
-	if _, err := New(context.Background(), Options{Project: "p"}); !errors.Is(err, driver.ErrInvalidArgument) {
+	if _, err := New(context.Background(), Options{Project: "p"}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("New without an instance: %v, want ErrInvalidArgument", err)
 	}
 }

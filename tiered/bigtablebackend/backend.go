@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Defaults of Options.
@@ -110,7 +111,7 @@ type Backend struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	beforeBump atomic.Pointer[func(driver.ObjectID)]
+	beforeBump atomic.Pointer[func(object.ID)]
 }
 
 var (
@@ -124,7 +125,7 @@ var (
 // channel takes traffic, and recycles channels ahead of the server's hourly close).
 func New(ctx context.Context, o Options) (*Backend, error) {
 	if o.Project == "" || o.Instance == "" {
-		return nil, fmt.Errorf("%w: bigtablebackend: Project and Instance are required", driver.ErrInvalidArgument)
+		return nil, object.Invalidf("bigtablebackend: Project and Instance are required")
 	}
 	o = o.withDefaults()
 	var copts []option.ClientOption
@@ -220,7 +221,7 @@ func (b *Backend) Name() string { return "bigtable" }
 // SetBeforeBump installs a test seam: fn runs after a read has decided to bump a TTI deadline
 // and before the conditional bump is written. nil removes it. The conformance suite uses it
 // to race an overwrite against the bump.
-func (b *Backend) SetBeforeBump(fn func(id driver.ObjectID)) {
+func (b *Backend) SetBeforeBump(fn func(id object.ID)) {
 	if fn == nil {
 		b.beforeBump.Store(nil)
 		return

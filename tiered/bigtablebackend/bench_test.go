@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/bigtable"
-
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // The benchmarks compare Strata's small-object path with the bare client on the same bttest
@@ -24,7 +23,7 @@ const (
 
 // benchEnv returns fresh tables, the raw objects table and a Backend on an uninstrumented
 // connection.
-func benchEnv(b *testing.B) (*bigtable.Table, *Backend, []driver.ObjectID) {
+func benchEnv(b *testing.B) (*bigtable.Table, *Backend, []object.ID) {
 	b.Helper()
 	e := newEnv(b, kindBttest, envConfig{})
 	be, err := NewEmulator(context.Background(), e.addr, e.opts)
@@ -32,7 +31,7 @@ func benchEnv(b *testing.B) (*bigtable.Table, *Backend, []driver.ObjectID) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = be.Close() })
-	ids := make([]driver.ObjectID, benchKeys)
+	ids := make([]object.ID, benchKeys)
 	for i := range ids {
 		ids[i] = testID(fmt.Sprintf("bench/%04d", i))
 	}
@@ -58,7 +57,7 @@ func BenchmarkSmallPut(b *testing.B) {
 	})
 	b.Run("strata", func(b *testing.B) {
 		_, be, ids := benchEnv(b)
-		md := driver.Metadata{ContentType: "application/octet-stream"}
+		md := object.Metadata{ContentType: "application/octet-stream"}
 		b.SetBytes(benchPayload)
 		b.ReportAllocs()
 		i := 0
@@ -74,10 +73,10 @@ func BenchmarkSmallPut(b *testing.B) {
 func BenchmarkSmallGet(b *testing.B) {
 	payload := bytes.Repeat([]byte("x"), benchPayload)
 	ctx := context.Background()
-	setup := func(b *testing.B) (*bigtable.Table, *Backend, []driver.ObjectID) {
+	setup := func(b *testing.B) (*bigtable.Table, *Backend, []object.ID) {
 		raw, be, ids := benchEnv(b)
 		for _, id := range ids {
-			if _, err := be.PutNonTombstone(ctx, id, driver.Metadata{}, payload); err != nil {
+			if _, err := be.PutNonTombstone(ctx, id, object.Metadata{}, payload); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"cloud.google.com/go/bigtable"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Families and qualifiers of the objects table. They are objectstore's, so that a table
@@ -120,14 +121,14 @@ func familyFor(expires, now time.Time) (string, bigtable.Timestamp) {
 
 // objectWrite encodes an inline object. The metadata's size is set to len(payload); rows with
 // a deadline go to fg with the deadline as cell timestamp, the rest to fm.
-func objectWrite(md driver.Metadata, payload []byte, now time.Time) (rowWrite, error) {
+func objectWrite(md object.Metadata, payload []byte, now time.Time) (rowWrite, error) {
 	if md.ExpirationPolicy.IsTimeout() && md.TimeExpires.IsZero() {
-		return rowWrite{}, fmt.Errorf("%w: expiration policy %s requires time_expires", driver.ErrInvalidArgument, md.ExpirationPolicy)
+		return rowWrite{}, object.Invalidf("expiration policy %s requires time_expires", md.ExpirationPolicy)
 	}
 	md.Size = int64(len(payload))
 	mj, err := md.MarshalJSON()
 	if err != nil {
-		return rowWrite{}, fmt.Errorf("%w: encode metadata: %v", driver.ErrInvalidArgument, err)
+		return rowWrite{}, object.Invalidf("encode metadata: %v", err)
 	}
 	fam, ts := familyFor(md.TimeExpires, now)
 	return rowWrite{DeleteRow: true, Cells: []cellWrite{
@@ -147,7 +148,7 @@ func tombstoneWrite(t driver.Tombstone, now time.Time) rowWrite {
 	var tm tombstoneMeta
 	var expires time.Time
 	if t.ExpirationPolicy.IsTimeout() {
-		tm.ExpirationPolicy = driver.MarshalPolicyJSON(t.ExpirationPolicy)
+		tm.ExpirationPolicy = object.MarshalPolicyJSON(t.ExpirationPolicy)
 		expires = now.Add(t.ExpirationPolicy.Duration)
 	}
 	tj, _ := json.Marshal(tm) // cannot fail: a RawMessage produced by MarshalPolicyJSON
@@ -181,7 +182,7 @@ type rowState struct {
 // parseRow decodes a row read from the objects table. Rows whose version cell is in fg with a
 // timestamp before now are expired and parse as EntryNotFound, whether or not GC has
 // collected them. withPayload says whether the p column was read.
-func parseRow(id driver.ObjectID, row bigtable.Row, now time.Time, withPayload bool) (rowState, error) {
+func parseRow(id object.ID, row bigtable.Row, now time.Time, withPayload bool) (rowState, error) {
 	var cells [4]*bigtable.ReadItem // p, m, r, t
 	var fams [4]string
 	for _, fam := range [...]string{familyTimed, familyManual} {
@@ -237,7 +238,7 @@ func parseRow(id driver.ObjectID, row bigtable.Row, now time.Time, withPayload b
 		if len(r.Value) == 0 {
 			st.Legacy = true
 		} else {
-			target, err := driver.ParseStoragePath(string(r.Value))
+			target, err := object.ParseStoragePath(string(r.Value))
 			if err != nil {
 				return rowState{}, fmt.Errorf("bigtable row %q: bad redirect: %w", id.StoragePath(), err)
 			}
@@ -248,7 +249,7 @@ func parseRow(id driver.ObjectID, row bigtable.Row, now time.Time, withPayload b
 			if err := json.Unmarshal(t.Value, &tm); err != nil {
 				return rowState{}, fmt.Errorf("bigtable row %q: bad tombstone metadata: %v", id.StoragePath(), err)
 			}
-			pol, err := driver.UnmarshalPolicyJSON(tm.ExpirationPolicy)
+			pol, err := object.UnmarshalPolicyJSON(tm.ExpirationPolicy)
 			if err != nil {
 				return rowState{}, fmt.Errorf("bigtable row %q: %v", id.StoragePath(), err)
 			}
@@ -258,7 +259,7 @@ func parseRow(id driver.ObjectID, row bigtable.Row, now time.Time, withPayload b
 		return st, nil
 
 	case isLegacyTombstone(m.Value):
-		var md driver.Metadata
+		var md object.Metadata
 		if err := md.UnmarshalJSON(m.Value); err != nil {
 			return rowState{}, fmt.Errorf("bigtable row %q: bad legacy tombstone: %v", id.StoragePath(), err)
 		}
@@ -269,7 +270,7 @@ func parseRow(id driver.ObjectID, row bigtable.Row, now time.Time, withPayload b
 		return st, nil
 	}
 
-	var md driver.Metadata
+	var md object.Metadata
 	if err := md.UnmarshalJSON(m.Value); err != nil {
 		return rowState{}, fmt.Errorf("bigtable row %q: bad metadata: %v", id.StoragePath(), err)
 	}

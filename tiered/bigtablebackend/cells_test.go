@@ -13,6 +13,7 @@ import (
 	"cloud.google.com/go/bigtable"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -40,27 +41,27 @@ func checkGolden(t *testing.T, name string, got []byte) {
 var (
 	goldenNow     = time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC)
 	goldenCreated = time.Date(2026, 11, 25, 11, 59, 59, 987654321, time.UTC)
-	goldenID      = driver.NewObjectID("attachments", []driver.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}, "abc/def")
-	goldenRev     = driver.NewObjectID("attachments", []driver.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}, "abc/def/0190a6b2-0000-7000-8000-000000000001")
+	goldenID      = object.NewID("attachments", []object.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}, "abc/def")
+	goldenRev     = object.NewID("attachments", []object.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}, "abc/def/0190a6b2-0000-7000-8000-000000000001")
 )
 
 func TestGolden_ObjectCells(t *testing.T) {
 	cases := []struct {
 		name    string
-		md      driver.Metadata
+		md      object.Metadata
 		payload []byte
 	}{
-		{"manual default", driver.Metadata{}, []byte("hello")},
-		{"manual all fields", driver.Metadata{
-			TimeCreated: goldenCreated, ContentType: "text/plain", Compression: driver.CompressionZstd,
+		{"manual default", object.Metadata{}, []byte("hello")},
+		{"manual all fields", object.Metadata{
+			TimeCreated: goldenCreated, ContentType: "text/plain", Compression: object.CompressionZstd,
 			Origin: "203.0.113.7", Filename: "a b.txt", Size: 999, Custom: map[string]string{"k": "v", "a": "b"},
 		}, []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00}},
-		{"ttl", driver.Metadata{
-			ExpirationPolicy: driver.TTL(time.Hour), TimeCreated: goldenCreated,
+		{"ttl", object.Metadata{
+			ExpirationPolicy: object.TTL(time.Hour), TimeCreated: goldenCreated,
 			TimeExpires: goldenNow.Add(time.Hour),
 		}, []byte("ttl")},
-		{"tti", driver.Metadata{
-			ExpirationPolicy: driver.TTI(30 * 24 * time.Hour), TimeCreated: goldenCreated,
+		{"tti", object.Metadata{
+			ExpirationPolicy: object.TTI(30 * 24 * time.Hour), TimeCreated: goldenCreated,
 			TimeExpires: goldenNow.Add(30 * 24 * time.Hour),
 		}, []byte{}},
 	}
@@ -77,7 +78,7 @@ func TestGolden_ObjectCells(t *testing.T) {
 
 func TestGolden_TombstoneCells(t *testing.T) {
 	var out strings.Builder
-	for _, p := range []driver.ExpirationPolicy{{}, driver.TTL(90 * time.Minute), driver.TTI(1500 * time.Millisecond)} {
+	for _, p := range []object.ExpirationPolicy{{}, object.TTL(90 * time.Minute), object.TTI(1500 * time.Millisecond)} {
 		w := tombstoneWrite(driver.Tombstone{Target: goldenRev, ExpirationPolicy: p}, goldenNow)
 		fmt.Fprintf(&out, "# %s\n%s\n", p, w)
 	}
@@ -229,8 +230,8 @@ func TestParseRow(t *testing.T) {
 
 	type want struct {
 		kind    driver.EntryKind
-		target  driver.ObjectID
-		policy  driver.ExpirationPolicy
+		target  object.ID
+		policy  object.ExpirationPolicy
 		expires time.Time
 		size    int64
 		payload string
@@ -256,10 +257,10 @@ func TestParseRow(t *testing.T) {
 			want: want{kind: driver.EntryObject, size: -1, version: "m"}},
 		{name: "ttl object keeps the exact JSON deadline when it agrees with the cell", withPayload: true,
 			row:  rowOf(cell(key, "fg", "p", floorTS(exactExpires), "abc"), cell(key, "fg", "m", floorTS(exactExpires), ttlJSON)),
-			want: want{kind: driver.EntryObject, policy: driver.TTL(time.Hour), expires: exactExpires.UTC(), size: 3, payload: "abc", version: "m"}},
+			want: want{kind: driver.EntryObject, policy: object.TTL(time.Hour), expires: exactExpires.UTC(), size: 3, payload: "abc", version: "m"}},
 		{name: "ttl object takes the cell deadline when it moved (bumped by another writer)",
 			row:  rowOf(cell(key, "fg", "m", future+5000, ttlJSON)),
-			want: want{kind: driver.EntryObject, policy: driver.TTL(time.Hour), expires: (future + 5000).Time().UTC(), size: 3, version: "m"}},
+			want: want{kind: driver.EntryObject, policy: object.TTL(time.Hour), expires: (future + 5000).Time().UTC(), size: 3, version: "m"}},
 		{name: "expired object", row: rowOf(cell(key, "fg", "p", past, "abc"), cell(key, "fg", "m", past, ttlJSON)),
 			want: want{kind: driver.EntryNotFound}},
 		{name: "deadline in the same millisecond as now, before now", row: rowOf(cell(key, "fg", "m", nowFloor, ttlJSON)),
@@ -267,7 +268,7 @@ func TestParseRow(t *testing.T) {
 		{name: "tombstone manual", row: rowOf(cell(key, "fm", "r", 1000, goldenRev.StoragePath()), cell(key, "fm", "t", 1000, `{}`)),
 			want: want{kind: driver.EntryTombstone, target: goldenRev, version: "r"}},
 		{name: "tombstone tti", row: rowOf(cell(key, "fg", "r", future, goldenRev.StoragePath()), cell(key, "fg", "t", future, `{"expiration_policy":{"TimeToIdle":{"secs":7200,"nanos":0}}}`)),
-			want: want{kind: driver.EntryTombstone, target: goldenRev, policy: driver.TTI(2 * time.Hour), expires: future.Time().UTC(), version: "r"}},
+			want: want{kind: driver.EntryTombstone, target: goldenRev, policy: object.TTI(2 * time.Hour), expires: future.Time().UTC(), version: "r"}},
 		{name: "tombstone with unknown t fields", row: rowOf(cell(key, "fm", "r", 1000, goldenRev.StoragePath()), cell(key, "fm", "t", 1000, `{"future":1}`)),
 			want: want{kind: driver.EntryTombstone, target: goldenRev, version: "r"}},
 		{name: "expired tombstone", row: rowOf(cell(key, "fg", "r", past, goldenRev.StoragePath()), cell(key, "fg", "t", past, `{}`)),
@@ -277,7 +278,7 @@ func TestParseRow(t *testing.T) {
 		{name: "legacy m tombstone, manual", row: rowOf(cell(key, "fm", "p", 1000, ""), cell(key, "fm", "m", 1000, `{"is_redirect_tombstone":true}`)),
 			want: want{kind: driver.EntryTombstone, target: id, legacy: true, version: "m"}},
 		{name: "legacy m tombstone, ttl", row: rowOf(cell(key, "fg", "p", future, ""), cell(key, "fg", "m", future, legacyTTL)),
-			want: want{kind: driver.EntryTombstone, target: id, policy: driver.TTL(time.Minute), expires: future.Time().UTC(), legacy: true, version: "m"}},
+			want: want{kind: driver.EntryTombstone, target: id, policy: object.TTL(time.Minute), expires: future.Time().UTC(), legacy: true, version: "m"}},
 		{name: "only the newest version counts", withPayload: true,
 			row: rowOf(cell(key, "fm", "p", 2000, "new"), cell(key, "fm", "p", 1000, "old"),
 				cell(key, "fm", "m", 2000, `{"content_type":"a","size":3}`), cell(key, "fm", "m", 1000, `{"content_type":"b","size":3}`)),
@@ -343,7 +344,7 @@ func TestParseRow(t *testing.T) {
 
 func TestChangeJSON_RoundTrip(t *testing.T) {
 	rev := goldenRev
-	id := driver.NewObjectID("u", nil, "ünï cödé+%;=:@&/x")
+	id := object.NewID("u", nil, "ünï cödé+%;=:@&/x")
 	for _, f := range []entryFields{
 		{Change: driver.Change{ID: id}},
 		{Change: driver.Change{ID: id, New: &rev}, Phase: driver.PhaseAssembling},
@@ -385,7 +386,7 @@ func TestChangeJSON_RoundTrip(t *testing.T) {
 }
 
 func TestObjectWrite_TimeoutPolicyWithoutDeadline_InvalidArgument(t *testing.T) {
-	_, err := objectWrite(driver.Metadata{ExpirationPolicy: driver.TTL(time.Hour)}, []byte("x"), goldenNow)
+	_, err := objectWrite(object.Metadata{ExpirationPolicy: object.TTL(time.Hour)}, []byte("x"), goldenNow)
 	if err == nil || !strings.Contains(err.Error(), "time_expires") {
 		t.Fatalf("objectWrite = %v, want an invalid-argument error about time_expires", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/bigtable"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Family and qualifiers of the change-log table; see doc.go.
@@ -36,7 +37,7 @@ type changeJSON struct {
 	NotBefore    string       `json:"not_before,omitempty"`    // RFC 3339 with nanoseconds
 }
 
-func optPath(id *driver.ObjectID) *string {
+func optPath(id *object.ID) *string {
 	if id == nil {
 		return nil
 	}
@@ -44,11 +45,11 @@ func optPath(id *driver.ObjectID) *string {
 	return &s
 }
 
-func parseOptPath(s *string) (*driver.ObjectID, error) {
+func parseOptPath(s *string) (*object.ID, error) {
 	if s == nil {
 		return nil, nil
 	}
-	id, err := driver.ParseStoragePath(*s)
+	id, err := object.ParseStoragePath(*s)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +88,7 @@ func decodeEntry(b []byte) (entryFields, error) {
 	var f entryFields
 	c := &f.Change
 	var err error
-	if c.ID, err = driver.ParseStoragePath(j.ID); err != nil {
+	if c.ID, err = object.ParseStoragePath(j.ID); err != nil {
 		return entryFields{}, err
 	}
 	if c.New, err = parseOptPath(j.New); err != nil {
@@ -114,10 +115,10 @@ func decodeEntry(b []byte) (entryFields, error) {
 // changeKey checks and returns the row key of a change id.
 func changeKey(id driver.ChangeID) (string, error) {
 	if id == "" {
-		return "", fmt.Errorf("%w: empty change id", driver.ErrInvalidArgument)
+		return "", object.Invalidf("empty change id")
 	}
 	if len(id) > maxRowKeySize {
-		return "", fmt.Errorf("%w: change id longer than %d bytes", driver.ErrInvalidArgument, maxRowKeySize)
+		return "", object.Invalidf("change id longer than %d bytes", maxRowKeySize)
 	}
 	return string(id), nil
 }
@@ -244,7 +245,7 @@ func (b *Backend) Record(ctx context.Context, e driver.LogEntry) error {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("change %s: exists and is not held by %q: %w", e.ID, e.Owner, driver.ErrConflict)
+		return fmt.Errorf("change %s: exists and is not held by %q: %w", e.ID, e.Owner, object.ErrConflict)
 	}
 	return nil
 }
@@ -266,7 +267,7 @@ func (b *Backend) Get(ctx context.Context, id driver.ChangeID) (driver.LogEntry,
 		return driver.LogEntry{}, err
 	}
 	if len(row[familyChange]) == 0 {
-		return driver.LogEntry{}, fmt.Errorf("change %s: %w", id, driver.ErrNotFound)
+		return driver.LogEntry{}, fmt.Errorf("change %s: %w", id, object.ErrNotFound)
 	}
 	entry, lease := entryCells(row)
 	if entry == nil || lease == nil {
@@ -327,11 +328,11 @@ func (b *Backend) leaseMismatch(ctx context.Context, op string, id driver.Change
 		return err
 	}
 	if len(row[familyChange]) == 0 {
-		return fmt.Errorf("change %s: %w", id, driver.ErrNotFound)
+		return fmt.Errorf("change %s: %w", id, object.ErrNotFound)
 	}
 	it := row[familyChange][0]
 	return fmt.Errorf("change %s: held by %q since %s, not by %q as expected: %w", id, it.Value,
-		it.Timestamp.Time().UTC().Format(time.RFC3339Nano), want, driver.ErrConflict)
+		it.Timestamp.Time().UTC().Format(time.RFC3339Nano), want, object.ErrConflict)
 }
 
 // Remove deletes the entry in one MutateRow; deleting a missing row succeeds.
@@ -358,7 +359,7 @@ type candidate struct {
 func (b *Backend) ClaimStale(ctx context.Context, c driver.Claim) ([]driver.LogEntry, error) {
 	const op = "ClaimStale"
 	if c.Limit < 1 {
-		return nil, fmt.Errorf("%w: claim limit %d < 1", driver.ErrInvalidArgument, c.Limit)
+		return nil, object.Invalidf("claim limit %d < 1", c.Limit)
 	}
 	if c.StaleBefore.UnixMilli() <= 0 {
 		return nil, nil // nothing has a heartbeat before the epoch

@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/bigtable"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // lease reads the raw lease cell of a change-log row.
@@ -180,16 +181,16 @@ func TestChangeLog_InvalidInput(t *testing.T) {
 	e := newEnv(t, kindBttest, envConfig{})
 	ctx := context.Background()
 	e.rec.reset()
-	if err := e.b.Record(ctx, driver.LogEntry{Change: driver.Change{ID: testID("x")}}); !errors.Is(err, driver.ErrInvalidArgument) {
+	if err := e.b.Record(ctx, driver.LogEntry{Change: driver.Change{ID: testID("x")}}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("Record with an empty id: %v, want ErrInvalidArgument", err)
 	}
-	if err := e.b.Record(ctx, driver.LogEntry{ID: "x"}); !errors.Is(err, driver.ErrInvalidArgument) {
+	if err := e.b.Record(ctx, driver.LogEntry{ID: "x"}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("Record with an empty object id: %v, want ErrInvalidArgument", err)
 	}
-	if _, err := e.b.ClaimStale(ctx, driver.Claim{Owner: "o", Now: time.Now(), StaleBefore: time.Now()}); !errors.Is(err, driver.ErrInvalidArgument) {
+	if _, err := e.b.ClaimStale(ctx, driver.Claim{Owner: "o", Now: time.Now(), StaleBefore: time.Now()}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("ClaimStale with Limit 0: %v, want ErrInvalidArgument", err)
 	}
-	if err := e.b.Refresh(ctx, "", "o", time.Now()); !errors.Is(err, driver.ErrInvalidArgument) {
+	if err := e.b.Refresh(ctx, "", "o", time.Now()); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("Refresh with an empty id: %v, want ErrInvalidArgument", err)
 	}
 	if got := e.rec.snapshot(); len(got) != 0 {
@@ -244,10 +245,10 @@ func TestChangeLog_GetUpdateRecord(t *testing.T) {
 				got.Change.UploadID == want.Change.UploadID && got.Change.CleanupAfter.Equal(want.Change.CleanupAfter)
 		}
 
-		if _, err := e.b.Get(ctx, "u1"); !errors.Is(err, driver.ErrNotFound) {
+		if _, err := e.b.Get(ctx, "u1"); !errors.Is(err, object.ErrNotFound) {
 			t.Fatalf("Get of a missing entry = %v, want ErrNotFound", err)
 		}
-		if err := e.b.Update(ctx, base, base.Lease()); !errors.Is(err, driver.ErrNotFound) {
+		if err := e.b.Update(ctx, base, base.Lease()); !errors.Is(err, object.ErrNotFound) {
 			t.Fatalf("Update of a missing entry = %v, want ErrNotFound", err)
 		}
 		if err := e.b.Record(ctx, base); err != nil {
@@ -259,7 +260,7 @@ func TestChangeLog_GetUpdateRecord(t *testing.T) {
 		// Another owner's Record changes nothing; the same owner's replaces the entry.
 		intruder := base
 		intruder.Owner, intruder.Phase = "b", driver.PhaseRecorded
-		if err := e.b.Record(ctx, intruder); !errors.Is(err, driver.ErrConflict) {
+		if err := e.b.Record(ctx, intruder); !errors.Is(err, object.ErrConflict) {
 			t.Fatalf("Record over a's entry by b = %v, want ErrConflict", err)
 		}
 		if got := get(); !same(got, base) {
@@ -294,7 +295,7 @@ func TestChangeLog_GetUpdateRecord(t *testing.T) {
 		for _, prev := range []driver.Lease{{Owner: "a", Heartbeat: hb}, {Owner: "b"}, {Owner: "", Heartbeat: upd.Heartbeat}} {
 			bad := upd
 			bad.Phase = driver.PhaseLost
-			if err := e.b.Update(ctx, bad, prev); !errors.Is(err, driver.ErrConflict) {
+			if err := e.b.Update(ctx, bad, prev); !errors.Is(err, object.ErrConflict) {
 				t.Errorf("Update under lease %+v = %v, want ErrConflict", prev, err)
 			}
 		}
@@ -314,7 +315,7 @@ func TestChangeLog_GetUpdateRecord(t *testing.T) {
 			t.Errorf("row after release: %v, %v; want e and o only", row, err)
 		}
 		// A released entry is nobody's: a's Record conflicts; Update under the empty lease works.
-		if err := e.b.Record(ctx, base); !errors.Is(err, driver.ErrConflict) {
+		if err := e.b.Record(ctx, base); !errors.Is(err, object.ErrConflict) {
 			t.Errorf("Record over a released entry = %v, want ErrConflict", err)
 		}
 		if err := e.b.Update(ctx, rel, rel.Lease()); err != nil {
@@ -334,7 +335,7 @@ func TestChangeLog_GetUpdateRecord(t *testing.T) {
 		if err := e.b.Remove(ctx, "u1"); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.b.Update(ctx, rel, want.Lease()); !errors.Is(err, driver.ErrNotFound) {
+		if err := e.b.Update(ctx, rel, want.Lease()); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("Update of a removed entry = %v, want ErrNotFound", err)
 		}
 	})

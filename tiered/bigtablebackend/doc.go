@@ -13,7 +13,7 @@
 //
 //	column  row kind     value
 //	p       object       payload bytes, as received (already compressed by the client)
-//	m       object       metadata JSON (driver.Metadata's objectstore form), size = len(p)
+//	m       object       metadata JSON (object.Metadata's objectstore form), size = len(p)
 //	r       tombstone    long-term target storage path ("{key}/{uuidv7}")
 //	t       tombstone    {} for manual, else {"expiration_policy":{"TimeToLive":{"secs":..,"nanos":..}}}
 //

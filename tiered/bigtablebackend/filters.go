@@ -2,8 +2,7 @@ package bigtablebackend
 
 import (
 	"cloud.google.com/go/bigtable"
-
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // The filters below are objectstore's predicates (storage-internals §6.3), built so that an
@@ -70,7 +69,7 @@ func tombstoneFilter(liveFrom bigtable.Timestamp) bigtable.Filter {
 // redirectTargetFilter matches a live tombstone pointing to target. When target is the row's
 // own id, legacy tombstones (empty r, or m with is_redirect_tombstone) match too, because
 // they resolve to the row's own id.
-func redirectTargetFilter(target, own driver.ObjectID, liveFrom bigtable.Timestamp) bigtable.Filter {
+func redirectTargetFilter(target, own object.ID, liveFrom bigtable.Timestamp) bigtable.Filter {
 	exact := liveColumn(colRedirect, liveFrom, valueEquals([]byte(target.StoragePath())))
 	if !target.Equal(own) {
 		return exact
@@ -118,7 +117,7 @@ func noTombstonePredicate(liveFrom bigtable.Timestamp) predicate {
 // optionalTargetPredicate succeeds when there is no live tombstone, or the live tombstone
 // points to target. CAS(None, Tombstone(new)) uses it with new (idempotent retry), and
 // CAS(Some(old), Object|Delete) with old.
-func optionalTargetPredicate(target, own driver.ObjectID, liveFrom bigtable.Timestamp) predicate {
+func optionalTargetPredicate(target, own object.ID, liveFrom bigtable.Timestamp) predicate {
 	return predicate{Filter: bigtable.ConditionFilter(
 		redirectTargetFilter(target, own, liveFrom),
 		bigtable.BlockAllFilter(),
@@ -128,7 +127,7 @@ func optionalTargetPredicate(target, own driver.ObjectID, liveFrom bigtable.Time
 
 // updatePredicate succeeds when the live tombstone points to old or to new.
 // CAS(Some(old), Tombstone(new)) uses it.
-func updatePredicate(old, new, own driver.ObjectID, liveFrom bigtable.Timestamp) predicate {
+func updatePredicate(old, new, own object.ID, liveFrom bigtable.Timestamp) predicate {
 	return predicate{Include: true, Filter: bigtable.InterleaveFilters(
 		redirectTargetFilter(old, own, liveFrom),
 		redirectTargetFilter(new, own, liveFrom),

@@ -8,22 +8,23 @@ import (
 	"cloud.google.com/go/bigtable"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // rowKey checks and returns the row key of id.
-func rowKey(id driver.ObjectID) (string, error) {
+func rowKey(id object.ID) (string, error) {
 	k := id.StoragePath()
 	if id.Context.Usecase == "" || id.Key == "" {
-		return "", fmt.Errorf("%w: empty usecase or key", driver.ErrInvalidArgument)
+		return "", object.Invalidf("empty usecase or key")
 	}
 	if len(k) > maxRowKeySize {
-		return "", fmt.Errorf("%w: row key is %d bytes, more than Bigtable's %d", driver.ErrInvalidArgument, len(k), maxRowKeySize)
+		return "", object.Invalidf("row key is %d bytes, more than Bigtable's %d", len(k), maxRowKeySize)
 	}
 	return k, nil
 }
 
 // readRow reads one row of the objects table with filter (one ReadRows RPC) and parses it.
-func (b *Backend) readRow(ctx context.Context, op string, id driver.ObjectID, key string, filter bigtable.Filter, withPayload bool) (rowState, error) {
+func (b *Backend) readRow(ctx context.Context, op string, id object.ID, key string, filter bigtable.Filter, withPayload bool) (rowState, error) {
 	var row bigtable.Row
 	err := b.do(ctx, op, "ReadRows", func(ctx context.Context) error {
 		var err error
@@ -76,14 +77,14 @@ func (b *Backend) checkAndMutate(ctx context.Context, op, key string, p predicat
 // PutNonTombstone writes an inline object unless a live tombstone is at id, which it returns.
 // One CheckAndMutateRow when no tombstone is there. When one is, a read of m, r, t follows and
 // returns it; see raceRounds for the case where the read no longer finds it.
-func (b *Backend) PutNonTombstone(ctx context.Context, id driver.ObjectID, md driver.Metadata, payload []byte) (*driver.Tombstone, error) {
+func (b *Backend) PutNonTombstone(ctx context.Context, id object.ID, md object.Metadata, payload []byte) (*driver.Tombstone, error) {
 	const op = "PutNonTombstone"
 	key, err := rowKey(id)
 	if err != nil {
 		return nil, err
 	}
 	if len(payload) > MaxPayloadSize {
-		return nil, fmt.Errorf("%w: inline payload of %d bytes exceeds %d", driver.ErrTooLarge, len(payload), MaxPayloadSize)
+		return nil, fmt.Errorf("%w: inline payload of %d bytes exceeds %d", object.ErrTooLarge, len(payload), MaxPayloadSize)
 	}
 	w, err := objectWrite(md, payload, b.now())
 	if err != nil {
@@ -94,7 +95,7 @@ func (b *Backend) PutNonTombstone(ctx context.Context, id driver.ObjectID, md dr
 
 // DeleteNonTombstone deletes the row unless it is a live tombstone, which it returns and
 // leaves in place. Same rounds as PutNonTombstone, with DeleteFromRow as the write.
-func (b *Backend) DeleteNonTombstone(ctx context.Context, id driver.ObjectID) (*driver.Tombstone, error) {
+func (b *Backend) DeleteNonTombstone(ctx context.Context, id object.ID) (*driver.Tombstone, error) {
 	const op = "DeleteNonTombstone"
 	key, err := rowKey(id)
 	if err != nil {
@@ -116,7 +117,7 @@ func (b *Backend) DeleteNonTombstone(ctx context.Context, id driver.ObjectID) (*
 //
 // objectstore loops up to three times and then fails; step 4 ends the race without an error,
 // with at most two CheckAndMutateRow and one read.
-func (b *Backend) raceRounds(ctx context.Context, op string, id driver.ObjectID, key string, w rowWrite) (*driver.Tombstone, error) {
+func (b *Backend) raceRounds(ctx context.Context, op string, id object.ID, key string, w rowWrite) (*driver.Tombstone, error) {
 	r, err := b.checkAndMutate(ctx, op, key, noTombstonePredicate(liveFrom(b.now())), w, b.opts.MaxAttempts, time.Time{})
 	if err != nil || r.ok {
 		return nil, err
@@ -144,7 +145,7 @@ func (b *Backend) raceRounds(ctx context.Context, op string, id driver.ObjectID,
 // in the state w produces, it applies w again and reports true.
 //
 // It reports (false, nil) only when the first attempt answered "no match". A retry that
-// finds no match after a failed attempt returns an error matching driver.ErrUnavailable
+// finds no match after a failed attempt returns an error matching object.ErrUnavailable
 // (outcome unknown): the failed attempt may have committed and been replaced since.
 //
 // w.Deadline, when set, is enforced with the backend's clock: no attempt starts at or after
@@ -156,7 +157,7 @@ func (b *Backend) raceRounds(ctx context.Context, op string, id driver.ObjectID,
 //	nil      tombstone(new)   no live tombstone, or a live one to new
 //	old      object, delete   a live tombstone to old, or none
 //	old      tombstone(new)   a live tombstone to old or to new
-func (b *Backend) CompareAndWrite(ctx context.Context, id driver.ObjectID, current *driver.ObjectID, w driver.Write) (bool, error) {
+func (b *Backend) CompareAndWrite(ctx context.Context, id object.ID, current *object.ID, w driver.Write) (bool, error) {
 	const op = "CompareAndWrite"
 	key, err := rowKey(id)
 	if err != nil {
@@ -167,7 +168,7 @@ func (b *Backend) CompareAndWrite(ctx context.Context, id driver.ObjectID, curre
 	switch w.Kind {
 	case driver.WriteObject:
 		if len(w.Payload) > MaxPayloadSize {
-			return false, fmt.Errorf("%w: inline payload of %d bytes exceeds %d", driver.ErrTooLarge, len(w.Payload), MaxPayloadSize)
+			return false, fmt.Errorf("%w: inline payload of %d bytes exceeds %d", object.ErrTooLarge, len(w.Payload), MaxPayloadSize)
 		}
 		if rw, err = objectWrite(w.Metadata, w.Payload, now); err != nil {
 			return false, err
@@ -180,7 +181,7 @@ func (b *Backend) CompareAndWrite(ctx context.Context, id driver.ObjectID, curre
 	case driver.WriteDelete:
 		rw = deleteWrite()
 	default:
-		return false, fmt.Errorf("%w: unknown write kind %d", driver.ErrInvalidArgument, w.Kind)
+		return false, object.Invalidf("unknown write kind %d", w.Kind)
 	}
 	lf := liveFrom(now)
 	var p predicate
@@ -210,7 +211,7 @@ func (b *Backend) CompareAndWrite(ctx context.Context, id driver.ObjectID, curre
 		// An earlier attempt may have committed and another writer may have replaced it since:
 		// reporting a lost race would make the caller delete a revision the row may have
 		// referenced, and orphan the one it replaced.
-		return false, &Error{Op: op, RPC: "CheckAndMutateRow", Attempts: r.attempts, Kind: driver.ErrUnavailable,
+		return false, &Error{Op: op, RPC: "CheckAndMutateRow", Attempts: r.attempts, Kind: object.ErrUnavailable,
 			Err: fmt.Errorf("outcome unknown: the predicate did not match on attempt %d, but an earlier attempt failed (%v) and may have applied before another writer replaced the row", r.attempts, r.earlier)}
 	}
 	return r.ok, nil
@@ -218,7 +219,7 @@ func (b *Backend) CompareAndWrite(ctx context.Context, id driver.ObjectID, curre
 
 // GetTiered reads the whole row in one ReadRows RPC. A stale TTI deadline is bumped by a
 // second RPC, conditional on the version read; the returned metadata is the pre-bump one.
-func (b *Backend) GetTiered(ctx context.Context, id driver.ObjectID) (driver.Entry, error) {
+func (b *Backend) GetTiered(ctx context.Context, id object.ID) (driver.Entry, error) {
 	const op = "GetTiered"
 	key, err := rowKey(id)
 	if err != nil {
@@ -239,7 +240,7 @@ func (b *Backend) GetTiered(ctx context.Context, id driver.ObjectID) (driver.Ent
 // read again and the bump is conditional on that read: the rewrite never combines the
 // metadata of one version with the payload of another. The answer then comes from the second
 // read, which is the newer one.
-func (b *Backend) GetTieredMetadata(ctx context.Context, id driver.ObjectID) (driver.Entry, error) {
+func (b *Backend) GetTieredMetadata(ctx context.Context, id object.ID) (driver.Entry, error) {
 	const op = "GetTieredMetadata"
 	key, err := rowKey(id)
 	if err != nil {
@@ -287,7 +288,7 @@ func bumpDeadline(st rowState, now time.Time) (time.Time, bool) {
 // holding exactly that version (versionPredicate). It is one CheckAndMutateRow attempt: a
 // bump is an optimisation, so its failures are logged and never fail or slow the read.
 // Legacy tombstones are rewritten in the r/t format.
-func (b *Backend) bump(ctx context.Context, id driver.ObjectID, key string, st rowState, deadline time.Time) {
+func (b *Backend) bump(ctx context.Context, id object.ID, key string, st rowState, deadline time.Time) {
 	now := b.now()
 	if st.Version.Family == familyTimed && st.Version.TS < liveFrom(now) {
 		return // expired since the read: a bump would resurrect it

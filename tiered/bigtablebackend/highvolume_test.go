@@ -14,25 +14,26 @@ import (
 	"cloud.google.com/go/bigtable"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
-func testID(key string) driver.ObjectID {
-	return driver.NewObjectID("testing", []driver.Scope{{Name: "org", Value: "1"}}, key)
+func testID(key string) object.ID {
+	return object.NewID("testing", []object.Scope{{Name: "org", Value: "1"}}, key)
 }
 
-func rev(id driver.ObjectID, n int) driver.ObjectID {
+func rev(id object.ID, n int) object.ID {
 	r := id
 	r.Key = fmt.Sprintf("%s/0190a6b2-0000-7000-8000-%012d", id.Key, n)
 	return r
 }
 
-func manualMD(marker string) driver.Metadata {
-	return driver.Metadata{ContentType: "application/x-" + marker, Custom: map[string]string{"marker": marker}}
+func manualMD(marker string) object.Metadata {
+	return object.Metadata{ContentType: "application/x-" + marker, Custom: map[string]string{"marker": marker}}
 }
 
 // view renders the live state of a row for comparisons: "absent", "object:<marker>" or
 // "tomb:<target key>".
-func view(t *testing.T, b *Backend, id driver.ObjectID) string {
+func view(t *testing.T, b *Backend, id object.ID) string {
 	t.Helper()
 	e, err := b.GetTieredMetadata(context.Background(), id)
 	if err != nil {
@@ -49,18 +50,18 @@ func view(t *testing.T, b *Backend, id driver.ObjectID) string {
 
 // Initial row states of the CAS matrix, written with the raw client where the backend cannot
 // produce them (legacy formats, an expired tombstone).
-type rowSetup func(t *testing.T, e *env, id driver.ObjectID)
+type rowSetup func(t *testing.T, e *env, id object.ID)
 
-func setupAbsent(*testing.T, *env, driver.ObjectID) {}
+func setupAbsent(*testing.T, *env, object.ID) {}
 
-func setupObject(t *testing.T, e *env, id driver.ObjectID) {
+func setupObject(t *testing.T, e *env, id object.ID) {
 	if ts, err := e.b.PutNonTombstone(context.Background(), id, manualMD("old"), []byte("old")); err != nil || ts != nil {
 		t.Fatalf("PutNonTombstone = %v, %v", ts, err)
 	}
 }
 
-func setupTomb(target driver.ObjectID, p driver.ExpirationPolicy) rowSetup {
-	return func(t *testing.T, e *env, id driver.ObjectID) {
+func setupTomb(target object.ID, p object.ExpirationPolicy) rowSetup {
+	return func(t *testing.T, e *env, id object.ID) {
 		ok, err := e.b.CompareAndWrite(context.Background(), id, nil, driver.Write{Kind: driver.WriteTombstone,
 			Tombstone: driver.Tombstone{Target: target, ExpirationPolicy: p}})
 		if err != nil || !ok {
@@ -69,8 +70,8 @@ func setupTomb(target driver.ObjectID, p driver.ExpirationPolicy) rowSetup {
 	}
 }
 
-func setupExpiredTomb(target driver.ObjectID) rowSetup {
-	return func(t *testing.T, e *env, id driver.ObjectID) {
+func setupExpiredTomb(target object.ID) rowSetup {
+	return func(t *testing.T, e *env, id object.ID) {
 		ts := floorTS(time.Now().Add(-time.Minute))
 		m := bigtable.NewMutation()
 		m.Set(familyTimed, colRedirect, ts, []byte(target.StoragePath()))
@@ -79,14 +80,14 @@ func setupExpiredTomb(target driver.ObjectID) rowSetup {
 	}
 }
 
-func setupLegacyM(t *testing.T, e *env, id driver.ObjectID) {
+func setupLegacyM(t *testing.T, e *env, id object.ID) {
 	m := bigtable.NewMutation()
 	m.Set(familyManual, colPayload, floorTS(time.Now()), []byte{})
 	m.Set(familyManual, colMeta, floorTS(time.Now()), []byte(`{"is_redirect_tombstone":true}`))
 	e.rawApply(t, id.StoragePath(), m)
 }
 
-func setupLegacyEmptyR(t *testing.T, e *env, id driver.ObjectID) {
+func setupLegacyEmptyR(t *testing.T, e *env, id object.ID) {
 	m := bigtable.NewMutation()
 	m.Set(familyManual, colRedirect, floorTS(time.Now()), []byte{})
 	m.Set(familyManual, colTombMeta, floorTS(time.Now()), []byte(`{}`))
@@ -96,18 +97,18 @@ func setupLegacyEmptyR(t *testing.T, e *env, id driver.ObjectID) {
 // stateSetup returns the setup of a named initial row state for id: "absent", "object",
 // "tombA" / "tombB" (manual tombstone to revision 1 / 2), "tombA ttl", "expired tombA",
 // "legacy m", "legacy empty r".
-func stateSetup(state string, id driver.ObjectID) rowSetup {
+func stateSetup(state string, id object.ID) rowSetup {
 	switch state {
 	case "absent":
 		return setupAbsent
 	case "object":
 		return setupObject
 	case "tombA":
-		return setupTomb(rev(id, 1), driver.ExpirationPolicy{})
+		return setupTomb(rev(id, 1), object.ExpirationPolicy{})
 	case "tombB":
-		return setupTomb(rev(id, 2), driver.ExpirationPolicy{})
+		return setupTomb(rev(id, 2), object.ExpirationPolicy{})
 	case "tombA ttl":
-		return setupTomb(rev(id, 1), driver.TTL(time.Hour))
+		return setupTomb(rev(id, 1), object.TTL(time.Hour))
 	case "expired tombA":
 		return setupExpiredTomb(rev(id, 1))
 	case "legacy m":
@@ -172,9 +173,9 @@ func TestBackend_CompareAndWrite_Matrix(t *testing.T) {
 			name := fmt.Sprintf("%s/current=%s/%s", tc.state, cmp.Or(tc.current, "nil"), tc.write)
 			t.Run(name, func(t *testing.T) {
 				id := testID(fmt.Sprintf("matrix/%d", i))
-				targets := map[string]driver.ObjectID{"A": rev(id, 1), "B": rev(id, 2), "own": id}
+				targets := map[string]object.ID{"A": rev(id, 1), "B": rev(id, 2), "own": id}
 				stateSetup(tc.state, id)(t, e, id)
-				var current *driver.ObjectID
+				var current *object.ID
 				if tc.current != "" {
 					current = ptrTo(targets[tc.current])
 				}
@@ -213,19 +214,19 @@ func TestBackend_PutAndDeleteNonTombstone_RowStates(t *testing.T) {
 		e := newEnv(t, kind, envConfig{})
 		for i, tc := range []struct {
 			name      string
-			setup     func(id driver.ObjectID) rowSetup
+			setup     func(id object.ID) rowSetup
 			putTomb   string // target key PutNonTombstone returns, "" for none
 			putAfter  string
 			delTomb   string
 			delAfter  string
 			ownTarget bool
 		}{
-			{"absent", func(driver.ObjectID) rowSetup { return setupAbsent }, "", "object:new", "", "absent", false},
-			{"object", func(driver.ObjectID) rowSetup { return setupObject }, "", "object:new", "", "absent", false},
-			{"tombstone", func(id driver.ObjectID) rowSetup { return setupTomb(rev(id, 1), driver.TTI(time.Hour)) }, "rev1", "tomb:rev1", "rev1", "tomb:rev1", false},
-			{"expired tombstone", func(id driver.ObjectID) rowSetup { return setupExpiredTomb(rev(id, 1)) }, "", "object:new", "", "absent", false},
-			{"legacy m tombstone", func(driver.ObjectID) rowSetup { return setupLegacyM }, "own", "tomb:own", "own", "tomb:own", true},
-			{"legacy empty r", func(driver.ObjectID) rowSetup { return setupLegacyEmptyR }, "own", "tomb:own", "own", "tomb:own", true},
+			{"absent", func(object.ID) rowSetup { return setupAbsent }, "", "object:new", "", "absent", false},
+			{"object", func(object.ID) rowSetup { return setupObject }, "", "object:new", "", "absent", false},
+			{"tombstone", func(id object.ID) rowSetup { return setupTomb(rev(id, 1), object.TTI(time.Hour)) }, "rev1", "tomb:rev1", "rev1", "tomb:rev1", false},
+			{"expired tombstone", func(id object.ID) rowSetup { return setupExpiredTomb(rev(id, 1)) }, "", "object:new", "", "absent", false},
+			{"legacy m tombstone", func(object.ID) rowSetup { return setupLegacyM }, "own", "tomb:own", "own", "tomb:own", true},
+			{"legacy empty r", func(object.ID) rowSetup { return setupLegacyEmptyR }, "own", "tomb:own", "own", "tomb:own", true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				for _, op := range []string{"put", "delete"} {
@@ -276,7 +277,7 @@ func TestBackend_LegacyTombstone_TTIBump_RewritesInNewFormat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Kind != driver.EntryTombstone || !got.Tombstone.Target.Equal(id) || got.Tombstone.ExpirationPolicy != driver.TTI(time.Hour) {
+		if got.Kind != driver.EntryTombstone || !got.Tombstone.Target.Equal(id) || got.Tombstone.ExpirationPolicy != object.TTI(time.Hour) {
 			t.Fatalf("GetTiered = %+v, want a TTI tombstone to its own id", got)
 		}
 		if !got.Tombstone.Expires.Equal(floorTS(deadline).Time()) {
@@ -304,10 +305,10 @@ func TestBackend_LegacyTombstone_TTIBump_RewritesInNewFormat(t *testing.T) {
 }
 
 // putTTI writes an inline TTI object due for a bump after the clock moves by half its TTI.
-func putTTI(t *testing.T, e *env, id driver.ObjectID, marker string, payload []byte) driver.Metadata {
+func putTTI(t *testing.T, e *env, id object.ID, marker string, payload []byte) object.Metadata {
 	t.Helper()
 	md := manualMD(marker)
-	md.ExpirationPolicy = driver.TTI(time.Hour)
+	md.ExpirationPolicy = object.TTI(time.Hour)
 	md.TimeCreated = e.clock.Now()
 	md.TimeExpires = e.clock.Now().Add(time.Hour)
 	if ts, err := e.b.PutNonTombstone(context.Background(), id, md, payload); err != nil || ts != nil {
@@ -317,7 +318,7 @@ func putTTI(t *testing.T, e *env, id driver.ObjectID, marker string, payload []b
 }
 
 // rawObject returns the raw payload, metadata and cell timestamp of an object row.
-func rawObject(t *testing.T, e *env, id driver.ObjectID) ([]byte, driver.Metadata, bigtable.Timestamp) {
+func rawObject(t *testing.T, e *env, id object.ID) ([]byte, object.Metadata, bigtable.Timestamp) {
 	t.Helper()
 	row := e.rawRow(t, id.StoragePath())
 	var p, m *bigtable.ReadItem
@@ -335,7 +336,7 @@ func rawObject(t *testing.T, e *env, id driver.ObjectID) ([]byte, driver.Metadat
 	if p.Timestamp != m.Timestamp {
 		t.Fatalf("p and m timestamps differ: %d vs %d", p.Timestamp, m.Timestamp)
 	}
-	var md driver.Metadata
+	var md object.Metadata
 	if err := md.UnmarshalJSON(m.Value); err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +407,7 @@ func TestBackend_TTIBump_HeadNeverMixesVersions(t *testing.T) {
 		putTTI(t, e, id, "v1", []byte("payload one"))
 		e.clock.Advance(30 * time.Minute)
 		v2 := manualMD("v2")
-		v2.ExpirationPolicy = driver.TTI(time.Hour)
+		v2.ExpirationPolicy = object.TTI(time.Hour)
 		v2.TimeExpires = e.clock.Now().Add(10 * time.Minute) // also due for a bump
 		w2, err := objectWrite(v2, []byte("payload two, longer"), e.clock.Now())
 		if err != nil {
@@ -445,7 +446,7 @@ func TestBackend_TTIBump_ConcurrentOverwrite_NotReverted(t *testing.T) {
 				putTTI(t, e, id, "read", []byte("read version"))
 				e.clock.Advance(30 * time.Minute)
 				calls := 0
-				e.b.SetBeforeBump(func(got driver.ObjectID) {
+				e.b.SetBeforeBump(func(got object.ID) {
 					calls++
 					// Same metadata bytes and deadline are impossible to reproduce exactly;
 					// a manual overwrite is the simplest version change.
@@ -529,13 +530,13 @@ func TestBackend_TTL_ExpiredRowIsAbsentBeforeGC(t *testing.T) {
 		e := newEnv(t, kind, envConfig{clock: true})
 		id := testID("ttl")
 		md := manualMD("ttl")
-		md.ExpirationPolicy = driver.TTL(time.Hour)
+		md.ExpirationPolicy = object.TTL(time.Hour)
 		md.TimeExpires = e.clock.Now().Add(time.Hour)
 		if _, err := e.b.PutNonTombstone(context.Background(), id, md, []byte("x")); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.Advance(time.Hour + time.Millisecond)
-		for _, read := range []func(context.Context, driver.ObjectID) (driver.Entry, error){e.b.GetTiered, e.b.GetTieredMetadata} {
+		for _, read := range []func(context.Context, object.ID) (driver.Entry, error){e.b.GetTiered, e.b.GetTieredMetadata} {
 			got, err := read(context.Background(), id)
 			if err != nil || got.Kind != driver.EntryNotFound {
 				t.Errorf("read of an expired row = %+v, %v; want not found", got.Kind, err)
@@ -558,15 +559,15 @@ func TestBackend_RPCsPerOperation(t *testing.T) {
 		e := newEnv(t, kind, envConfig{clock: true})
 		ctx := context.Background()
 		tomb := testID("rpc/tomb")
-		setupTomb(rev(tomb, 1), driver.ExpirationPolicy{})(t, e, tomb)
+		setupTomb(rev(tomb, 1), object.ExpirationPolicy{})(t, e, tomb)
 		ttiTomb := testID("rpc/tti-tomb")
-		setupTomb(rev(ttiTomb, 1), driver.TTI(time.Hour))(t, e, ttiTomb)
+		setupTomb(rev(ttiTomb, 1), object.TTI(time.Hour))(t, e, ttiTomb)
 		ttiObj := testID("rpc/tti-obj")
 		putTTI(t, e, ttiObj, "tti", []byte("tti"))
 		ttiObj2 := testID("rpc/tti-obj-2")
 		putTTI(t, e, ttiObj2, "tti", []byte("tti"))
 		ttiTomb2 := testID("rpc/tti-tomb-2")
-		setupTomb(rev(ttiTomb2, 1), driver.TTI(time.Hour))(t, e, ttiTomb2)
+		setupTomb(rev(ttiTomb2, 1), object.TTI(time.Hour))(t, e, ttiTomb2)
 		obj := testID("rpc/obj")
 		stale := false
 
@@ -611,7 +612,7 @@ func TestBackend_RPCsPerOperation(t *testing.T) {
 			}, map[string]int{"CheckAndMutateRow": 1}},
 			{"record conflict", func() error {
 				err := e.b.Record(ctx, driver.LogEntry{ID: "rpc-1", Owner: "b", Heartbeat: e.clock.Now(), Change: driver.Change{ID: obj}})
-				if !errors.Is(err, driver.ErrConflict) {
+				if !errors.Is(err, object.ErrConflict) {
 					return fmt.Errorf("Record over another owner's entry = %v, want ErrConflict", err)
 				}
 				return nil
@@ -624,14 +625,14 @@ func TestBackend_RPCsPerOperation(t *testing.T) {
 			{"update conflict", func() error {
 				err := e.b.Update(ctx, driver.LogEntry{ID: "rpc-1", Owner: "b", Heartbeat: e.clock.Now(), Change: driver.Change{ID: obj}},
 					driver.Lease{Owner: "b"})
-				if !errors.Is(err, driver.ErrConflict) {
+				if !errors.Is(err, object.ErrConflict) {
 					return fmt.Errorf("Update by a non-owner = %v, want ErrConflict", err)
 				}
 				return nil
 			}, map[string]int{"CheckAndMutateRow": 1, "ReadRows": 1}},
 			{"refresh", func() error { return e.b.Refresh(ctx, "rpc-1", "a", e.clock.Now()) }, map[string]int{"CheckAndMutateRow": 1}},
 			{"refresh conflict", func() error {
-				if err := e.b.Refresh(ctx, "rpc-1", "b", e.clock.Now()); !errors.Is(err, driver.ErrConflict) {
+				if err := e.b.Refresh(ctx, "rpc-1", "b", e.clock.Now()); !errors.Is(err, object.ErrConflict) {
 					return fmt.Errorf("Refresh by a non-owner = %v, want ErrConflict", err)
 				}
 				return nil
@@ -689,21 +690,21 @@ func TestBackend_InputLimits_NoRPC(t *testing.T) {
 	long := testID(strings.Repeat("k", maxRowKeySize))
 	huge := make([]byte, MaxPayloadSize+1)
 	e.rec.reset()
-	if _, err := e.b.PutNonTombstone(ctx, testID("huge"), manualMD("h"), huge); !errors.Is(err, driver.ErrTooLarge) {
+	if _, err := e.b.PutNonTombstone(ctx, testID("huge"), manualMD("h"), huge); !errors.Is(err, object.ErrTooLarge) {
 		t.Errorf("PutNonTombstone of %d bytes: %v, want ErrTooLarge", len(huge), err)
 	}
-	if _, err := e.b.CompareAndWrite(ctx, testID("huge"), nil, driver.Write{Kind: driver.WriteObject, Payload: huge}); !errors.Is(err, driver.ErrTooLarge) {
+	if _, err := e.b.CompareAndWrite(ctx, testID("huge"), nil, driver.Write{Kind: driver.WriteObject, Payload: huge}); !errors.Is(err, object.ErrTooLarge) {
 		t.Errorf("CompareAndWrite of %d bytes: %v, want ErrTooLarge", len(huge), err)
 	}
-	if _, err := e.b.GetTiered(ctx, long); !errors.Is(err, driver.ErrInvalidArgument) {
+	if _, err := e.b.GetTiered(ctx, long); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("GetTiered with a %d-byte row key: %v, want ErrInvalidArgument", len(long.StoragePath()), err)
 	}
-	if _, err := e.b.CompareAndWrite(ctx, testID("x"), nil, driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: long}}); !errors.Is(err, driver.ErrInvalidArgument) {
+	if _, err := e.b.CompareAndWrite(ctx, testID("x"), nil, driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: long}}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("CompareAndWrite with an overlong target: %v, want ErrInvalidArgument", err)
 	}
 	ttl := manualMD("ttl")
-	ttl.ExpirationPolicy = driver.TTL(time.Hour)
-	if _, err := e.b.PutNonTombstone(ctx, testID("ttl"), ttl, []byte("x")); !errors.Is(err, driver.ErrInvalidArgument) {
+	ttl.ExpirationPolicy = object.TTL(time.Hour)
+	if _, err := e.b.PutNonTombstone(ctx, testID("ttl"), ttl, []byte("x")); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("PutNonTombstone of a TTL object without TimeExpires: %v, want ErrInvalidArgument", err)
 	}
 	if got := e.rec.snapshot(); len(got) != 0 {
@@ -716,7 +717,7 @@ func TestBackend_InputLimits_NoRPC(t *testing.T) {
 func TestBackend_RaceLoop(t *testing.T) {
 	e := newEnv(t, kindBttest, envConfig{})
 	ctx := context.Background()
-	tombstoneAt := func(ctx context.Context, id driver.ObjectID) error {
+	tombstoneAt := func(ctx context.Context, id object.ID) error {
 		return e.raw.Apply(ctx, id.StoragePath(), tombstoneWrite(driver.Tombstone{Target: rev(id, 1)}, time.Now()).mutation())
 	}
 	t.Run("put writes after the tombstone vanished", func(t *testing.T) {

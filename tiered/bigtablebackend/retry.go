@@ -8,10 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratastore/strata/tiered/object"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/stratastore/strata/tiered/driver"
 )
 
 // retryable reports whether a failed attempt is worth repeating. Every RPC this package sends
@@ -83,18 +82,18 @@ func (e *Error) Unwrap() []error {
 // kindOf maps a client error to a driver sentinel.
 func kindOf(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return driver.ErrUnavailable
+		return object.ErrUnavailable
 	}
 	switch status.Code(err) {
 	case codes.InvalidArgument, codes.OutOfRange:
-		return driver.ErrInvalidArgument
+		return object.ErrInvalidArgument
 	case codes.ResourceExhausted:
 		if strings.Contains(err.Error(), "larger than max") {
-			return driver.ErrTooLarge
+			return object.ErrTooLarge
 		}
-		return driver.ErrUnavailable
+		return object.ErrUnavailable
 	case codes.Unavailable, codes.Aborted, codes.DeadlineExceeded, codes.Internal, codes.Unknown:
-		return driver.ErrUnavailable
+		return object.ErrUnavailable
 	}
 	return nil
 }
@@ -111,7 +110,7 @@ func (b *Backend) do(ctx context.Context, op, rpc string, fn func(ctx context.Co
 // context ends by it (min(RPCTimeout, deadline - now)), so that gRPC deadline propagation
 // makes the server drop an attempt still in flight at the deadline, and a backoff that would
 // end after it returns at once. Reaching the deadline fails with an error matching
-// driver.ErrUnavailable.
+// object.ErrUnavailable.
 func (b *Backend) doAttempts(ctx context.Context, op, rpc string, attempts int, deadline time.Time, fn func(ctx context.Context) error) error {
 	backoff := b.opts.RetryBackoff
 	var last error // the error of the previous attempt
@@ -167,7 +166,7 @@ func pastDeadline(op, rpc string, sent int, deadline time.Time, last error) erro
 	if last != nil {
 		err = fmt.Errorf("%v; outcome unknown: attempt %d failed: %v", err, sent, last)
 	}
-	return &Error{Op: op, RPC: rpc, Attempts: sent, Kind: driver.ErrUnavailable, Err: err}
+	return &Error{Op: op, RPC: rpc, Attempts: sent, Kind: object.ErrUnavailable, Err: err}
 }
 
 // maxRetryBackoff caps the exponential backoff between attempts.

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // statusErr returns a gRPC status error with the named code.
@@ -29,22 +30,22 @@ func TestRetryable_And_KindOf(t *testing.T) {
 		retryable bool
 		kind      error
 	}{
-		{statusErr("UNAVAILABLE"), true, driver.ErrUnavailable},
-		{statusErr("ABORTED"), true, driver.ErrUnavailable},
-		{statusErr("DEADLINE_EXCEEDED"), true, driver.ErrUnavailable},
-		{statusErr("INTERNAL"), true, driver.ErrUnavailable},
-		{statusErr("UNKNOWN"), true, driver.ErrUnavailable},
-		{context.DeadlineExceeded, true, driver.ErrUnavailable},
-		{statusErr("RESOURCE_EXHAUSTED"), false, driver.ErrUnavailable},
-		{status.Error(codes.ResourceExhausted, "grpc: received message larger than max (5 vs. 4)"), false, driver.ErrTooLarge},
-		{statusErr("INVALID_ARGUMENT"), false, driver.ErrInvalidArgument},
-		{statusErr("OUT_OF_RANGE"), false, driver.ErrInvalidArgument},
+		{statusErr("UNAVAILABLE"), true, object.ErrUnavailable},
+		{statusErr("ABORTED"), true, object.ErrUnavailable},
+		{statusErr("DEADLINE_EXCEEDED"), true, object.ErrUnavailable},
+		{statusErr("INTERNAL"), true, object.ErrUnavailable},
+		{statusErr("UNKNOWN"), true, object.ErrUnavailable},
+		{context.DeadlineExceeded, true, object.ErrUnavailable},
+		{statusErr("RESOURCE_EXHAUSTED"), false, object.ErrUnavailable},
+		{status.Error(codes.ResourceExhausted, "grpc: received message larger than max (5 vs. 4)"), false, object.ErrTooLarge},
+		{statusErr("INVALID_ARGUMENT"), false, object.ErrInvalidArgument},
+		{statusErr("OUT_OF_RANGE"), false, object.ErrInvalidArgument},
 		{statusErr("NOT_FOUND"), false, nil},
 		{statusErr("PERMISSION_DENIED"), false, nil},
 		{statusErr("UNAUTHENTICATED"), false, nil},
 		{statusErr("FAILED_PRECONDITION"), false, nil},
 		{statusErr("CANCELLED"), false, nil},
-		{errors.New("plain"), true, driver.ErrUnavailable}, // status.Code of a non-status error is Unknown
+		{errors.New("plain"), true, object.ErrUnavailable}, // status.Code of a non-status error is Unknown
 	} {
 		if got := retryable(tc.err); got != tc.retryable {
 			t.Errorf("retryable(%v) = %v, want %v", tc.err, got, tc.retryable)
@@ -57,8 +58,8 @@ func TestRetryable_And_KindOf(t *testing.T) {
 
 func TestError_MatchesSentinelAndCause(t *testing.T) {
 	cause := statusErr("UNAVAILABLE")
-	err := error(&Error{Op: "PutNonTombstone", RPC: "CheckAndMutateRow", Attempts: 3, Kind: driver.ErrUnavailable, Err: cause})
-	if !errors.Is(err, driver.ErrUnavailable) || !errors.Is(err, cause) {
+	err := error(&Error{Op: "PutNonTombstone", RPC: "CheckAndMutateRow", Attempts: 3, Kind: object.ErrUnavailable, Err: cause})
+	if !errors.Is(err, object.ErrUnavailable) || !errors.Is(err, cause) {
 		t.Errorf("%v does not match its sentinel and cause", err)
 	}
 	if status.Code(err) != codes.Unavailable {
@@ -103,13 +104,13 @@ func TestBackend_Retry(t *testing.T) {
 		wantErr  error // the sentinel a failure matches, if any
 	}{
 		{"CAS: transient twice, then ok", put, failN("CheckAndMutateRow", 2, statusErr("UNAVAILABLE")), "CheckAndMutateRow", 3, false, nil},
-		{"CAS: transient every time", put, failN("CheckAndMutateRow", 99, statusErr("UNAVAILABLE")), "CheckAndMutateRow", 3, true, driver.ErrUnavailable},
+		{"CAS: transient every time", put, failN("CheckAndMutateRow", 99, statusErr("UNAVAILABLE")), "CheckAndMutateRow", 3, true, object.ErrUnavailable},
 		{"CAS: aborted, then ok", put, failN("CheckAndMutateRow", 1, statusErr("ABORTED")), "CheckAndMutateRow", 2, false, nil},
-		{"CAS: invalid argument is not retried", put, failN("CheckAndMutateRow", 99, statusErr("INVALID_ARGUMENT")), "CheckAndMutateRow", 1, true, driver.ErrInvalidArgument},
+		{"CAS: invalid argument is not retried", put, failN("CheckAndMutateRow", 99, statusErr("INVALID_ARGUMENT")), "CheckAndMutateRow", 1, true, object.ErrInvalidArgument},
 		{"CAS: permission denied is not retried", put, failN("CheckAndMutateRow", 99, statusErr("PERMISSION_DENIED")), "CheckAndMutateRow", 1, true, nil},
-		{"CAS: resource exhausted is not retried", put, failN("CheckAndMutateRow", 99, statusErr("RESOURCE_EXHAUSTED")), "CheckAndMutateRow", 1, true, driver.ErrUnavailable},
+		{"CAS: resource exhausted is not retried", put, failN("CheckAndMutateRow", 99, statusErr("RESOURCE_EXHAUSTED")), "CheckAndMutateRow", 1, true, object.ErrUnavailable},
 		{"read: internal twice, then ok", get, failN("ReadRows", 2, statusErr("INTERNAL")), "ReadRows", 3, false, nil},
-		{"read: internal every time", get, failN("ReadRows", 99, statusErr("INTERNAL")), "ReadRows", 3, true, driver.ErrUnavailable},
+		{"read: internal every time", get, failN("ReadRows", 99, statusErr("INTERNAL")), "ReadRows", 3, true, object.ErrUnavailable},
 		{"CAS: attempt timeout, then ok", put, func(ctx context.Context, m string, n int) error {
 			if m == "CheckAndMutateRow" && n == 1 {
 				<-ctx.Done() // the attempt's own deadline
@@ -193,27 +194,27 @@ func TestBackend_LostResponse_IdempotentCAS(t *testing.T) {
 	for i, tc := range []struct {
 		name  string
 		setup string
-		op    func(id driver.ObjectID) (bool, error)
+		op    func(id object.ID) (bool, error)
 		after string
 	}{
-		{"put", "absent", func(id driver.ObjectID) (bool, error) {
+		{"put", "absent", func(id object.ID) (bool, error) {
 			ts, err := e.b.PutNonTombstone(ctx, id, manualMD("new"), []byte("n"))
 			return ts == nil, err
 		}, "object:new"},
-		{"delete", "object", func(id driver.ObjectID) (bool, error) {
+		{"delete", "object", func(id object.ID) (bool, error) {
 			ts, err := e.b.DeleteNonTombstone(ctx, id)
 			return ts == nil, err
 		}, "absent"},
-		{"create tombstone", "object", func(id driver.ObjectID) (bool, error) {
+		{"create tombstone", "object", func(id object.ID) (bool, error) {
 			return e.b.CompareAndWrite(ctx, id, nil, driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: rev(id, 1)}})
 		}, "tomb:1"},
-		{"swap tombstone", "tombA", func(id driver.ObjectID) (bool, error) {
+		{"swap tombstone", "tombA", func(id object.ID) (bool, error) {
 			return e.b.CompareAndWrite(ctx, id, ptrTo(rev(id, 1)), driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: rev(id, 2)}})
 		}, "tomb:2"},
-		{"tombstone to object", "tombA", func(id driver.ObjectID) (bool, error) {
+		{"tombstone to object", "tombA", func(id object.ID) (bool, error) {
 			return e.b.CompareAndWrite(ctx, id, ptrTo(rev(id, 1)), driver.Write{Kind: driver.WriteObject, Metadata: manualMD("new"), Payload: []byte("n")})
 		}, "object:new"},
-		{"delete tombstone", "tombA", func(id driver.ObjectID) (bool, error) {
+		{"delete tombstone", "tombA", func(id object.ID) (bool, error) {
 			return e.b.CompareAndWrite(ctx, id, ptrTo(rev(id, 1)), driver.Write{Kind: driver.WriteDelete})
 		}, "absent"},
 	} {
@@ -234,7 +235,7 @@ func TestBackend_LostResponse_IdempotentCAS(t *testing.T) {
 			// outcome, and the write applied once.
 			single := strings.HasPrefix(tc.name, "create tombstone") || strings.HasPrefix(tc.name, "tombstone to") || tc.name == "delete tombstone"
 			switch {
-			case single && (ok || !errors.Is(err, driver.ErrUnavailable)):
+			case single && (ok || !errors.Is(err, object.ErrUnavailable)):
 				t.Fatalf("= %v, %v after a lost response; want an unknown outcome", ok, err)
 			case single && counts["CheckAndMutateRow"] != 1:
 				t.Errorf("CheckAndMutateRow attempts %d, want 1", counts["CheckAndMutateRow"])
@@ -265,24 +266,24 @@ func TestBackend_LostResponse_ThenReplaced_OutcomeUnknown(t *testing.T) {
 		e := newEnv(t, kind, envConfig{opts: Options{RetryBackoff: time.Millisecond}})
 		other := e.second(t)
 		ctx := context.Background()
-		tomb := func(target driver.ObjectID) driver.Write {
+		tomb := func(target object.ID) driver.Write {
 			return driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: target}}
 		}
 		for i, tc := range []struct {
 			name string
 			// ours is the call under test, from tombstone A; theirs replaces what ours wrote.
 			ours            driver.Write
-			theirsCurrent   func(id driver.ObjectID) *driver.ObjectID
-			theirs          func(id driver.ObjectID) driver.Write
+			theirsCurrent   func(id object.ID) *object.ID
+			theirs          func(id object.ID) driver.Write
 			afterOurs, want string
 		}{
 			// Only a swap between tombstones is retried (TestBackend_CompareAndWrite_OnlySwapsRetry).
-			{"swap A→B, then B→C", tomb(driver.ObjectID{}), func(id driver.ObjectID) *driver.ObjectID { return ptrTo(rev(id, 2)) },
-				func(id driver.ObjectID) driver.Write { return tomb(rev(id, 3)) }, "tomb:2", "tomb:3"},
+			{"swap A→B, then B→C", tomb(object.ID{}), func(id object.ID) *object.ID { return ptrTo(rev(id, 2)) },
+				func(id object.ID) driver.Write { return tomb(rev(id, 3)) }, "tomb:2", "tomb:3"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				id := testID(fmt.Sprintf("lost-replaced/%d", i))
-				setupTomb(rev(id, 1), driver.ExpirationPolicy{})(t, e, id)
+				setupTomb(rev(id, 1), object.ExpirationPolicy{})(t, e, id)
 				ours := tc.ours
 				if ours.Kind == driver.WriteTombstone {
 					ours.Tombstone.Target = rev(id, 2)
@@ -324,7 +325,7 @@ func TestBackend_LostResponse_ThenReplaced_OutcomeUnknown(t *testing.T) {
 				if err == nil {
 					t.Fatalf("CompareAndWrite = (%v, nil) after its first attempt committed and was replaced; want an error matching ErrUnavailable (outcome unknown)", ok)
 				}
-				if !errors.Is(err, driver.ErrUnavailable) || ok {
+				if !errors.Is(err, object.ErrUnavailable) || ok {
 					t.Fatalf("CompareAndWrite = (%v, %v); want (false, an error matching ErrUnavailable)", ok, err)
 				}
 				if !strings.Contains(err.Error(), "outcome unknown") {
@@ -346,7 +347,7 @@ func TestBackend_CompareAndWrite_RetryNoMatch_Unknown(t *testing.T) {
 	e := newEnv(t, kindBttest, envConfig{opts: Options{RetryBackoff: time.Millisecond}})
 	ctx := context.Background()
 	id := testID("retry-nomatch")
-	setupTomb(rev(id, 1), driver.ExpirationPolicy{})(t, e, id)
+	setupTomb(rev(id, 1), object.ExpirationPolicy{})(t, e, id)
 	w := driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: rev(id, 3)}}
 
 	e.rec.reset()
@@ -357,7 +358,7 @@ func TestBackend_CompareAndWrite_RetryNoMatch_Unknown(t *testing.T) {
 	ok, err := e.b.CompareAndWrite(ctx, id, ptrTo(rev(id, 2)), w)
 	e.rec.setFault(nil)
 	var be *Error
-	if ok || !errors.Is(err, driver.ErrUnavailable) || !errors.As(err, &be) || be.Attempts != 2 {
+	if ok || !errors.Is(err, object.ErrUnavailable) || !errors.As(err, &be) || be.Attempts != 2 {
 		t.Errorf("mismatch on a retry = (%v, %v), want an ErrUnavailable *Error after 2 attempts", ok, err)
 	}
 	e.rec.setFault(failN("CheckAndMutateRow", 1, statusErr("UNAVAILABLE")))
@@ -372,14 +373,14 @@ func TestBackend_CompareAndWrite_RetryNoMatch_Unknown(t *testing.T) {
 // w.Deadline by the backend's clock, and an attempt's gRPC deadline is at most w.Deadline.
 func TestBackend_CompareAndWrite_Deadline(t *testing.T) {
 	ctx := context.Background()
-	write := func(id driver.ObjectID, deadline time.Time) driver.Write {
+	write := func(id object.ID, deadline time.Time) driver.Write {
 		return driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: rev(id, 1)}, Deadline: deadline}
 	}
-	check := func(t *testing.T, e *env, id driver.ObjectID, ok bool, err error, attempts int) {
+	check := func(t *testing.T, e *env, id object.ID, ok bool, err error, attempts int) {
 		t.Helper()
 		counts := e.rec.snapshot()
 		e.rec.setFault(nil)
-		if ok || !errors.Is(err, driver.ErrUnavailable) {
+		if ok || !errors.Is(err, object.ErrUnavailable) {
 			t.Errorf("CompareAndWrite = (%v, %v), want an error matching ErrUnavailable", ok, err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -473,7 +474,7 @@ func TestBackend_CompareAndWrite_OnlySwapsRetry(t *testing.T) {
 			{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: rev(testID("only-swaps"), 9)}},
 		} {
 			id := testID(fmt.Sprintf("only-swaps/%d", i))
-			setupTomb(rev(id, 1), driver.ExpirationPolicy{})(t, e, id)
+			setupTomb(rev(id, 1), object.ExpirationPolicy{})(t, e, id)
 			current := ptrTo(rev(id, 1))
 			if w.Kind == driver.WriteTombstone {
 				current = nil // nil → tombstone: matches "no live tombstone" too
@@ -489,7 +490,7 @@ func TestBackend_CompareAndWrite_OnlySwapsRetry(t *testing.T) {
 			ok, err := e.b.CompareAndWrite(ctx, id, current, w)
 			counts := e.rec.snapshot()
 			e.rec.setFault(nil)
-			if ok || !errors.Is(err, driver.ErrUnavailable) {
+			if ok || !errors.Is(err, object.ErrUnavailable) {
 				t.Errorf("write %d: CompareAndWrite = (%v, %v); want an error matching ErrUnavailable", i, ok, err)
 			}
 			if counts["CheckAndMutateRow"] != 1 {

@@ -1,5 +1,6 @@
 // Package driver holds the contracts between Strata's portable tiered.Store and its storage
-// backends, and the value types they share: object identity, metadata, ranges and errors.
+// backends. The values those contracts speak of (ids, metadata, ranges, errors) are the
+// vocabulary in tiered/object; applications import that package and tiered, never this one.
 //
 // A backend implements one or more of:
 //
@@ -12,7 +13,7 @@
 // the conformance suites in tiered/backendtest check each of those statements, and every
 // backend runs them. Backends import this package, never tiered.
 //
-// Drivers translate native errors into this package's sentinels (ErrNotFound,
-// ErrInvalidArgument, ...) at their boundary; callers test them with errors.Is. A lost
+// Drivers translate native errors into object's sentinels (object.ErrNotFound,
+// object.ErrInvalidArgument, ...) at their boundary; callers test them with errors.Is. A lost
 // compare-and-write is a (false, nil) result, not an error.
 package driver

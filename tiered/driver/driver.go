@@ -5,16 +5,9 @@ import (
 	"fmt"
 	"io"
 	"time"
-)
 
-// Object is an open object: its metadata, the resolved range when one was requested, and the
-// body. The caller must close Body.
-type Object struct {
-	Metadata Metadata
-	// Range is the resolved range when the read asked for one, nil for a full read.
-	Range *ContentRange
-	Body  io.ReadCloser
-}
+	"github.com/stratastore/strata/tiered/object"
+)
 
 // LongTerm stores objects of any size, by full id. In Strata it holds the revisions of large
 // objects (GCS in production, the filesystem locally).
@@ -35,51 +28,11 @@ type Object struct {
 type LongTerm interface {
 	// Name identifies the backend in logs and metrics.
 	Name() string
-	Put(ctx context.Context, id ObjectID, md Metadata, body io.Reader) error
-	Get(ctx context.Context, id ObjectID, rng *ByteRange) (*Object, error)
-	Head(ctx context.Context, id ObjectID) (Metadata, error)
-	Delete(ctx context.Context, id ObjectID) error
+	Put(ctx context.Context, id object.ID, md object.Metadata, body io.Reader) error
+	Get(ctx context.Context, id object.ID, rng *object.ByteRange) (*object.Reader, error)
+	Head(ctx context.Context, id object.ID) (object.Metadata, error)
+	Delete(ctx context.Context, id object.ID) error
 }
-
-// Multipart limits shared by every implementation.
-const (
-	MinPartNumber = 1
-	MaxPartNumber = 10000
-	// MaxPartSize is the largest single part: Cloud Run caps an HTTP/1 request at 32 MiB, so a
-	// part that travels in one request can be no larger.
-	MaxPartSize = 32 << 20
-)
-
-// Part describes one uploaded part.
-type Part struct {
-	PartNumber   int
-	ETag         string
-	LastModified time.Time
-	Size         int64
-}
-
-// PartList is one page of ListParts.
-type PartList struct {
-	Parts       []Part
-	IsTruncated bool
-	// NextPartNumberMarker is the marker for the next page when IsTruncated.
-	NextPartNumberMarker int
-}
-
-// CompletedPart names one part of a complete request.
-type CompletedPart struct {
-	PartNumber int    `json:"part_number"`
-	ETag       string `json:"etag"`
-}
-
-// CompleteError is a complete failure that the client should see in a 200 body, the way GCS
-// and S3 report them, such as an unknown part or an ETag mismatch. The upload survives it.
-type CompleteError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func (e *CompleteError) Error() string { return e.Code + ": " + e.Message }
 
 // Multipart is the optional S3-style upload capability of a LongTerm backend.
 //
@@ -103,20 +56,20 @@ func (e *CompleteError) Error() string { return e.Code + ": " + e.Message }
 // Parts of any size are allowed; no minimum applies to non-final parts.
 type Multipart interface {
 	LongTerm
-	InitiateMultipart(ctx context.Context, id ObjectID, md Metadata) (uploadID string, err error)
-	UploadPart(ctx context.Context, id ObjectID, uploadID string, partNumber int, size int64, body io.Reader) (etag string, err error)
-	ListParts(ctx context.Context, id ObjectID, uploadID string, maxParts, marker int) (PartList, error)
-	CompleteMultipart(ctx context.Context, id ObjectID, uploadID string, parts []CompletedPart) (*CompleteError, error)
-	AbortMultipart(ctx context.Context, id ObjectID, uploadID string) error
+	InitiateMultipart(ctx context.Context, id object.ID, md object.Metadata) (uploadID string, err error)
+	UploadPart(ctx context.Context, id object.ID, uploadID string, partNumber int, size int64, body io.Reader) (etag string, err error)
+	ListParts(ctx context.Context, id object.ID, uploadID string, maxParts, marker int) (object.PartList, error)
+	CompleteMultipart(ctx context.Context, id object.ID, uploadID string, parts []object.CompletedPart) (*object.CompleteError, error)
+	AbortMultipart(ctx context.Context, id object.ID, uploadID string) error
 }
 
 // Tombstone is a redirect from a high-volume row to the long-term revision holding the
 // object's payload.
 type Tombstone struct {
 	// Target is the long-term id of the payload, a revision "{key}/{uuidv7}".
-	Target ObjectID
+	Target object.ID
 	// ExpirationPolicy is the object's policy; the tombstone expires with the object.
-	ExpirationPolicy ExpirationPolicy
+	ExpirationPolicy object.ExpirationPolicy
 	// Expires is the tombstone's deadline for TTL and TTI (zero for Manual). Backends set it
 	// when writing: now + policy duration.
 	Expires time.Time
@@ -138,7 +91,7 @@ const (
 type Entry struct {
 	Kind EntryKind
 	// Metadata of an inline object (Kind == EntryObject), pre-bump for TTI.
-	Metadata Metadata
+	Metadata object.Metadata
 	// Payload of an inline object; only GetTiered fills it.
 	Payload []byte
 	// Tombstone when Kind == EntryTombstone.
@@ -161,7 +114,7 @@ const (
 type Write struct {
 	Kind WriteKind
 	// Metadata and Payload for WriteObject.
-	Metadata Metadata
+	Metadata object.Metadata
 	Payload  []byte
 	// Tombstone for WriteTombstone. Its Expires is computed by the backend.
 	Tombstone Tombstone
@@ -173,7 +126,7 @@ type Write struct {
 }
 
 // Target returns the redirect target the write leaves behind, or nil.
-func (w Write) Target() *ObjectID {
+func (w Write) Target() *object.ID {
 	if w.Kind == WriteTombstone {
 		return &w.Tombstone.Target
 	}
@@ -217,11 +170,11 @@ func (w Write) Target() *ObjectID {
 type HighVolume interface {
 	// Name identifies the backend in logs and metrics.
 	Name() string
-	PutNonTombstone(ctx context.Context, id ObjectID, md Metadata, payload []byte) (*Tombstone, error)
-	GetTiered(ctx context.Context, id ObjectID) (Entry, error)
-	GetTieredMetadata(ctx context.Context, id ObjectID) (Entry, error)
-	DeleteNonTombstone(ctx context.Context, id ObjectID) (*Tombstone, error)
-	CompareAndWrite(ctx context.Context, id ObjectID, current *ObjectID, w Write) (bool, error)
+	PutNonTombstone(ctx context.Context, id object.ID, md object.Metadata, payload []byte) (*Tombstone, error)
+	GetTiered(ctx context.Context, id object.ID) (Entry, error)
+	GetTieredMetadata(ctx context.Context, id object.ID) (Entry, error)
+	DeleteNonTombstone(ctx context.Context, id object.ID) (*Tombstone, error)
+	CompareAndWrite(ctx context.Context, id object.ID, current *object.ID, w Write) (bool, error)
 }
 
 // ChangeID identifies one change-log entry. Strata uses UUIDv7 strings, so ids sort by time.
@@ -231,13 +184,13 @@ type ChangeID string
 // long-term blob the mutation may leave unreferenced, whatever point it crashed at.
 type Change struct {
 	// ID is the logical object; cleanup reads its high-volume row to learn which blob is live.
-	ID ObjectID
+	ID object.ID
 	// New is the long-term revision this change writes, if any. It is deleted unless the row
 	// ends up pointing to it.
-	New *ObjectID
+	New *object.ID
 	// Old is the revision this change replaces, if any. It is deleted if the row no longer
 	// points to it.
-	Old *ObjectID
+	Old *object.ID
 	// UploadID is the long-term multipart upload writing New, if any; cleanup aborts it.
 	UploadID string
 	// CleanupAfter defers recovery of the entry until this time (zero: no deferral). It keeps
@@ -301,7 +254,7 @@ func (p *Phase) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: unknown phase %q", ErrInvalidArgument, b)
+	return object.Invalidf("unknown phase %q", b)
 }
 
 // Lease names the holder of a change-log entry: its owner token and last heartbeat. An empty

@@ -6,7 +6,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 const benchSize = 8 << 20
@@ -35,7 +35,7 @@ func BenchmarkLargePut(b *testing.B) {
 	b.Run("strata", func(b *testing.B) {
 		b.SetBytes(benchSize)
 		for b.Loop() {
-			if err := be.Put(context.Background(), id, driver.Metadata{ContentType: "application/x-bench"}, bytes.NewReader(data)); err != nil {
+			if err := be.Put(context.Background(), id, object.Metadata{ContentType: "application/x-bench"}, bytes.NewReader(data)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -48,7 +48,7 @@ func BenchmarkLargeGet(b *testing.B) {
 	f := newFake(b)
 	be := f.backend(b, Options{})
 	id := testID("bench/get")
-	mustPut(b, be, id, driver.Metadata{}, payload(benchSize, 2))
+	mustPut(b, be, id, object.Metadata{}, payload(benchSize, 2))
 	b.Run("raw", func(b *testing.B) {
 		b.SetBytes(benchSize)
 		for b.Loop() {

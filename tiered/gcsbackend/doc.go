@@ -17,13 +17,13 @@
 //	~uploads/{uploadID}/{nnnnn}         part nnnnn (00001..10000, zero-padded: lexical = numeric)
 //	~uploads/{uploadID}/tmp-{l}-{iiiii} intermediate compose results of level l
 //
-// The upload id is a random UUID (36 bytes); "metadata" is driver.Metadata's objectstore JSON.
+// The upload id is a random UUID (36 bytes); "metadata" is object.Metadata's objectstore JSON.
 //
 // # Metadata mapping
 //
 // The layout is objectstore's (storage-internals §8) plus two keys:
 //
-//	driver.Metadata     GCS object
+//	object.Metadata     GCS object
 //	-----------------   -------------------------------------------------------------
 //	ContentType         contentType (DefaultContentType when empty)
 //	Compression zstd    contentEncoding "zstd"
@@ -46,7 +46,7 @@
 // rejects objects carrying Strata's two time keys. A malformed x-sn-expiration fails the
 // read, since guessing a policy could delete or keep an object wrongly.
 //
-// GCS limits custom metadata to 8 KiB (keys plus values), less than driver.MaxMetadataBytes;
+// GCS limits custom metadata to 8 KiB (keys plus values), less than object.MaxMetadataBytes;
 // Put and InitiateMultipart answer ErrInvalidArgument beyond it.
 //
 // # Expiry
@@ -54,7 +54,7 @@
 // A TTL or TTI object carries customTime = TimeExpires. Three mechanisms apply:
 //   - reads hide the object once TimeExpires is before Options.Now (ErrNotFound);
 //   - the bucket's lifecycle rule deletes it days later (see "Bucket lifecycle");
-//   - a TTI read past the debounce (driver.ExpirationPolicy.TTIBump) PATCHes customTime and
+//   - a TTI read past the debounce (object.ExpirationPolicy.TTIBump) PATCHes customTime and
 //     x-sn-time-expires, on the generation that was read and conditional on its
 //     metageneration, so a bump never alters a newer generation or a concurrent change.
 //     A failed bump is logged and the read succeeds. Reads return the pre-bump metadata.
@@ -98,7 +98,7 @@
 //  2. Check the request: at least one part (else MalformedXML), part numbers in range and
 //     strictly ascending (else InvalidPart / InvalidPartOrder).
 //  3. List the stored parts; every listed part must exist with the given ETag (quotes
-//     optional), else InvalidPart. Failures here are *driver.CompleteError and change nothing.
+//     optional), else InvalidPart. Failures here are *object.CompleteError and change nothing.
 //  4. Compose. Sources are pinned to the generations just validated, so a part re-uploaded
 //     meanwhile fails the compose (reported as InvalidPart, not ErrNotFound) instead of
 //     slipping in unchecked bytes. Up to 32 sources

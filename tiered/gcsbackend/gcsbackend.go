@@ -16,6 +16,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Defaults of Options.
@@ -83,10 +84,10 @@ var (
 // on the first operation.
 func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.Bucket == "" {
-		return nil, fmt.Errorf("gcsbackend: %w: Options.Bucket is required", driver.ErrInvalidArgument)
+		return nil, fmt.Errorf("gcsbackend: %w: Options.Bucket is required", object.ErrInvalidArgument)
 	}
 	if opts.ChunkSize < 0 || opts.CallTimeout < 0 || opts.MaxAttempts < 0 || opts.DeleteConcurrency < 0 {
-		return nil, fmt.Errorf("gcsbackend: %w: negative option", driver.ErrInvalidArgument)
+		return nil, fmt.Errorf("gcsbackend: %w: negative option", object.ErrInvalidArgument)
 	}
 	b := &Backend{
 		client:    opts.Client,
@@ -163,18 +164,18 @@ func translate(op, name string, err error) error {
 	var gerr *googleapi.Error
 	switch {
 	case errors.Is(err, storage.ErrObjectNotExist):
-		sentinel = driver.ErrNotFound
+		sentinel = object.ErrNotFound
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 	case errors.As(err, &gerr):
 		switch {
 		case gerr.Code == http.StatusNotFound:
-			sentinel = driver.ErrNotFound
+			sentinel = object.ErrNotFound
 		case gerr.Code == http.StatusPreconditionFailed:
-			sentinel = driver.ErrConflict
+			sentinel = object.ErrConflict
 		case gerr.Code == http.StatusBadRequest:
-			sentinel = driver.ErrInvalidArgument
+			sentinel = object.ErrInvalidArgument
 		case gerr.Code == http.StatusRequestTimeout || gerr.Code == http.StatusTooManyRequests || gerr.Code >= 500:
-			sentinel = driver.ErrUnavailable
+			sentinel = object.ErrUnavailable
 		}
 	}
 	if sentinel != nil {

@@ -16,9 +16,8 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/stratastore/strata/tiered/object"
 	"google.golang.org/api/option"
-
-	"github.com/stratastore/strata/tiered/driver"
 )
 
 const testBucket = "strata-test"
@@ -192,8 +191,8 @@ func (c *clock) Set(t time.Time) {
 	c.t = t
 }
 
-func testID(key string) driver.ObjectID {
-	return driver.NewObjectID("testing", []driver.Scope{{Name: "org", Value: "17"}}, key)
+func testID(key string) object.ID {
+	return object.NewID("testing", []object.Scope{{Name: "org", Value: "17"}}, key)
 }
 
 // payload returns n deterministic bytes that differ per seed.
@@ -205,7 +204,7 @@ func payload(n int, seed byte) []byte {
 	return p
 }
 
-func readAll(t testing.TB, o *driver.Object) []byte {
+func readAll(t testing.TB, o *object.Reader) []byte {
 	t.Helper()
 	defer o.Body.Close()
 	b, err := io.ReadAll(o.Body)
@@ -215,7 +214,7 @@ func readAll(t testing.TB, o *driver.Object) []byte {
 	return b
 }
 
-func mustGet(t testing.TB, b *Backend, id driver.ObjectID, rng *driver.ByteRange) (*driver.Object, []byte) {
+func mustGet(t testing.TB, b *Backend, id object.ID, rng *object.ByteRange) (*object.Reader, []byte) {
 	t.Helper()
 	o, err := b.Get(context.Background(), id, rng)
 	if err != nil {
@@ -224,7 +223,7 @@ func mustGet(t testing.TB, b *Backend, id driver.ObjectID, rng *driver.ByteRange
 	return o, readAll(t, o)
 }
 
-func mustPut(t testing.TB, b *Backend, id driver.ObjectID, md driver.Metadata, data []byte) {
+func mustPut(t testing.TB, b *Backend, id object.ID, md object.Metadata, data []byte) {
 	t.Helper()
 	if err := b.Put(context.Background(), id, md, bytes.NewReader(data)); err != nil {
 		t.Fatalf("Put %s: %v", id, err)

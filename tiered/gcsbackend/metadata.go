@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
-
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Keys of the GCS object's custom metadata map. The first four are objectstore's; the two
@@ -22,7 +21,7 @@ const (
 )
 
 // MaxCustomMetadataBytes is GCS's limit on the total size of an object's custom metadata (keys
-// plus values). driver.MaxMetadataBytes allows more, so Put and InitiateMultipart check this
+// plus values). object.MaxMetadataBytes allows more, so Put and InitiateMultipart check this
 // limit themselves and answer ErrInvalidArgument instead of a 400 from GCS.
 const MaxCustomMetadataBytes = 8 << 10
 
@@ -30,14 +29,14 @@ const MaxCustomMetadataBytes = 8 << 10
 //
 // customTime is set only for TTL and TTI objects: the bucket's daysSinceCustomTime lifecycle
 // rule deletes every object carrying one, so a Manual object must never have it.
-func objectAttrs(name string, md driver.Metadata) storage.ObjectAttrs {
+func objectAttrs(name string, md object.Metadata) storage.ObjectAttrs {
 	a := storage.ObjectAttrs{
 		Name:        name,
 		ContentType: md.EffectiveContentType(),
 		Metadata:    encodeMetadata(md),
 	}
-	if md.Compression == driver.CompressionZstd {
-		a.ContentEncoding = driver.CompressionZstd
+	if md.Compression == object.CompressionZstd {
+		a.ContentEncoding = object.CompressionZstd
 	}
 	if md.ExpirationPolicy.IsTimeout() && !md.TimeExpires.IsZero() {
 		a.CustomTime = md.TimeExpires
@@ -46,7 +45,7 @@ func objectAttrs(name string, md driver.Metadata) storage.ObjectAttrs {
 }
 
 // encodeMetadata returns the custom metadata map of md.
-func encodeMetadata(md driver.Metadata) map[string]string {
+func encodeMetadata(md object.Metadata) map[string]string {
 	m := make(map[string]string, len(md.Custom)+5)
 	if md.ExpirationPolicy.IsTimeout() {
 		m[keyExpiration] = md.ExpirationPolicy.String()
@@ -77,7 +76,7 @@ func checkMetadataSize(m map[string]string) error {
 	}
 	if n > MaxCustomMetadataBytes {
 		return fmt.Errorf("%w: custom metadata is %d bytes, more than GCS's limit of %d",
-			driver.ErrInvalidArgument, n, MaxCustomMetadataBytes)
+			object.ErrInvalidArgument, n, MaxCustomMetadataBytes)
 	}
 	return nil
 }
@@ -87,22 +86,22 @@ func checkMetadataSize(m map[string]string) error {
 // Unknown keys in the metadata map are ignored (objectstore's reader rejects them; see
 // doc.go). A malformed x-sn-expiration is an error, because guessing a policy could expire an
 // object early or keep it forever; the informational time keys fall back instead.
-func decodeMetadata(a *storage.ObjectAttrs) (driver.Metadata, error) {
-	md := driver.Metadata{
+func decodeMetadata(a *storage.ObjectAttrs) (object.Metadata, error) {
+	md := object.Metadata{
 		ContentType: a.ContentType,
 		Size:        a.Size,
 		TimeCreated: a.Created.UTC(),
 	}
-	if a.ContentEncoding == driver.CompressionZstd {
-		md.Compression = driver.CompressionZstd
+	if a.ContentEncoding == object.CompressionZstd {
+		md.Compression = object.CompressionZstd
 	}
 	var exact time.Time
 	for k, v := range a.Metadata {
 		switch k {
 		case keyExpiration:
-			p, err := driver.ParseExpirationPolicy(v)
+			p, err := object.ParseExpirationPolicy(v)
 			if err != nil {
-				return driver.Metadata{}, fmt.Errorf("gcs: object %q: %w", a.Name, err)
+				return object.Metadata{}, fmt.Errorf("gcs: object %q: %w", a.Name, err)
 			}
 			md.ExpirationPolicy = p
 		case keyOrigin:

@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
-
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestObjectAttrs_Mapping(t *testing.T) {
@@ -17,19 +16,19 @@ func TestObjectAttrs_Mapping(t *testing.T) {
 	expires := created.Add(time.Hour)
 	tests := []struct {
 		name string
-		md   driver.Metadata
+		md   object.Metadata
 		want storage.ObjectAttrs
 	}{
 		{
 			name: "defaults",
-			md:   driver.Metadata{},
+			md:   object.Metadata{},
 			want: storage.ObjectAttrs{Name: "p", ContentType: "application/octet-stream", Metadata: map[string]string{}},
 		},
 		{
 			name: "everything",
-			md: driver.Metadata{
-				ExpirationPolicy: driver.TTL(90 * time.Minute), TimeCreated: created, TimeExpires: expires,
-				ContentType: "text/plain", Compression: driver.CompressionZstd, Origin: "10.0.0.1",
+			md: object.Metadata{
+				ExpirationPolicy: object.TTL(90 * time.Minute), TimeCreated: created, TimeExpires: expires,
+				ContentType: "text/plain", Compression: object.CompressionZstd, Origin: "10.0.0.1",
 				Filename: "a.txt", Size: 99, Custom: map[string]string{"k": "v", "X-Mixed": "Case"},
 			},
 			want: storage.ObjectAttrs{
@@ -47,7 +46,7 @@ func TestObjectAttrs_Mapping(t *testing.T) {
 		},
 		{
 			name: "tti",
-			md:   driver.Metadata{ExpirationPolicy: driver.TTI(30 * 24 * time.Hour), TimeExpires: expires},
+			md:   object.Metadata{ExpirationPolicy: object.TTI(30 * 24 * time.Hour), TimeExpires: expires},
 			want: storage.ObjectAttrs{
 				Name: "p", ContentType: "application/octet-stream", CustomTime: expires,
 				Metadata: map[string]string{
@@ -59,7 +58,7 @@ func TestObjectAttrs_Mapping(t *testing.T) {
 		{
 			// customTime would make the lifecycle rule delete a Manual object.
 			name: "manual with a deadline gets no customTime",
-			md:   driver.Metadata{TimeExpires: expires},
+			md:   object.Metadata{TimeExpires: expires},
 			want: storage.ObjectAttrs{
 				Name: "p", ContentType: "application/octet-stream",
 				Metadata: map[string]string{"x-sn-time-expires": "2026-01-02T04:04:05.123456789Z"},
@@ -91,24 +90,24 @@ func TestDecodeMetadata_RoundTrip(t *testing.T) {
 	gcsCreated := created.Add(42 * time.Millisecond)
 	tests := []struct {
 		name string
-		md   driver.Metadata
+		md   object.Metadata
 	}{
-		{"defaults", driver.Metadata{ContentType: driver.DefaultContentType, TimeCreated: created}},
-		{"ttl with sub-second deadline", driver.Metadata{
-			ExpirationPolicy: driver.TTL(time.Hour), TimeCreated: created,
+		{"defaults", object.Metadata{ContentType: object.DefaultContentType, TimeCreated: created}},
+		{"ttl with sub-second deadline", object.Metadata{
+			ExpirationPolicy: object.TTL(time.Hour), TimeCreated: created,
 			TimeExpires: created.Add(time.Hour), ContentType: "image/png",
 		}},
-		{"tti whole-second deadline", driver.Metadata{
-			ExpirationPolicy: driver.TTI(2 * time.Hour), TimeCreated: created,
+		{"tti whole-second deadline", object.Metadata{
+			ExpirationPolicy: object.TTI(2 * time.Hour), TimeCreated: created,
 			TimeExpires: time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC), ContentType: "text/plain",
 		}},
-		{"all fields", driver.Metadata{
-			ExpirationPolicy: driver.TTI(time.Minute), TimeCreated: created, TimeExpires: created.Add(time.Minute),
-			ContentType: "application/json", Compression: driver.CompressionZstd, Origin: "203.0.113.9",
+		{"all fields", object.Metadata{
+			ExpirationPolicy: object.TTI(time.Minute), TimeCreated: created, TimeExpires: created.Add(time.Minute),
+			ContentType: "application/json", Compression: object.CompressionZstd, Origin: "203.0.113.9",
 			Filename: "report.json", Custom: map[string]string{"a": "1", "b-c": "two words"},
 		}},
-		{"manual with a deadline", driver.Metadata{TimeCreated: created, TimeExpires: created.Add(time.Hour), ContentType: "x/y"}},
-		{"manual without a deadline", driver.Metadata{TimeCreated: created, ContentType: "x/y"}},
+		{"manual with a deadline", object.Metadata{TimeCreated: created, TimeExpires: created.Add(time.Hour), ContentType: "x/y"}},
+		{"manual without a deadline", object.Metadata{TimeCreated: created, ContentType: "x/y"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,9 +157,9 @@ func TestDecodeMetadata_ObjectstoreWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := driver.Metadata{
-		ExpirationPolicy: driver.TTL(24 * time.Hour), TimeCreated: gcsCreated, TimeExpires: deadline,
-		ContentType: "text/plain", Compression: driver.CompressionZstd, Size: 10, Custom: map[string]string{"k": "v"},
+	want := object.Metadata{
+		ExpirationPolicy: object.TTL(24 * time.Hour), TimeCreated: gcsCreated, TimeExpires: deadline,
+		ContentType: "text/plain", Compression: object.CompressionZstd, Size: 10, Custom: map[string]string{"k": "v"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("\n got %+v\nwant %+v", got, want)
@@ -221,7 +220,7 @@ func TestCheckMetadataSize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := encodeMetadata(driver.Metadata{Custom: map[string]string{"k": strings.Repeat("v", tt.value)}})
+			m := encodeMetadata(object.Metadata{Custom: map[string]string{"k": strings.Repeat("v", tt.value)}})
 			err := checkMetadataSize(m)
 			if (err == nil) != tt.ok {
 				t.Errorf("err = %v, want ok=%v", err, tt.ok)

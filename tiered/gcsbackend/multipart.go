@@ -17,9 +17,8 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/google/uuid"
+	"github.com/stratastore/strata/tiered/object"
 	"google.golang.org/api/iterator"
-
-	"github.com/stratastore/strata/tiered/driver"
 )
 
 // Layout of an upload; see doc.go.
@@ -42,7 +41,7 @@ const (
 	composeWorkers = 4   // parallel intermediate composes of one complete
 )
 
-// Codes of the *driver.CompleteError results, named as S3 and GCS's XML API name them.
+// Codes of the *object.CompleteError results, named as S3 and GCS's XML API name them.
 const (
 	// CodeInvalidPart: a listed part was not uploaded, has another ETag, or is out of range.
 	CodeInvalidPart = "InvalidPart"
@@ -77,7 +76,7 @@ func parsePartName(prefix, name string) (int, bool) {
 		}
 	}
 	n, _ := strconv.Atoi(s)
-	if n < driver.MinPartNumber || n > driver.MaxPartNumber {
+	if n < object.MinPartNumber || n > object.MaxPartNumber {
 		return 0, false
 	}
 	return n, true
@@ -98,13 +97,13 @@ type uploadMeta struct {
 	Version int `json:"v"`
 	// Target is the storage path the upload completes into.
 	Target string `json:"target"`
-	// Metadata is the initiate-time metadata, in driver.Metadata's objectstore JSON form.
-	Metadata driver.Metadata `json:"metadata"`
+	// Metadata is the initiate-time metadata, in object.Metadata's objectstore JSON form.
+	Metadata object.Metadata `json:"metadata"`
 }
 
 // InitiateMultipart records the upload's target and metadata in ~uploads/{id}/meta and returns
 // the new upload id, a UUID. See driver.Multipart.
-func (b *Backend) InitiateMultipart(ctx context.Context, id driver.ObjectID, md driver.Metadata) (string, error) {
+func (b *Backend) InitiateMultipart(ctx context.Context, id object.ID, md object.Metadata) (string, error) {
 	target := id.StoragePath()
 	// Fail now rather than after every part is uploaded.
 	if err := checkMetadataSize(objectAttrs(target, md).Metadata); err != nil {
@@ -148,16 +147,16 @@ func (b *Backend) readMeta(ctx context.Context, uploadID string) (m uploadMeta, 
 }
 
 // loadMeta returns the meta of an upload that exists and targets id, else ErrNotFound.
-func (b *Backend) loadMeta(ctx context.Context, id driver.ObjectID, uploadID string) (uploadMeta, error) {
+func (b *Backend) loadMeta(ctx context.Context, id object.ID, uploadID string) (uploadMeta, error) {
 	if !validUploadID(uploadID) {
-		return uploadMeta{}, fmt.Errorf("gcsbackend: upload %q: %w", uploadID, driver.ErrNotFound)
+		return uploadMeta{}, fmt.Errorf("gcsbackend: upload %q: %w", uploadID, object.ErrNotFound)
 	}
 	m, found, err := b.readMeta(ctx, uploadID)
 	if err != nil {
 		return uploadMeta{}, err
 	}
 	if !found || m.Target != id.StoragePath() {
-		return uploadMeta{}, fmt.Errorf("gcsbackend: upload %q of %q: %w", uploadID, id.StoragePath(), driver.ErrNotFound)
+		return uploadMeta{}, fmt.Errorf("gcsbackend: upload %q of %q: %w", uploadID, id.StoragePath(), object.ErrNotFound)
 	}
 	return m, nil
 }
@@ -165,16 +164,16 @@ func (b *Backend) loadMeta(ctx context.Context, id driver.ObjectID, uploadID str
 // UploadPart streams one part into ~uploads/{id}/{nnnnn}, replacing an earlier part with the
 // same number. The ETag is the quoted hex MD5 of the part, computed while streaming and
 // checked against the MD5 GCS reports. Cost: one read of the meta and one upload.
-func (b *Backend) UploadPart(ctx context.Context, id driver.ObjectID, uploadID string, partNumber int, size int64, body io.Reader) (string, error) {
-	if partNumber < driver.MinPartNumber || partNumber > driver.MaxPartNumber {
+func (b *Backend) UploadPart(ctx context.Context, id object.ID, uploadID string, partNumber int, size int64, body io.Reader) (string, error) {
+	if partNumber < object.MinPartNumber || partNumber > object.MaxPartNumber {
 		return "", fmt.Errorf("%w: part number %d is outside %d..%d",
-			driver.ErrInvalidArgument, partNumber, driver.MinPartNumber, driver.MaxPartNumber)
+			object.ErrInvalidArgument, partNumber, object.MinPartNumber, object.MaxPartNumber)
 	}
 	if size < 0 {
-		return "", fmt.Errorf("%w: negative part size %d", driver.ErrInvalidArgument, size)
+		return "", object.Invalidf("negative part size %d", size)
 	}
-	if size > driver.MaxPartSize {
-		return "", fmt.Errorf("%w: part is %d bytes, more than %d", driver.ErrTooLarge, size, driver.MaxPartSize)
+	if size > object.MaxPartSize {
+		return "", fmt.Errorf("%w: part is %d bytes, more than %d", object.ErrTooLarge, size, object.MaxPartSize)
 	}
 	if _, err := b.loadMeta(ctx, id, uploadID); err != nil {
 		return "", err
@@ -185,15 +184,15 @@ func (b *Backend) UploadPart(ctx context.Context, id driver.ObjectID, uploadID s
 	check := func(n int64) error {
 		switch {
 		case n < size:
-			return fmt.Errorf("%w: part body has %d bytes, fewer than the declared %d", driver.ErrInvalidArgument, n, size)
+			return object.Invalidf("part body has %d bytes, fewer than the declared %d", n, size)
 		case n > size:
-			return fmt.Errorf("%w: part body is longer than the declared %d bytes", driver.ErrInvalidArgument, size)
+			return object.Invalidf("part body is longer than the declared %d bytes", size)
 		}
 		return nil
 	}
 	// A chunk just large enough for the part keeps small parts from holding a full buffer.
 	chunk := min(b.chunkSize, roundUp(size+1, minChunk))
-	attrs := storage.ObjectAttrs{Name: partName(uploadID, partNumber), ContentType: driver.DefaultContentType}
+	attrs := storage.ObjectAttrs{Name: partName(uploadID, partNumber), ContentType: object.DefaultContentType}
 	stored, _, err := b.upload(ctx, attrs, chunk, src, check)
 	if err != nil {
 		return "", err
@@ -215,7 +214,7 @@ func roundUp(n int64, m int) int {
 
 // storedPart is one listed part object.
 type storedPart struct {
-	driver.Part
+	object.Part
 	name       string
 	generation int64
 }
@@ -224,7 +223,7 @@ type storedPart struct {
 // limit of them (0 = all), and reports whether more remain. The listing is bounded to the
 // part names by StartOffset/EndOffset, and a small limit asks for a small first page.
 func (b *Backend) listParts(ctx context.Context, uploadID string, marker, limit int) ([]storedPart, bool, error) {
-	if marker >= driver.MaxPartNumber {
+	if marker >= object.MaxPartNumber {
 		return nil, false, nil
 	}
 	prefix := uploadPrefix(uploadID)
@@ -260,7 +259,7 @@ func (b *Backend) listParts(ctx context.Context, uploadID string, marker, limit 
 			return parts, true, nil
 		}
 		parts = append(parts, storedPart{
-			Part:       driver.Part{PartNumber: n, ETag: etagOf(a.MD5), LastModified: a.Updated, Size: a.Size},
+			Part:       object.Part{PartNumber: n, ETag: etagOf(a.MD5), LastModified: a.Updated, Size: a.Size},
 			name:       a.Name,
 			generation: a.Generation,
 		})
@@ -269,18 +268,18 @@ func (b *Backend) listParts(ctx context.Context, uploadID string, marker, limit 
 
 // ListParts lists the upload's parts with number > marker, at most maxParts (0 = all).
 // See driver.Multipart.
-func (b *Backend) ListParts(ctx context.Context, id driver.ObjectID, uploadID string, maxParts, marker int) (driver.PartList, error) {
+func (b *Backend) ListParts(ctx context.Context, id object.ID, uploadID string, maxParts, marker int) (object.PartList, error) {
 	if maxParts < 0 {
-		return driver.PartList{}, fmt.Errorf("%w: negative max parts %d", driver.ErrInvalidArgument, maxParts)
+		return object.PartList{}, object.Invalidf("negative max parts %d", maxParts)
 	}
 	if _, err := b.loadMeta(ctx, id, uploadID); err != nil {
-		return driver.PartList{}, err
+		return object.PartList{}, err
 	}
 	stored, truncated, err := b.listParts(ctx, uploadID, marker, maxParts)
 	if err != nil {
-		return driver.PartList{}, err
+		return object.PartList{}, err
 	}
-	l := driver.PartList{Parts: make([]driver.Part, len(stored)), IsTruncated: truncated}
+	l := object.PartList{Parts: make([]object.Part, len(stored)), IsTruncated: truncated}
 	for i, p := range stored {
 		l.Parts[i] = p.Part
 	}
@@ -292,7 +291,7 @@ func (b *Backend) ListParts(ctx context.Context, id driver.ObjectID, uploadID st
 
 // CompleteMultipart assembles the listed parts into the object at id with Compose and drops
 // the upload. The steps, and why a retry after success answers ErrNotFound, are in doc.go.
-func (b *Backend) CompleteMultipart(ctx context.Context, id driver.ObjectID, uploadID string, parts []driver.CompletedPart) (*driver.CompleteError, error) {
+func (b *Backend) CompleteMultipart(ctx context.Context, id object.ID, uploadID string, parts []object.CompletedPart) (*object.CompleteError, error) {
 	meta, err := b.loadMeta(ctx, id, uploadID)
 	if err != nil {
 		return nil, err
@@ -312,10 +311,10 @@ func (b *Backend) CompleteMultipart(ctx context.Context, id driver.ObjectID, upl
 	for i, p := range parts {
 		s, ok := byNumber[p.PartNumber]
 		if !ok {
-			return &driver.CompleteError{Code: CodeInvalidPart, Message: fmt.Sprintf("part %d was not uploaded", p.PartNumber)}, nil
+			return &object.CompleteError{Code: CodeInvalidPart, Message: fmt.Sprintf("part %d was not uploaded", p.PartNumber)}, nil
 		}
 		if normalizeETag(p.ETag) != normalizeETag(s.ETag) {
-			return &driver.CompleteError{Code: CodeInvalidPart,
+			return &object.CompleteError{Code: CodeInvalidPart,
 				Message: fmt.Sprintf("part %d has ETag %s, not %s", p.PartNumber, s.ETag, p.ETag)}, nil
 		}
 		// Pinned to the validated generation: a part re-uploaded meanwhile fails the compose
@@ -325,10 +324,10 @@ func (b *Backend) CompleteMultipart(ctx context.Context, id driver.ObjectID, upl
 
 	final := objectAttrs(meta.Target, meta.Metadata)
 	tmps, err := b.compose(ctx, uploadID, srcs, final)
-	if errors.Is(err, driver.ErrNotFound) {
+	if errors.Is(err, object.ErrNotFound) {
 		// A source generation is gone: a part was re-uploaded (or the upload aborted) after
 		// validation. Not ErrNotFound, which would tell the caller the upload had completed.
-		return &driver.CompleteError{Code: CodeInvalidPart, Message: "a part changed while the upload was completing"}, nil
+		return &object.CompleteError{Code: CodeInvalidPart, Message: "a part changed while the upload was completing"}, nil
 	}
 	if err != nil {
 		return nil, err // the upload survives; a retry overwrites the intermediates
@@ -352,16 +351,16 @@ func (b *Backend) CompleteMultipart(ctx context.Context, id driver.ObjectID, upl
 }
 
 // checkOrder validates the shape of a complete request.
-func checkOrder(parts []driver.CompletedPart) *driver.CompleteError {
+func checkOrder(parts []object.CompletedPart) *object.CompleteError {
 	if len(parts) == 0 {
-		return &driver.CompleteError{Code: CodeMalformed, Message: "a complete request needs at least one part"}
+		return &object.CompleteError{Code: CodeMalformed, Message: "a complete request needs at least one part"}
 	}
 	for i, p := range parts {
-		if p.PartNumber < driver.MinPartNumber || p.PartNumber > driver.MaxPartNumber {
-			return &driver.CompleteError{Code: CodeInvalidPart, Message: fmt.Sprintf("part number %d is out of range", p.PartNumber)}
+		if p.PartNumber < object.MinPartNumber || p.PartNumber > object.MaxPartNumber {
+			return &object.CompleteError{Code: CodeInvalidPart, Message: fmt.Sprintf("part number %d is out of range", p.PartNumber)}
 		}
 		if i > 0 && p.PartNumber <= parts[i-1].PartNumber {
-			return &driver.CompleteError{Code: CodeInvalidPartOrder,
+			return &object.CompleteError{Code: CodeInvalidPartOrder,
 				Message: fmt.Sprintf("part %d follows part %d; parts must be strictly ascending", p.PartNumber, parts[i-1].PartNumber)}
 		}
 	}
@@ -380,7 +379,7 @@ func (b *Backend) compose(ctx context.Context, uploadID string, srcs []*storage.
 		err := forEach(groups, composeWorkers, func(i int) error {
 			group := srcs[i*MaxComposeSources : min((i+1)*MaxComposeSources, len(srcs))]
 			name := tmpName(uploadID, level, i)
-			a, err := b.composeInto(ctx, group, storage.ObjectAttrs{Name: name, ContentType: driver.DefaultContentType})
+			a, err := b.composeInto(ctx, group, storage.ObjectAttrs{Name: name, ContentType: object.DefaultContentType})
 			if err != nil {
 				return err
 			}
@@ -451,16 +450,16 @@ func (b *Backend) deleteGeneration(ctx context.Context, name string, gen int64) 
 // AbortMultipart deletes the upload: its meta first, so that later part uploads fail, then
 // every object under its prefix. An upload that is already gone is success; an upload whose
 // meta names another object is ErrNotFound and is left alone.
-func (b *Backend) AbortMultipart(ctx context.Context, id driver.ObjectID, uploadID string) error {
+func (b *Backend) AbortMultipart(ctx context.Context, id object.ID, uploadID string) error {
 	if !validUploadID(uploadID) {
-		return fmt.Errorf("gcsbackend: upload %q: %w", uploadID, driver.ErrNotFound)
+		return fmt.Errorf("gcsbackend: upload %q: %w", uploadID, object.ErrNotFound)
 	}
 	m, found, err := b.readMeta(ctx, uploadID)
 	if err != nil {
 		return err
 	}
 	if found && m.Target != id.StoragePath() {
-		return fmt.Errorf("gcsbackend: upload %q of %q: %w", uploadID, id.StoragePath(), driver.ErrNotFound)
+		return fmt.Errorf("gcsbackend: upload %q of %q: %w", uploadID, id.StoragePath(), object.ErrNotFound)
 	}
 	if found {
 		if err := b.deleteName(ctx, metaName(uploadID)); err != nil {

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestParsePartName(t *testing.T) {
@@ -58,7 +58,7 @@ func TestPartNames_SortNumerically(t *testing.T) {
 		t.Errorf("sorted %v, want %v", names, want)
 	}
 	end := uploadPrefix(u) + partEndOffset
-	if !(partName(u, driver.MaxPartNumber) < end && end < metaName(u) && end < tmpName(u, 0, 0)) {
+	if !(partName(u, object.MaxPartNumber) < end && end < metaName(u) && end < tmpName(u, 0, 0)) {
 		t.Errorf("end offset %q does not separate parts from meta and intermediates", end)
 	}
 	if !strings.HasPrefix(partName(u, 7), UploadsPrefix) || len(u) > 36 {
@@ -102,9 +102,9 @@ func TestCheckOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var ps []driver.CompletedPart
+			var ps []object.CompletedPart
 			for _, n := range tt.parts {
-				ps = append(ps, driver.CompletedPart{PartNumber: n, ETag: `"x"`})
+				ps = append(ps, object.CompletedPart{PartNumber: n, ETag: `"x"`})
 			}
 			ce := checkOrder(ps)
 			got := ""
@@ -154,11 +154,11 @@ func TestForEach_BoundsConcurrencyAndStopsOnError(t *testing.T) {
 type upload struct {
 	t  *testing.T
 	b  *Backend
-	id driver.ObjectID
+	id object.ID
 	u  string
 }
 
-func initiate(t *testing.T, b *Backend, id driver.ObjectID, md driver.Metadata) *upload {
+func initiate(t *testing.T, b *Backend, id object.ID, md object.Metadata) *upload {
 	t.Helper()
 	u, err := b.InitiateMultipart(context.Background(), id, md)
 	if err != nil {
@@ -176,7 +176,7 @@ func (up *upload) part(n int, data []byte) string {
 	return etag
 }
 
-func (up *upload) complete(parts []driver.CompletedPart) {
+func (up *upload) complete(parts []object.CompletedPart) {
 	up.t.Helper()
 	ce, err := up.b.CompleteMultipart(context.Background(), up.id, up.u, parts)
 	if err != nil || ce != nil {
@@ -188,7 +188,7 @@ func TestMultipart_70Parts_NestedComposeInOrder(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
 	id := testID("seventy")
-	up := initiate(t, b, id, driver.Metadata{ContentType: "text/csv"})
+	up := initiate(t, b, id, object.Metadata{ContentType: "text/csv"})
 	const n = 70
 	data := make([][]byte, n+1)
 	etags := make([]string, n+1)
@@ -217,10 +217,10 @@ func TestMultipart_70Parts_NestedComposeInOrder(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	var parts []driver.CompletedPart
+	var parts []object.CompletedPart
 	var want []byte
 	for num := 1; num <= n; num++ {
-		parts = append(parts, driver.CompletedPart{PartNumber: num, ETag: etags[num]})
+		parts = append(parts, object.CompletedPart{PartNumber: num, ETag: etags[num]})
 		want = append(want, data[num]...)
 	}
 	f.tr.reset()
@@ -255,15 +255,15 @@ func TestMultipart_Complete_AppliesInitiateMetadata(t *testing.T) {
 	now := time.Date(2026, 6, 1, 8, 0, 0, 987654321, time.UTC)
 	b := f.backend(t, Options{Now: newClock(now).Now})
 	id := testID("meta")
-	md := driver.Metadata{
-		ExpirationPolicy: driver.TTI(48 * time.Hour), TimeCreated: now, TimeExpires: now.Add(48 * time.Hour),
-		ContentType: "video/mp4", Compression: driver.CompressionZstd, Origin: "198.51.100.1",
+	md := object.Metadata{
+		ExpirationPolicy: object.TTI(48 * time.Hour), TimeCreated: now, TimeExpires: now.Add(48 * time.Hour),
+		ContentType: "video/mp4", Compression: object.CompressionZstd, Origin: "198.51.100.1",
 		Filename: "clip.mp4", Custom: map[string]string{"camera": "front"},
 	}
 	up := initiate(t, b, id, md)
 	e1 := up.part(1, []byte("hello "))
 	e2 := up.part(2, []byte("world"))
-	up.complete([]driver.CompletedPart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: e2}})
+	up.complete([]object.CompletedPart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: e2}})
 
 	a := f.attrs(t, id.StoragePath())
 	if a.ContentType != "video/mp4" || a.ContentEncoding != "zstd" || !a.CustomTime.Equal(md.TimeExpires.Truncate(time.Second)) ||
@@ -281,7 +281,7 @@ func TestMultipart_Complete_AppliesInitiateMetadata(t *testing.T) {
 func TestMultipart_UploadPart_ETagIsQuotedMD5(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
-	up := initiate(t, b, testID("etag"), driver.Metadata{})
+	up := initiate(t, b, testID("etag"), object.Metadata{})
 	data := payload(1000, 1)
 	etag := up.part(3, data)
 	if want := fmt.Sprintf(`"%x"`, md5.Sum(data)); etag != want {
@@ -296,13 +296,13 @@ func TestMultipart_UploadPart_ETagIsQuotedMD5(t *testing.T) {
 		t.Errorf("upload objects %v", names)
 	}
 	// Complete accepts the ETag with or without quotes.
-	up.complete([]driver.CompletedPart{{PartNumber: 3, ETag: strings.Trim(etag, `"`)}})
+	up.complete([]object.CompletedPart{{PartNumber: 3, ETag: strings.Trim(etag, `"`)}})
 }
 
 func TestMultipart_UploadPart_SmallPartUsesSmallChunk(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{ChunkSize: 2 << 20})
-	up := initiate(t, b, testID("chunks"), driver.Metadata{})
+	up := initiate(t, b, testID("chunks"), object.Metadata{})
 	f.tr.reset()
 	up.part(1, payload(3<<20, 1)) // larger than the chunk: resumable session
 	resumable := f.tr.count(func(r request) bool { return strings.Contains(r.Query, "uploadType=resumable") })
@@ -319,7 +319,7 @@ func TestMultipart_UploadPart_SmallPartUsesSmallChunk(t *testing.T) {
 func TestMultipart_ListParts_SmallPageForSmallMax(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
-	up := initiate(t, b, testID("pages"), driver.Metadata{})
+	up := initiate(t, b, testID("pages"), object.Metadata{})
 	for n := 1; n <= 12; n++ {
 		up.part(n, []byte{byte(n)})
 	}
@@ -343,7 +343,7 @@ func TestMultipart_ListParts_SmallPageForSmallMax(t *testing.T) {
 	}
 	// A marker past the last part number lists nothing, without a request.
 	f.tr.reset()
-	l, err = b.ListParts(context.Background(), up.id, up.u, 0, driver.MaxPartNumber)
+	l, err = b.ListParts(context.Background(), up.id, up.u, 0, object.MaxPartNumber)
 	if err != nil || len(l.Parts) != 0 || l.IsTruncated {
 		t.Errorf("past the end: %+v %v", l, err)
 	}
@@ -352,17 +352,17 @@ func TestMultipart_ListParts_SmallPageForSmallMax(t *testing.T) {
 func TestMultipart_Complete_InvalidPart_KeepsUpload(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
-	up := initiate(t, b, testID("invalid"), driver.Metadata{})
+	up := initiate(t, b, testID("invalid"), object.Metadata{})
 	e1 := up.part(1, []byte("a"))
 	e2 := up.part(2, []byte("b"))
 	tests := []struct {
 		name  string
-		parts []driver.CompletedPart
+		parts []object.CompletedPart
 		code  string
 	}{
-		{"missing part", []driver.CompletedPart{{PartNumber: 1, ETag: e1}, {PartNumber: 3, ETag: e2}}, CodeInvalidPart},
-		{"etag mismatch", []driver.CompletedPart{{PartNumber: 1, ETag: e2}}, CodeInvalidPart},
-		{"out of order", []driver.CompletedPart{{PartNumber: 2, ETag: e2}, {PartNumber: 1, ETag: e1}}, CodeInvalidPartOrder},
+		{"missing part", []object.CompletedPart{{PartNumber: 1, ETag: e1}, {PartNumber: 3, ETag: e2}}, CodeInvalidPart},
+		{"etag mismatch", []object.CompletedPart{{PartNumber: 1, ETag: e2}}, CodeInvalidPart},
+		{"out of order", []object.CompletedPart{{PartNumber: 2, ETag: e2}, {PartNumber: 1, ETag: e1}}, CodeInvalidPartOrder},
 		{"empty", nil, CodeMalformed},
 	}
 	for _, tt := range tests {
@@ -378,19 +378,19 @@ func TestMultipart_Complete_InvalidPart_KeepsUpload(t *testing.T) {
 	if names := f.names(t, uploadPrefix(up.u)); len(names) != 3 {
 		t.Errorf("upload objects after rejected completes: %v", names)
 	}
-	up.complete([]driver.CompletedPart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: e2}})
+	up.complete([]object.CompletedPart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: e2}})
 }
 
 func TestMultipart_Complete_Retry_NotFoundAndObjectIntact(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
 	id := testID("retry")
-	up := initiate(t, b, id, driver.Metadata{})
+	up := initiate(t, b, id, object.Metadata{})
 	e1 := up.part(1, []byte("data"))
-	parts := []driver.CompletedPart{{PartNumber: 1, ETag: e1}}
+	parts := []object.CompletedPart{{PartNumber: 1, ETag: e1}}
 	up.complete(parts)
 	ce, err := b.CompleteMultipart(context.Background(), id, up.u, parts)
-	if !errors.Is(err, driver.ErrNotFound) || ce != nil {
+	if !errors.Is(err, object.ErrNotFound) || ce != nil {
 		t.Errorf("retried complete: %v %v, want ErrNotFound", ce, err)
 	}
 	if _, got := mustGet(t, b, id, nil); string(got) != "data" {
@@ -403,8 +403,8 @@ func TestMultipart_Complete_MetaDeleteFails_KeepsPartsForRetry(t *testing.T) {
 	var logs bytes.Buffer
 	b := f.backend(t, Options{Logger: slogTo(&logs)})
 	id := testID("meta-delete")
-	up := initiate(t, b, id, driver.Metadata{})
-	parts := []driver.CompletedPart{{PartNumber: 1, ETag: up.part(1, []byte("one"))}, {PartNumber: 2, ETag: up.part(2, []byte("two"))}}
+	up := initiate(t, b, id, object.Metadata{})
+	parts := []object.CompletedPart{{PartNumber: 1, ETag: up.part(1, []byte("one"))}, {PartNumber: 2, ETag: up.part(2, []byte("two"))}}
 	metaPath := "/o/" + escapeName(metaName(up.u))
 	f.tr.setFail(func(r *http.Request) bool {
 		return r.Method == http.MethodDelete && strings.HasSuffix(r.URL.EscapedPath(), metaPath)
@@ -431,11 +431,11 @@ func TestMultipart_Complete_SourcesPinnedToValidatedGeneration(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
 	id := testID("pinned")
-	up := initiate(t, b, id, driver.Metadata{})
+	up := initiate(t, b, id, object.Metadata{})
 	e1 := up.part(1, []byte("one"))
 	gen := f.attrs(t, partName(up.u, 1)).Generation
 	f.tr.reset()
-	up.complete([]driver.CompletedPart{{PartNumber: 1, ETag: e1}})
+	up.complete([]object.CompletedPart{{PartNumber: 1, ETag: e1}})
 	var bodies []string
 	for _, r := range f.tr.requests() {
 		if strings.HasSuffix(r.Path, "/compose") {
@@ -456,10 +456,10 @@ func TestMultipart_Complete_OverExistingObject_ReplacesAttributes(t *testing.T) 
 	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 	b := f.backend(t, Options{Now: newClock(now).Now})
 	id := testID("existing")
-	mustPut(t, b, id, driver.Metadata{ExpirationPolicy: driver.TTL(time.Hour), TimeExpires: now.Add(time.Hour),
-		ContentType: "old/type", Compression: driver.CompressionZstd}, []byte("old"))
-	up := initiate(t, b, id, driver.Metadata{ContentType: "new/type"})
-	up.complete([]driver.CompletedPart{{PartNumber: 1, ETag: up.part(1, []byte("new"))}})
+	mustPut(t, b, id, object.Metadata{ExpirationPolicy: object.TTL(time.Hour), TimeExpires: now.Add(time.Hour),
+		ContentType: "old/type", Compression: object.CompressionZstd}, []byte("old"))
+	up := initiate(t, b, id, object.Metadata{ContentType: "new/type"})
+	up.complete([]object.CompletedPart{{PartNumber: 1, ETag: up.part(1, []byte("new"))}})
 	t.Logf("%+v", f.attrs(t, id.StoragePath()))
 	f.tr.reset()
 	o, got := mustGet(t, b, id, nil)
@@ -475,8 +475,8 @@ func TestMultipart_Abort_RemovesPrefix(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
 	id := testID("abort")
-	up := initiate(t, b, id, driver.Metadata{})
-	other := initiate(t, b, testID("other"), driver.Metadata{})
+	up := initiate(t, b, id, object.Metadata{})
+	other := initiate(t, b, testID("other"), object.Metadata{})
 	for n := 1; n <= 20; n++ {
 		up.part(n, []byte{byte(n)})
 	}
@@ -487,7 +487,7 @@ func TestMultipart_Abort_RemovesPrefix(t *testing.T) {
 		t.Fatal("writing an intermediate")
 	}
 	// Abort through the wrong object is refused and deletes nothing.
-	if err := b.AbortMultipart(context.Background(), testID("someone-else"), up.u); !errors.Is(err, driver.ErrNotFound) {
+	if err := b.AbortMultipart(context.Background(), testID("someone-else"), up.u); !errors.Is(err, object.ErrNotFound) {
 		t.Errorf("abort via another id: %v", err)
 	}
 	if n := len(f.names(t, uploadPrefix(up.u))); n != 22 {
@@ -504,7 +504,7 @@ func TestMultipart_Abort_RemovesPrefix(t *testing.T) {
 	if left := f.names(t, uploadPrefix(other.u)); len(left) != 2 {
 		t.Errorf("other upload lost objects: %v", left)
 	}
-	if _, err := b.UploadPart(context.Background(), id, up.u, 1, 1, strings.NewReader("x")); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := b.UploadPart(context.Background(), id, up.u, 1, 1, strings.NewReader("x")); !errors.Is(err, object.ErrNotFound) {
 		t.Errorf("UploadPart after abort: %v", err)
 	}
 }
@@ -513,10 +513,10 @@ func TestMultipart_Abort_MalformedUploadID_NotFound(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
 	for _, u := range []string{"../x", "", "meta"} {
-		if err := b.AbortMultipart(context.Background(), testID("k"), u); !errors.Is(err, driver.ErrNotFound) {
+		if err := b.AbortMultipart(context.Background(), testID("k"), u); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("abort %q: %v", u, err)
 		}
-		if _, err := b.UploadPart(context.Background(), testID("k"), u, 1, 1, strings.NewReader("x")); !errors.Is(err, driver.ErrNotFound) {
+		if _, err := b.UploadPart(context.Background(), testID("k"), u, 1, 1, strings.NewReader("x")); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("upload part %q: %v", u, err)
 		}
 	}
@@ -528,8 +528,8 @@ func TestMultipart_Abort_MalformedUploadID_NotFound(t *testing.T) {
 func TestMultipart_Initiate_MetadataOverGCSLimit(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
-	md := driver.Metadata{Custom: map[string]string{"k": strings.Repeat("v", MaxCustomMetadataBytes)}}
-	if _, err := b.InitiateMultipart(context.Background(), testID("k"), md); !errors.Is(err, driver.ErrInvalidArgument) {
+	md := object.Metadata{Custom: map[string]string{"k": strings.Repeat("v", MaxCustomMetadataBytes)}}
+	if _, err := b.InitiateMultipart(context.Background(), testID("k"), md); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -540,7 +540,7 @@ func TestMultipart_CallCounts(t *testing.T) {
 	b := f.backend(t, Options{})
 	id := testID("counts")
 	f.tr.reset()
-	up := initiate(t, b, id, driver.Metadata{})
+	up := initiate(t, b, id, object.Metadata{})
 	if n := len(f.tr.requests()); n != 1 {
 		t.Errorf("initiate: %d requests, want 1", n)
 	}
@@ -558,7 +558,7 @@ func TestMultipart_CallCounts(t *testing.T) {
 		t.Errorf("list parts: %d requests, want 2 (meta read, list)", n)
 	}
 	f.tr.reset()
-	up.complete([]driver.CompletedPart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: e2}})
+	up.complete([]object.CompletedPart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: e2}})
 	// meta read, list, compose, delete meta, delete 2 parts.
 	if n := len(f.tr.requests()); n != 6 {
 		t.Errorf("complete: %d requests, want 6:\n%s", n, describe(f.tr.requests()))
@@ -569,11 +569,11 @@ func TestMultipart_Complete_SourceGone_CompleteErrorNotNotFound(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
 	id := testID("source-gone")
-	up := initiate(t, b, id, driver.Metadata{})
+	up := initiate(t, b, id, object.Metadata{})
 	e1 := up.part(1, []byte("one"))
 	// GCS answers 404 when a pinned source generation was replaced after validation.
 	f.tr.next = &notFoundOn{next: f.tr.next, match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/compose") }}
-	ce, err := b.CompleteMultipart(context.Background(), id, up.u, []driver.CompletedPart{{PartNumber: 1, ETag: e1}})
+	ce, err := b.CompleteMultipart(context.Background(), id, up.u, []object.CompletedPart{{PartNumber: 1, ETag: e1}})
 	if err != nil || ce == nil || ce.Code != CodeInvalidPart {
 		t.Fatalf("got %v, %v; want an InvalidPart CompleteError", ce, err)
 	}

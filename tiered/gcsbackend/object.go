@@ -8,12 +8,11 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
-
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Put streams body into the object at id's storage path. See driver.LongTerm.
-func (b *Backend) Put(ctx context.Context, id driver.ObjectID, md driver.Metadata, body io.Reader) error {
+func (b *Backend) Put(ctx context.Context, id object.ID, md object.Metadata, body io.Reader) error {
 	attrs := objectAttrs(id.StoragePath(), md)
 	if err := checkMetadataSize(attrs.Metadata); err != nil {
 		return err
@@ -48,7 +47,7 @@ func (b *Backend) upload(ctx context.Context, attrs storage.ObjectAttrs, chunk i
 	if err != nil {
 		cancel()
 		_ = w.Close() // reports the cancellation; nothing was finalised
-		if src.err != nil || errors.Is(err, driver.ErrInvalidArgument) || ctx.Err() != nil {
+		if src.err != nil || errors.Is(err, object.ErrInvalidArgument) || ctx.Err() != nil {
 			return nil, n, err
 		}
 		return nil, n, translate("upload", attrs.Name, err)
@@ -77,14 +76,14 @@ func (rr *recordingReader) Read(p []byte) (int, error) {
 // Get opens the object at id. It costs two GCS requests (metadata, then media pinned to the
 // generation just read) plus one PATCH when a TTI deadline is bumped; a 0-byte object skips
 // the media request. See driver.LongTerm.
-func (b *Backend) Get(ctx context.Context, id driver.ObjectID, rng *driver.ByteRange) (*driver.Object, error) {
+func (b *Backend) Get(ctx context.Context, id object.ID, rng *object.ByteRange) (*object.Reader, error) {
 	name := id.StoragePath()
 	for attempt := 0; ; attempt++ {
 		attrs, md, err := b.stat(ctx, name)
 		if err != nil {
 			return nil, err
 		}
-		var cr *driver.ContentRange
+		var cr *object.ContentRange
 		off, length := int64(0), int64(-1)
 		if rng != nil {
 			c, err := rng.Resolve(attrs.Size)
@@ -94,7 +93,7 @@ func (b *Backend) Get(ctx context.Context, id driver.ObjectID, rng *driver.ByteR
 			cr, off, length = &c, c.Start, c.Len()
 		}
 		if attrs.Size == 0 {
-			return &driver.Object{Metadata: md, Body: emptyBody{}}, nil
+			return &object.Reader{Metadata: md, Body: emptyBody{}}, nil
 		}
 		// Pinning the generation makes the body belong to the metadata just read. The bytes
 		// arrive as stored: GCS transcodes only gzip, and Strata writes no encoding but zstd.
@@ -107,7 +106,7 @@ func (b *Backend) Get(ctx context.Context, id driver.ObjectID, rng *driver.ByteR
 		if err != nil {
 			return nil, translate("read", name, err)
 		}
-		return &driver.Object{Metadata: md, Range: cr, Body: r}, nil
+		return &object.Reader{Metadata: md, Range: cr, Body: r}, nil
 	}
 }
 
@@ -119,27 +118,27 @@ func (emptyBody) Close() error             { return nil }
 
 // Head returns the metadata of the object at id: one GCS request, plus one PATCH when a TTI
 // deadline is bumped. See driver.LongTerm.
-func (b *Backend) Head(ctx context.Context, id driver.ObjectID) (driver.Metadata, error) {
+func (b *Backend) Head(ctx context.Context, id object.ID) (object.Metadata, error) {
 	_, md, err := b.stat(ctx, id.StoragePath())
 	return md, err
 }
 
 // stat reads the attributes of name, hides an expired object and bumps a TTI deadline. It
 // returns the pre-bump metadata.
-func (b *Backend) stat(ctx context.Context, name string) (*storage.ObjectAttrs, driver.Metadata, error) {
+func (b *Backend) stat(ctx context.Context, name string) (*storage.ObjectAttrs, object.Metadata, error) {
 	cctx, cancel := b.callCtx(ctx)
 	defer cancel()
 	attrs, err := b.object(name).Attrs(cctx)
 	if err != nil {
-		return nil, driver.Metadata{}, translate("attrs", name, err)
+		return nil, object.Metadata{}, translate("attrs", name, err)
 	}
 	md, err := decodeMetadata(attrs)
 	if err != nil {
-		return nil, driver.Metadata{}, err
+		return nil, object.Metadata{}, err
 	}
 	now := b.now()
 	if md.Expired(now) {
-		return nil, driver.Metadata{}, translate("attrs", name, storage.ErrObjectNotExist)
+		return nil, object.Metadata{}, translate("attrs", name, storage.ErrObjectNotExist)
 	}
 	if next, ok := md.ExpirationPolicy.TTIBump(md.TimeExpires, now); ok {
 		if err := b.bump(ctx, attrs, next); err != nil {
@@ -178,7 +177,7 @@ func (b *Backend) patch(ctx context.Context, attrs *storage.ObjectAttrs, u stora
 }
 
 // Delete removes the object at id; a missing object is success.
-func (b *Backend) Delete(ctx context.Context, id driver.ObjectID) error {
+func (b *Backend) Delete(ctx context.Context, id object.ID) error {
 	return b.deleteName(ctx, id.StoragePath())
 }
 

@@ -15,8 +15,7 @@ import (
 	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
-
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestBackend_PutGet_RoundTripsMetadataAndBody(t *testing.T) {
@@ -24,9 +23,9 @@ func TestBackend_PutGet_RoundTripsMetadataAndBody(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 123456789, time.UTC)
 	b := f.backend(t, Options{Now: newClock(now).Now})
 	id := testID("dir/file.bin")
-	md := driver.Metadata{
-		ExpirationPolicy: driver.TTL(time.Hour), TimeCreated: now, TimeExpires: now.Add(time.Hour),
-		ContentType: "application/x-thing", Compression: driver.CompressionZstd, Origin: "10.1.2.3",
+	md := object.Metadata{
+		ExpirationPolicy: object.TTL(time.Hour), TimeCreated: now, TimeExpires: now.Add(time.Hour),
+		ContentType: "application/x-thing", Compression: object.CompressionZstd, Origin: "10.1.2.3",
 		Filename: "file.bin", Size: 7, Custom: map[string]string{"a": "b"},
 	}
 	data := payload(3<<20, 9)
@@ -60,8 +59,8 @@ func TestBackend_Put_Overwrite_ReplacesBodyAndMetadata(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
 	id := testID("k")
-	mustPut(t, b, id, driver.Metadata{Custom: map[string]string{"old": "1"}}, []byte("first"))
-	mustPut(t, b, id, driver.Metadata{Custom: map[string]string{"new": "2"}}, []byte("second!"))
+	mustPut(t, b, id, object.Metadata{Custom: map[string]string{"old": "1"}}, []byte("first"))
+	mustPut(t, b, id, object.Metadata{Custom: map[string]string{"new": "2"}}, []byte("second!"))
 	o, got := mustGet(t, b, id, nil)
 	if string(got) != "second!" || !reflect.DeepEqual(o.Metadata.Custom, map[string]string{"new": "2"}) || o.Metadata.Size != 7 {
 		t.Errorf("got %q %+v", got, o.Metadata)
@@ -73,15 +72,15 @@ func TestBackend_Put_BodyError_CreatesNothingAndKeepsPrevious(t *testing.T) {
 		f := newFake(t)
 		b := f.backend(t, Options{ChunkSize: 256 << 10})
 		fresh, existing := testID("fresh"), testID("existing")
-		mustPut(t, b, existing, driver.Metadata{}, []byte("previous"))
+		mustPut(t, b, existing, object.Metadata{}, []byte("previous"))
 
-		for _, id := range []driver.ObjectID{fresh, existing} {
-			err := b.Put(context.Background(), id, driver.Metadata{}, &failingReader{data: payload(size, 1), err: errBody})
+		for _, id := range []object.ID{fresh, existing} {
+			err := b.Put(context.Background(), id, object.Metadata{}, &failingReader{data: payload(size, 1), err: errBody})
 			if !errors.Is(err, errBody) {
 				t.Fatalf("size %d: Put err = %v, want the body's error", size, err)
 			}
 		}
-		if _, err := b.Head(context.Background(), fresh); !errors.Is(err, driver.ErrNotFound) {
+		if _, err := b.Head(context.Background(), fresh); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("size %d: failed Put created an object: %v", size, err)
 		}
 		if _, got := mustGet(t, b, existing, nil); string(got) != "previous" {
@@ -97,10 +96,10 @@ func TestBackend_Put_ContextCancelled_CreatesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	// Cancel after the body is fully read (EOF), before Close: the last moment it matters.
 	body := &cancelAtEOF{r: bytes.NewReader(payload(600<<10, 2)), cancel: cancel}
-	if err := b.Put(ctx, id, driver.Metadata{}, body); !errors.Is(err, context.Canceled) {
+	if err := b.Put(ctx, id, object.Metadata{}, body); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Put err = %v, want context.Canceled", err)
 	}
-	if _, err := b.Head(context.Background(), id); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := b.Head(context.Background(), id); !errors.Is(err, object.ErrNotFound) {
 		t.Errorf("cancelled Put created an object: %v", err)
 	}
 }
@@ -121,9 +120,9 @@ func (c *cancelAtEOF) Read(p []byte) (int, error) {
 func TestBackend_Put_MetadataOverGCSLimit_InvalidArgument(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
-	md := driver.Metadata{Custom: map[string]string{"big": strings.Repeat("x", MaxCustomMetadataBytes)}}
+	md := object.Metadata{Custom: map[string]string{"big": strings.Repeat("x", MaxCustomMetadataBytes)}}
 	err := b.Put(context.Background(), testID("k"), md, strings.NewReader("x"))
-	if !errors.Is(err, driver.ErrInvalidArgument) {
+	if !errors.Is(err, object.ErrInvalidArgument) {
 		t.Fatalf("err = %v, want ErrInvalidArgument", err)
 	}
 	if n := len(f.tr.requests()); n != 0 {
@@ -134,26 +133,26 @@ func TestBackend_Put_MetadataOverGCSLimit_InvalidArgument(t *testing.T) {
 func TestBackend_Get_Missing_NotFound(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
-	if _, err := b.Get(context.Background(), testID("nope"), nil); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := b.Get(context.Background(), testID("nope"), nil); !errors.Is(err, object.ErrNotFound) {
 		t.Errorf("Get err = %v", err)
 	}
-	if _, err := b.Head(context.Background(), testID("nope")); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := b.Head(context.Background(), testID("nope")); !errors.Is(err, object.ErrNotFound) {
 		t.Errorf("Head err = %v", err)
 	}
 }
 
 func TestBackend_Get_Expired_Hidden(t *testing.T) {
 	start := time.Date(2026, 5, 1, 12, 0, 0, 500e6, time.UTC)
-	for _, policy := range []driver.ExpirationPolicy{driver.TTL(time.Hour), driver.TTI(time.Hour)} {
+	for _, policy := range []object.ExpirationPolicy{object.TTL(time.Hour), object.TTI(time.Hour)} {
 		t.Run(policy.String(), func(t *testing.T) {
 			f := newFake(t)
 			clk := newClock(start)
 			b := f.backend(t, Options{Now: clk.Now})
 			id := testID("exp")
-			md := driver.Metadata{ExpirationPolicy: policy, TimeExpires: start.Add(time.Hour)}
+			md := object.Metadata{ExpirationPolicy: policy, TimeExpires: start.Add(time.Hour)}
 			mustPut(t, b, id, md, []byte("data"))
 
-			if policy.Kind == driver.TimeToLive {
+			if policy.Kind == object.TimeToLive {
 				// At the deadline the object is still live: expired means strictly before
 				// now. (A TTI read here would bump the deadline.)
 				clk.Set(start.Add(time.Hour))
@@ -162,10 +161,10 @@ func TestBackend_Get_Expired_Hidden(t *testing.T) {
 				}
 			}
 			clk.Set(start.Add(time.Hour + time.Nanosecond))
-			if _, err := b.Get(context.Background(), id, nil); !errors.Is(err, driver.ErrNotFound) {
+			if _, err := b.Get(context.Background(), id, nil); !errors.Is(err, object.ErrNotFound) {
 				t.Errorf("Get after the deadline: %v", err)
 			}
-			if _, err := b.Head(context.Background(), id); !errors.Is(err, driver.ErrNotFound) {
+			if _, err := b.Head(context.Background(), id); !errors.Is(err, object.ErrNotFound) {
 				t.Errorf("Head after the deadline: %v", err)
 			}
 			// Hidden, not deleted: the lifecycle rule does that.
@@ -182,7 +181,7 @@ func TestBackend_Get_TTIBump_PatchesCustomTime(t *testing.T) {
 	clk := newClock(start)
 	b := f.backend(t, Options{Now: clk.Now})
 	id := testID("tti")
-	md := driver.Metadata{ExpirationPolicy: driver.TTI(4 * time.Hour), TimeExpires: start.Add(4 * time.Hour)}
+	md := object.Metadata{ExpirationPolicy: object.TTI(4 * time.Hour), TimeExpires: start.Add(4 * time.Hour)}
 	mustPut(t, b, id, md, []byte("data"))
 
 	// Within the debounce (4h/4 = 1h): no PATCH.
@@ -229,7 +228,7 @@ func TestBackend_Get_BumpFailure_DoesNotFailRead(t *testing.T) {
 	var logs bytes.Buffer
 	b := f.backend(t, Options{Now: clk.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	id := testID("tti")
-	md := driver.Metadata{ExpirationPolicy: driver.TTI(time.Hour), TimeExpires: start.Add(time.Hour)}
+	md := object.Metadata{ExpirationPolicy: object.TTI(time.Hour), TimeExpires: start.Add(time.Hour)}
 	mustPut(t, b, id, md, []byte("payload"))
 
 	f.tr.setFail(func(r *http.Request) bool { return r.Method == http.MethodPatch })
@@ -257,34 +256,34 @@ func TestBackend_Get_Ranges(t *testing.T) {
 	b := f.backend(t, Options{})
 	data := payload(1000, 3)
 	id, empty := testID("r"), testID("empty")
-	mustPut(t, b, id, driver.Metadata{}, data)
-	mustPut(t, b, empty, driver.Metadata{}, nil)
+	mustPut(t, b, id, object.Metadata{}, data)
+	mustPut(t, b, empty, object.Metadata{}, nil)
 
 	tests := []struct {
 		name      string
-		id        driver.ObjectID
-		rng       driver.ByteRange
-		wantRange driver.ContentRange // zero: unsatisfiable
+		id        object.ID
+		rng       object.ByteRange
+		wantRange object.ContentRange // zero: unsatisfiable
 		wantTotal int64
 	}{
-		{"bounded", id, driver.Bounded(10, 19), driver.ContentRange{Start: 10, End: 19, Total: 1000}, 0},
-		{"end clamped", id, driver.Bounded(990, 5000), driver.ContentRange{Start: 990, End: 999, Total: 1000}, 0},
-		{"open", id, driver.From(998), driver.ContentRange{Start: 998, End: 999, Total: 1000}, 0},
-		{"suffix", id, driver.Last(3), driver.ContentRange{Start: 997, End: 999, Total: 1000}, 0},
-		{"suffix longer than object", id, driver.Last(5000), driver.ContentRange{Start: 0, End: 999, Total: 1000}, 0},
-		{"single first byte", id, driver.Bounded(0, 0), driver.ContentRange{Start: 0, End: 0, Total: 1000}, 0},
-		{"start at size", id, driver.From(1000), driver.ContentRange{}, 1000},
-		{"start beyond size", id, driver.Bounded(2000, 3000), driver.ContentRange{}, 1000},
-		{"empty object", empty, driver.Bounded(0, 10), driver.ContentRange{}, 0},
-		{"empty object suffix", empty, driver.Last(1), driver.ContentRange{}, 0},
+		{"bounded", id, object.Bounded(10, 19), object.ContentRange{Start: 10, End: 19, Total: 1000}, 0},
+		{"end clamped", id, object.Bounded(990, 5000), object.ContentRange{Start: 990, End: 999, Total: 1000}, 0},
+		{"open", id, object.From(998), object.ContentRange{Start: 998, End: 999, Total: 1000}, 0},
+		{"suffix", id, object.Last(3), object.ContentRange{Start: 997, End: 999, Total: 1000}, 0},
+		{"suffix longer than object", id, object.Last(5000), object.ContentRange{Start: 0, End: 999, Total: 1000}, 0},
+		{"single first byte", id, object.Bounded(0, 0), object.ContentRange{Start: 0, End: 0, Total: 1000}, 0},
+		{"start at size", id, object.From(1000), object.ContentRange{}, 1000},
+		{"start beyond size", id, object.Bounded(2000, 3000), object.ContentRange{}, 1000},
+		{"empty object", empty, object.Bounded(0, 10), object.ContentRange{}, 0},
+		{"empty object suffix", empty, object.Last(1), object.ContentRange{}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rng := tt.rng
 			o, err := b.Get(context.Background(), tt.id, &rng)
-			if tt.wantRange == (driver.ContentRange{}) {
-				var re *driver.RangeError
-				if !errors.As(err, &re) || re.Total != tt.wantTotal || !errors.Is(err, driver.ErrRangeNotSatisfiable) {
+			if tt.wantRange == (object.ContentRange{}) {
+				var re *object.RangeError
+				if !errors.As(err, &re) || re.Total != tt.wantTotal || !errors.Is(err, object.ErrRangeNotSatisfiable) {
 					t.Fatalf("err = %v, want *RangeError{Total:%d}", err, tt.wantTotal)
 				}
 				return
@@ -326,8 +325,8 @@ func TestBackend_CallCounts(t *testing.T) {
 	id := testID("large")
 	tti := testID("tti")
 	data := payload(2<<20, 4)
-	mustPut(t, b, id, driver.Metadata{}, data)
-	mustPut(t, b, tti, driver.Metadata{ExpirationPolicy: driver.TTI(time.Hour), TimeExpires: start.Add(time.Hour)}, data)
+	mustPut(t, b, id, object.Metadata{}, data)
+	mustPut(t, b, tti, object.Metadata{ExpirationPolicy: object.TTI(time.Hour), TimeExpires: start.Add(time.Hour)}, data)
 	name := id.StoragePath()
 
 	isAttrs := func(n string) func(request) bool {
@@ -351,14 +350,14 @@ func TestBackend_CallCounts(t *testing.T) {
 			return nil
 		}, 2, map[string]func(request) bool{"attrs": isAttrs(name), "media": isMedia(name)}},
 		{"ranged get", func() error {
-			r := driver.Bounded(100, 200)
+			r := object.Bounded(100, 200)
 			_, _ = mustGet(t, b, id, &r)
 			return nil
 		}, 2, map[string]func(request) bool{"attrs": isAttrs(name), "media": isMedia(name)}},
 		{"unsatisfiable range", func() error {
-			r := driver.From(int64(len(data)))
+			r := object.From(int64(len(data)))
 			_, err := b.Get(context.Background(), id, &r)
-			if !errors.Is(err, driver.ErrRangeNotSatisfiable) {
+			if !errors.Is(err, object.ErrRangeNotSatisfiable) {
 				return err
 			}
 			return nil
@@ -402,7 +401,7 @@ func TestBackend_Get_MediaPinnedToGenerationRead(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
 	id := testID("gen")
-	mustPut(t, b, id, driver.Metadata{}, []byte("v1"))
+	mustPut(t, b, id, object.Metadata{}, []byte("v1"))
 	gen := f.attrs(t, id.StoragePath()).Generation
 	f.tr.reset()
 	_, _ = mustGet(t, b, id, nil)
@@ -418,7 +417,7 @@ func TestBackend_Get_ReplacedBetweenAttrsAndMedia_RetriesOnce(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
 	id := testID("race")
-	mustPut(t, b, id, driver.Metadata{Custom: map[string]string{"v": "1"}}, []byte("one"))
+	mustPut(t, b, id, object.Metadata{Custom: map[string]string{"v": "1"}}, []byte("one"))
 	// Fail the first media read with a 404, as GCS answers for a generation replaced between
 	// the metadata and media requests.
 	var once sync.Once
@@ -480,13 +479,13 @@ func TestBackend_Delete_Idempotent(t *testing.T) {
 	f := newFake(t)
 	b := f.backend(t, Options{})
 	id := testID("del")
-	mustPut(t, b, id, driver.Metadata{}, []byte("x"))
+	mustPut(t, b, id, object.Metadata{}, []byte("x"))
 	for i := range 2 {
 		if err := b.Delete(context.Background(), id); err != nil {
 			t.Fatalf("delete %d: %v", i, err)
 		}
 	}
-	if _, err := b.Get(context.Background(), id, nil); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := b.Get(context.Background(), id, nil); !errors.Is(err, object.ErrNotFound) {
 		t.Errorf("Get after delete: %v", err)
 	}
 }
@@ -497,9 +496,9 @@ func TestBackend_CompressedBytes_ReturnedUntouched(t *testing.T) {
 	id := testID("z")
 	// A zstd frame header followed by noise: it must come back byte for byte.
 	data := append([]byte{0x28, 0xb5, 0x2f, 0xfd}, payload(4096, 7)...)
-	mustPut(t, b, id, driver.Metadata{Compression: driver.CompressionZstd}, data)
+	mustPut(t, b, id, object.Metadata{Compression: object.CompressionZstd}, data)
 	o, got := mustGet(t, b, id, nil)
-	if !bytes.Equal(got, data) || o.Metadata.Compression != driver.CompressionZstd {
+	if !bytes.Equal(got, data) || o.Metadata.Compression != object.CompressionZstd {
 		t.Errorf("got %d bytes, compression %q", len(got), o.Metadata.Compression)
 	}
 }
@@ -509,7 +508,7 @@ func TestBackend_Errors_Translated(t *testing.T) {
 	b := f.backend(t, Options{})
 	f.tr.setFail(func(*http.Request) bool { return true })
 	_, err := b.Head(context.Background(), testID("x"))
-	if err == nil || errors.Is(err, driver.ErrNotFound) {
+	if err == nil || errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("403 must be an error other than not-found, got %v", err)
 	}
 	if !strings.Contains(err.Error(), "injected") {
@@ -518,10 +517,10 @@ func TestBackend_Errors_Translated(t *testing.T) {
 }
 
 func TestNew_Options(t *testing.T) {
-	if _, err := New(context.Background(), Options{}); !errors.Is(err, driver.ErrInvalidArgument) {
+	if _, err := New(context.Background(), Options{}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("missing bucket: %v", err)
 	}
-	if _, err := New(context.Background(), Options{Bucket: "b", ChunkSize: -1}); !errors.Is(err, driver.ErrInvalidArgument) {
+	if _, err := New(context.Background(), Options{Bucket: "b", ChunkSize: -1}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("negative chunk size: %v", err)
 	}
 	f := newFake(t)
@@ -547,8 +546,8 @@ func TestNew_EmulatorEndpoint(t *testing.T) {
 	t.Cleanup(func() { b.Close() })
 	id := testID("emu")
 	data := payload(600<<10, 5) // chunked: exercises the resumable session URL
-	mustPut(t, b, id, driver.Metadata{ContentType: "text/plain"}, data)
-	rng := driver.Last(10)
+	mustPut(t, b, id, object.Metadata{ContentType: "text/plain"}, data)
+	rng := object.Last(10)
 	o, got := mustGet(t, b, id, &rng)
 	if !bytes.Equal(got, data[len(data)-10:]) || o.Metadata.ContentType != "text/plain" {
 		t.Errorf("got %v %+v", got, o.Metadata)

@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestOpen_SecondOpen_DataDirectoryInUse(t *testing.T) {
@@ -56,13 +57,13 @@ func TestBackend_Close_Idempotent_RefusesFurtherWork(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 	ctx := t.Context()
-	if _, err := b.HighVolume().PutNonTombstone(ctx, testID("a"), driver.Metadata{}, nil); !errors.Is(err, ErrClosed) {
+	if _, err := b.HighVolume().PutNonTombstone(ctx, testID("a"), object.Metadata{}, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("PutNonTombstone after Close: %v, want ErrClosed", err)
 	}
 	if _, err := b.HighVolume().GetTiered(ctx, testID("a")); !errors.Is(err, ErrClosed) {
 		t.Errorf("GetTiered after Close: %v, want ErrClosed", err)
 	}
-	if err := b.LongTerm().Put(ctx, testID("a"), driver.Metadata{}, strings.NewReader("x")); !errors.Is(err, ErrClosed) {
+	if err := b.LongTerm().Put(ctx, testID("a"), object.Metadata{}, strings.NewReader("x")); !errors.Is(err, ErrClosed) {
 		t.Errorf("Put after Close: %v, want ErrClosed", err)
 	}
 	if err := b.ChangeLog().Remove(ctx, "x"); !errors.Is(err, ErrClosed) {
@@ -78,19 +79,19 @@ func TestBackend_Reopen_PersistsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	created := time.Date(2026, 1, 2, 3, 4, 5, 6000000, time.UTC)
-	md := driver.Metadata{TimeCreated: created, ContentType: "text/x-inline", Size: 6, Custom: map[string]string{"k": "v"}}
+	md := object.Metadata{TimeCreated: created, ContentType: "text/x-inline", Size: 6, Custom: map[string]string{"k": "v"}}
 	small, tomb, large := testID("small"), testID("large"), testID("large/rev1")
 	if _, err := b.HighVolume().PutNonTombstone(ctx, small, md, []byte("inline")); err != nil {
 		t.Fatal(err)
 	}
-	tsWrite := driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: large, ExpirationPolicy: driver.TTL(24 * time.Hour)}}
+	tsWrite := driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: large, ExpirationPolicy: object.TTL(24 * time.Hour)}}
 	if ok, err := b.HighVolume().CompareAndWrite(ctx, tomb, nil, tsWrite); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	blob := bytes.Repeat([]byte("0123456789abcdef"), 100000)
-	putBlob(t, b.LongTerm(), large, driver.Metadata{ContentType: "application/x-large", TimeCreated: created}, blob)
+	putBlob(t, b.LongTerm(), large, object.Metadata{ContentType: "application/x-large", TimeCreated: created}, blob)
 	mp := testID("mp/rev1")
-	uploadID, err := b.LongTerm().InitiateMultipart(ctx, mp, driver.Metadata{ContentType: "application/x-mp"})
+	uploadID, err := b.LongTerm().InitiateMultipart(ctx, mp, object.Metadata{ContentType: "application/x-mp"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestBackend_Reopen_PersistsEverything(t *testing.T) {
 		t.Fatalf("inline row after reopen: %+v, %v", e, err)
 	}
 	e, err = b.HighVolume().GetTieredMetadata(ctx, tomb)
-	if err != nil || e.Kind != driver.EntryTombstone || !e.Tombstone.Target.Equal(large) || e.Tombstone.ExpirationPolicy != driver.TTL(24*time.Hour) {
+	if err != nil || e.Kind != driver.EntryTombstone || !e.Tombstone.Target.Equal(large) || e.Tombstone.ExpirationPolicy != object.TTL(24*time.Hour) {
 		t.Fatalf("tombstone after reopen: %+v, %v", e, err)
 	}
 	got, gotMD := readAll(t, b.LongTerm(), large)
@@ -139,7 +140,7 @@ func TestBackend_Reopen_PersistsEverything(t *testing.T) {
 		!g.Change.CleanupAfter.Equal(created.Add(time.Hour)) {
 		t.Fatalf("log entry after reopen: %+v", g)
 	}
-	if ce, err := b.LongTerm().CompleteMultipart(ctx, mp, uploadID, []driver.CompletedPart{{PartNumber: 2, ETag: etag}}); err != nil || ce != nil {
+	if ce, err := b.LongTerm().CompleteMultipart(ctx, mp, uploadID, []object.CompletedPart{{PartNumber: 2, ETag: etag}}); err != nil || ce != nil {
 		t.Fatalf("Complete after reopen: %v, %v", ce, err)
 	}
 	if got, _ := readAll(t, b.LongTerm(), mp); string(got) != "part2" {
@@ -178,7 +179,7 @@ func TestBackend_GroupCommit_ConcurrentWritesShareCommits(t *testing.T) {
 			for i := range perWriter {
 				id := testID(fmt.Sprintf("w%02d/%03d", w, i))
 				p := append([]byte(id.Key), payload...)
-				if ts, err := hv.PutNonTombstone(ctx, id, driver.Metadata{Size: int64(len(p))}, p); err != nil || ts != nil {
+				if ts, err := hv.PutNonTombstone(ctx, id, object.Metadata{Size: int64(len(p))}, p); err != nil || ts != nil {
 					errs <- fmt.Errorf("put %s: %v, %v", id.Key, ts, err)
 					return
 				}
@@ -245,7 +246,7 @@ func TestBackend_GroupCommit_FailingWriteDoesNotFailOthers(t *testing.T) {
 		if i == 8 {
 			id = bad
 		}
-		_, results[i] = b.HighVolume().PutNonTombstone(ctx, id, driver.Metadata{}, []byte("v"))
+		_, results[i] = b.HighVolume().PutNonTombstone(ctx, id, object.Metadata{}, []byte("v"))
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -277,8 +278,8 @@ func TestBackend_Sweep_RemovesExpiredRowsAndBlobs(t *testing.T) {
 	b := openTest(t, &Options{Now: clk.Now, SweepBatch: 3})
 	hv, lt := b.HighVolume(), b.LongTerm()
 	ctx := t.Context()
-	ttl := func(d time.Duration) driver.Metadata {
-		return driver.Metadata{ExpirationPolicy: driver.TTL(d), TimeExpires: clk.Now().Add(d)}
+	ttl := func(d time.Duration) object.Metadata {
+		return object.Metadata{ExpirationPolicy: object.TTL(d), TimeExpires: clk.Now().Add(d)}
 	}
 	for i := range 7 {
 		if _, err := hv.PutNonTombstone(ctx, testID(fmt.Sprintf("short/%d", i)), ttl(time.Minute), []byte("s")); err != nil {
@@ -287,13 +288,13 @@ func TestBackend_Sweep_RemovesExpiredRowsAndBlobs(t *testing.T) {
 		putBlob(t, lt, testID(fmt.Sprintf("short/blob%d", i)), ttl(time.Minute), []byte("blob"))
 	}
 	if ok, err := hv.CompareAndWrite(ctx, testID("short/tomb"), nil, driver.Write{Kind: driver.WriteTombstone,
-		Tombstone: driver.Tombstone{Target: testID("short/blob0"), ExpirationPolicy: driver.TTL(time.Minute)}}); err != nil || !ok {
+		Tombstone: driver.Tombstone{Target: testID("short/blob0"), ExpirationPolicy: object.TTL(time.Minute)}}); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	if _, err := hv.PutNonTombstone(ctx, testID("long"), ttl(time.Hour), []byte("l")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := hv.PutNonTombstone(ctx, testID("manual"), driver.Metadata{}, []byte("m")); err != nil {
+	if _, err := hv.PutNonTombstone(ctx, testID("manual"), object.Metadata{}, []byte("m")); err != nil {
 		t.Fatal(err)
 	}
 	putBlob(t, lt, testID("long/blob"), ttl(time.Hour), []byte("blob"))
@@ -306,7 +307,7 @@ func TestBackend_Sweep_RemovesExpiredRowsAndBlobs(t *testing.T) {
 		t.Fatalf("Sweep before expiry: %+v, %v", st, err)
 	}
 	clk.Add(2 * time.Minute)
-	if _, err := hv.PutNonTombstone(ctx, testID("rewritten"), driver.Metadata{}, []byte("new")); err != nil {
+	if _, err := hv.PutNonTombstone(ctx, testID("rewritten"), object.Metadata{}, []byte("new")); err != nil {
 		t.Fatal(err)
 	}
 	st, err := b.Sweep(ctx)
@@ -330,7 +331,7 @@ func TestBackend_Sweeper_RunsInBackground(t *testing.T) {
 	clk := newClock()
 	b := openTest(t, &Options{Now: clk.Now, SweepInterval: 10 * time.Millisecond})
 	ctx := t.Context()
-	md := driver.Metadata{ExpirationPolicy: driver.TTL(time.Minute), TimeExpires: clk.Now().Add(time.Minute)}
+	md := object.Metadata{ExpirationPolicy: object.TTL(time.Minute), TimeExpires: clk.Now().Add(time.Minute)}
 	if _, err := b.HighVolume().PutNonTombstone(ctx, testID("r"), md, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +388,7 @@ func TestBackend_Sweep_RemovesAbandonedUploads(t *testing.T) {
 	b := openTest(t, &Options{Now: clk.Now})
 	lt := b.LongTerm()
 	ctx := t.Context()
-	old, err := lt.InitiateMultipart(ctx, testID("old"), driver.Metadata{})
+	old, err := lt.InitiateMultipart(ctx, testID("old"), object.Metadata{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +401,7 @@ func TestBackend_Sweep_RemovesAbandonedUploads(t *testing.T) {
 	if st, err := b.Sweep(ctx); err != nil || st.Uploads != 1 {
 		t.Fatalf("Sweep: %+v, %v; want 1 upload removed", st, err)
 	}
-	fresh, err := lt.InitiateMultipart(ctx, testID("fresh"), driver.Metadata{})
+	fresh, err := lt.InitiateMultipart(ctx, testID("fresh"), object.Metadata{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +411,7 @@ func TestBackend_Sweep_RemovesAbandonedUploads(t *testing.T) {
 	if ids, err := lt.Uploads(); err != nil || len(ids) != 1 || ids[0] != fresh {
 		t.Fatalf("uploads after sweep: %v, %v", ids, err)
 	}
-	if _, err := lt.ListParts(ctx, testID("old"), old, 0, 0); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := lt.ListParts(ctx, testID("old"), old, 0, 0); !errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("swept upload still listed: %v", err)
 	}
 }

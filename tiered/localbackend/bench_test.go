@@ -7,9 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/stratastore/strata/tiered/object"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/stratastore/strata/tiered/driver"
 )
 
 const benchValue = 4 << 10
@@ -63,7 +62,7 @@ func BenchmarkSmallPut(b *testing.B) {
 		hv := openTest(b, nil).HighVolume()
 		b.SetBytes(benchValue)
 		for i := 0; b.Loop(); i++ {
-			if _, err := hv.PutNonTombstone(b.Context(), testID(benchKey(int64(i))), driver.Metadata{}, val); err != nil {
+			if _, err := hv.PutNonTombstone(b.Context(), testID(benchKey(int64(i))), object.Metadata{}, val); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -98,7 +97,7 @@ func BenchmarkSmallPut(b *testing.B) {
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := hv.PutNonTombstone(b.Context(), testID(benchKey(n.Add(1))), driver.Metadata{}, val); err != nil {
+				if _, err := hv.PutNonTombstone(b.Context(), testID(benchKey(n.Add(1))), object.Metadata{}, val); err != nil {
 					b.Error(err)
 					return
 				}
@@ -145,7 +144,7 @@ func BenchmarkSmallGet(b *testing.B) {
 		for w := range int64(32) {
 			wg.Go(func() {
 				for i := w; i < keys; i += 32 {
-					if _, err := hv.PutNonTombstone(b.Context(), testID(benchKey(i)), driver.Metadata{}, val); err != nil {
+					if _, err := hv.PutNonTombstone(b.Context(), testID(benchKey(i)), object.Metadata{}, val); err != nil {
 						b.Error(err)
 						return
 					}

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // ChangeLog is the change log in bbolt bucket "changelog", one JSON record per change id.
@@ -73,17 +74,17 @@ func decodeLogEntry(id, v []byte) (driver.LogEntry, error) {
 	}
 	e := driver.LogEntry{ID: driver.ChangeID(id), Phase: r.Phase, Owner: r.Owner, Heartbeat: r.Heartbeat}
 	var err error
-	if e.Change.ID, err = driver.ParseStoragePath(r.ID); err != nil {
+	if e.Change.ID, err = object.ParseStoragePath(r.ID); err != nil {
 		return driver.LogEntry{}, fmt.Errorf("%w: change %s: %v", errCorrupt, id, err)
 	}
 	for _, f := range []struct {
 		path string
-		dst  **driver.ObjectID
+		dst  **object.ID
 	}{{r.New, &e.Change.New}, {r.Old, &e.Change.Old}} {
 		if f.path == "" {
 			continue
 		}
-		oid, err := driver.ParseStoragePath(f.path)
+		oid, err := object.ParseStoragePath(f.path)
 		if err != nil {
 			return driver.LogEntry{}, fmt.Errorf("%w: change %s: %v", errCorrupt, id, err)
 		}
@@ -110,7 +111,7 @@ func sameLease(cur driver.LogEntry, prev driver.Lease) bool {
 // nothing and returns ErrConflict.
 func (l *ChangeLog) Record(ctx context.Context, e driver.LogEntry) error {
 	if e.ID == "" {
-		return fmt.Errorf("%w: empty change id", driver.ErrInvalidArgument)
+		return object.Invalidf("empty change id")
 	}
 	v, err := encodeLogEntry(e)
 	if err != nil {
@@ -126,7 +127,7 @@ func (l *ChangeLog) Record(ctx context.Context, e driver.LogEntry) error {
 				return err
 			}
 			if cur.Owner != e.Owner {
-				outcome = fmt.Errorf("%w: held by %q", driver.ErrConflict, cur.Owner)
+				outcome = fmt.Errorf("%w: held by %q", object.ErrConflict, cur.Owner)
 				return nil
 			}
 		}
@@ -161,7 +162,7 @@ func (l *ChangeLog) Get(ctx context.Context, id driver.ChangeID) (driver.LogEntr
 		return err
 	})
 	if err == nil && !found {
-		err = driver.ErrNotFound
+		err = object.ErrNotFound
 	}
 	if err != nil {
 		return driver.LogEntry{}, fmt.Errorf("localbackend: get change %s: %w", id, err)
@@ -173,7 +174,7 @@ func (l *ChangeLog) Get(ctx context.Context, id driver.ChangeID) (driver.LogEntr
 // prev (see sameLease): ErrConflict if it does not, ErrNotFound if the entry is gone.
 func (l *ChangeLog) Update(ctx context.Context, e driver.LogEntry, prev driver.Lease) error {
 	if e.ID == "" {
-		return fmt.Errorf("%w: empty change id", driver.ErrInvalidArgument)
+		return object.Invalidf("empty change id")
 	}
 	v, err := encodeLogEntry(e)
 	if err != nil {
@@ -185,7 +186,7 @@ func (l *ChangeLog) Update(ctx context.Context, e driver.LogEntry, prev driver.L
 		bk := tx.Bucket([]byte(bucketLog))
 		old := bk.Get([]byte(e.ID))
 		if old == nil {
-			outcome = driver.ErrNotFound
+			outcome = object.ErrNotFound
 			return nil
 		}
 		cur, err := decodeLogEntry([]byte(e.ID), old)
@@ -193,7 +194,7 @@ func (l *ChangeLog) Update(ctx context.Context, e driver.LogEntry, prev driver.L
 			return err
 		}
 		if !sameLease(cur, prev) {
-			outcome = fmt.Errorf("%w: held by %q since %s, not %q since %s", driver.ErrConflict,
+			outcome = fmt.Errorf("%w: held by %q since %s, not %q since %s", object.ErrConflict,
 				cur.Owner, cur.Heartbeat.Format(time.RFC3339Nano), prev.Owner, prev.Heartbeat.Format(time.RFC3339Nano))
 			return nil
 		}
@@ -217,7 +218,7 @@ func (l *ChangeLog) Refresh(ctx context.Context, id driver.ChangeID, owner strin
 		bk := tx.Bucket([]byte(bucketLog))
 		v := bk.Get([]byte(id))
 		if v == nil {
-			outcome = driver.ErrNotFound
+			outcome = object.ErrNotFound
 			return nil
 		}
 		var r logRecord
@@ -225,7 +226,7 @@ func (l *ChangeLog) Refresh(ctx context.Context, id driver.ChangeID, owner strin
 			return fmt.Errorf("%w: change %s: %v", errCorrupt, id, err)
 		}
 		if r.Owner != owner {
-			outcome = driver.ErrConflict
+			outcome = object.ErrConflict
 			return nil
 		}
 		r.Heartbeat = heartbeat.UTC()
@@ -260,7 +261,7 @@ func (l *ChangeLog) Remove(ctx context.Context, id driver.ChangeID) error {
 // owner with heartbeat c.Now, in the same transaction.
 func (l *ChangeLog) ClaimStale(ctx context.Context, c driver.Claim) ([]driver.LogEntry, error) {
 	if c.Limit < 1 {
-		return nil, fmt.Errorf("%w: claim limit %d < 1", driver.ErrInvalidArgument, c.Limit)
+		return nil, object.Invalidf("claim limit %d < 1", c.Limit)
 	}
 	var claimed []driver.LogEntry
 	err := l.b.update(ctx, func(tx *bolt.Tx) error {

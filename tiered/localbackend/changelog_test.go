@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestChangeLog_Claim_IsDurableAcrossReopen(t *testing.T) {
@@ -43,7 +44,7 @@ func TestChangeLog_Claim_IsDurableAcrossReopen(t *testing.T) {
 	}
 	defer b.Close()
 	cl := b.ChangeLog()
-	if err := cl.Refresh(ctx, "0190-a", "crashed", now); !errors.Is(err, driver.ErrConflict) {
+	if err := cl.Refresh(ctx, "0190-a", "crashed", now); !errors.Is(err, object.ErrConflict) {
 		t.Fatalf("Refresh by the old owner after reopen: %v, want ErrConflict", err)
 	}
 	if err := cl.Refresh(ctx, "0190-a", "recoverer", now.Add(time.Second)); err != nil {
@@ -52,14 +53,14 @@ func TestChangeLog_Claim_IsDurableAcrossReopen(t *testing.T) {
 	if err := cl.Refresh(ctx, "0190-c", "crashed", now); err != nil {
 		t.Fatalf("Refresh of the unclaimed entry: %v", err)
 	}
-	if err := cl.Refresh(ctx, "0190-z", "x", now); !errors.Is(err, driver.ErrNotFound) {
+	if err := cl.Refresh(ctx, "0190-z", "x", now); !errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("Refresh of a missing entry: %v, want ErrNotFound", err)
 	}
 	// Nothing is stale any more.
 	if got, err := cl.ClaimStale(ctx, driver.Claim{Owner: "r2", Now: now, StaleBefore: now.Add(-time.Minute), Limit: 10}); err != nil || len(got) != 0 {
 		t.Fatalf("second ClaimStale: %+v, %v; want none", got, err)
 	}
-	if _, err := cl.ClaimStale(ctx, driver.Claim{Owner: "r2", Now: now, StaleBefore: now, Limit: 0}); !errors.Is(err, driver.ErrInvalidArgument) {
+	if _, err := cl.ClaimStale(ctx, driver.Claim{Owner: "r2", Now: now, StaleBefore: now, Limit: 0}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Fatalf("ClaimStale with Limit 0: %v, want ErrInvalidArgument", err)
 	}
 }
@@ -103,7 +104,7 @@ func TestChangeLog_OldRecord_DecodesAsRecorded(t *testing.T) {
 		t.Errorf("encoding of a recorded entry changed:\n got %s\nwant %s", v, oldLogRecord)
 	}
 	// Every operation accepts the old record.
-	if err := cl.Record(ctx, driver.LogEntry{ID: id, Owner: "someone-else", Change: want.Change}); !errors.Is(err, driver.ErrConflict) {
+	if err := cl.Record(ctx, driver.LogEntry{ID: id, Owner: "someone-else", Change: want.Change}); !errors.Is(err, object.ErrConflict) {
 		t.Errorf("Record over the old record by another owner: %v, want ErrConflict", err)
 	}
 	next := want
@@ -170,16 +171,16 @@ func TestChangeLog_UnknownPhase_Rejected(t *testing.T) {
 	e := driver.LogEntry{ID: "0190-x", Owner: "w", Heartbeat: time.Unix(1000, 0).UTC(), Change: driver.Change{ID: testID("k")}}
 	bad := e
 	bad.Phase = driver.PhaseSuperseded + 1
-	if err := cl.Record(ctx, bad); !errors.Is(err, driver.ErrInvalidArgument) {
+	if err := cl.Record(ctx, bad); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Fatalf("Record with phase %s: %v, want ErrInvalidArgument", bad.Phase, err)
 	}
-	if _, err := cl.Get(ctx, e.ID); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := cl.Get(ctx, e.ID); !errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("Get after a rejected Record: %v, want ErrNotFound", err)
 	}
 	if err := cl.Record(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.Update(ctx, bad, e.Lease()); !errors.Is(err, driver.ErrInvalidArgument) {
+	if err := cl.Update(ctx, bad, e.Lease()); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Fatalf("Update to phase %s: %v, want ErrInvalidArgument", bad.Phase, err)
 	}
 	if got, err := cl.Get(ctx, e.ID); err != nil || !reflect.DeepEqual(got, e) {

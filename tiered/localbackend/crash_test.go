@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // crashDirEnv makes TestHelperWriter act as the crash test's child writer process, and
@@ -100,7 +101,7 @@ func TestHelperWriter(t *testing.T) {
 				body.half = largeSize(v) / 2
 				body.stall = func() { say("stalled large %s %d", key, v) }
 			}
-			if err := b.LongTerm().Put(ctx, testID(key), driver.Metadata{ContentType: "application/x-crash"}, body); err != nil {
+			if err := b.LongTerm().Put(ctx, testID(key), object.Metadata{ContentType: "application/x-crash"}, body); err != nil {
 				fail(err)
 			}
 			say("done large %s %d", key, v)
@@ -111,7 +112,7 @@ func TestHelperWriter(t *testing.T) {
 		go func() {
 			for i := 0; ; i++ {
 				key := fmt.Sprintf("small/%d/%d", w, i)
-				if _, err := b.HighVolume().PutNonTombstone(ctx, testID(key), driver.Metadata{Size: 4096}, crashContent(key, 0, 4096)); err != nil {
+				if _, err := b.HighVolume().PutNonTombstone(ctx, testID(key), object.Metadata{Size: 4096}, crashContent(key, 0, 4096)); err != nil {
 					fail(err)
 				}
 				say("done small %s", key)
@@ -122,7 +123,7 @@ func TestHelperWriter(t *testing.T) {
 	// Multipart parts.
 	go func() {
 		mp := testID("mp/rev")
-		up, err := b.LongTerm().InitiateMultipart(ctx, mp, driver.Metadata{})
+		up, err := b.LongTerm().InitiateMultipart(ctx, mp, object.Metadata{})
 		if err != nil {
 			fail(err)
 		}
@@ -275,7 +276,7 @@ wait:
 	}
 	visible := map[string]bool{}
 	for _, p := range keys {
-		id, err := driver.ParseStoragePath(p)
+		id, err := object.ParseStoragePath(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,13 +314,13 @@ wait:
 	for _, p := range pl.Parts {
 		listed[p.PartNumber] = p.ETag
 	}
-	var complete []driver.CompletedPart
+	var complete []object.CompletedPart
 	var want []byte
 	for n := 1; n <= len(parts); n++ {
 		if listed[n] != parts[n] {
 			t.Fatalf("part %d: listed ETag %q, acknowledged %q", n, listed[n], parts[n])
 		}
-		complete = append(complete, driver.CompletedPart{PartNumber: n, ETag: parts[n]})
+		complete = append(complete, object.CompletedPart{PartNumber: n, ETag: parts[n]})
 		want = append(want, crashContent("part", n, 1<<20)...)
 	}
 	if ce, err := b.LongTerm().CompleteMultipart(ctx, mp, uploadID, complete); err != nil || ce != nil {

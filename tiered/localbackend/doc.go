@@ -40,9 +40,9 @@
 //	u8  deadline present (0/1)
 //	i64 deadline, Unix seconds
 //	u32 deadline, nanoseconds
-//	object:    uvarint len, metadata JSON (driver.Metadata's objectstore form), payload
+//	object:    uvarint len, metadata JSON (object.Metadata's objectstore form), payload
 //	tombstone: uvarint len, target storage path; uvarint len, policy JSON
-//	           (driver.MarshalPolicyJSON)
+//	           (object.MarshalPolicyJSON)
 //
 // The deadline is the object's TimeExpires (TTL/TTI) or the tombstone's Expires (written
 // as now + policy duration); absent for Manual. A row whose deadline is before now is

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratastore/strata/tiered/object"
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/stratastore/strata/tiered/driver"
 )
 
 // fakeClock is a settable clock for Options.Now.
@@ -36,14 +35,14 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func testID(key string) driver.ObjectID {
-	return driver.NewObjectID("testing", []driver.Scope{{Name: "org", Value: "1"}}, key)
+func testID(key string) object.ID {
+	return object.NewID("testing", []object.Scope{{Name: "org", Value: "1"}}, key)
 }
 
 func ptr[T any](v T) *T { return &v }
 
 // readAll reads a long-term object fully.
-func readAll(t testing.TB, l *LongTerm, id driver.ObjectID) ([]byte, driver.Metadata) {
+func readAll(t testing.TB, l *LongTerm, id object.ID) ([]byte, object.Metadata) {
 	t.Helper()
 	o, err := l.Get(t.Context(), id, nil)
 	if err != nil {
@@ -58,7 +57,7 @@ func readAll(t testing.TB, l *LongTerm, id driver.ObjectID) ([]byte, driver.Meta
 }
 
 // putBlob stores payload as a long-term object.
-func putBlob(t testing.TB, l *LongTerm, id driver.ObjectID, md driver.Metadata, payload []byte) {
+func putBlob(t testing.TB, l *LongTerm, id object.ID, md object.Metadata, payload []byte) {
 	t.Helper()
 	if err := l.Put(t.Context(), id, md, bytes.NewReader(payload)); err != nil {
 		t.Fatalf("Put %s: %v", id, err)

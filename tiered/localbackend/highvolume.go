@@ -11,13 +11,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // HighVolume is the high-volume backend: one bbolt row per storage path, holding an inline
 // object or a redirect tombstone. Every write is one fsynced, group-committed transaction.
 type HighVolume struct {
 	b          *Backend
-	beforeBump atomic.Pointer[func(driver.ObjectID)]
+	beforeBump atomic.Pointer[func(object.ID)]
 }
 
 var _ driver.HighVolume = (*HighVolume)(nil)
@@ -28,7 +29,7 @@ func (h *HighVolume) Name() string { return "local-bbolt" }
 // SetBeforeBump installs fn (nil removes it) to be called after a read decided to bump a TTI
 // deadline and before the bump is written. It is the test seam of
 // backendtest.BumpInterceptor; fn runs outside every lock and transaction.
-func (h *HighVolume) SetBeforeBump(fn func(id driver.ObjectID)) {
+func (h *HighVolume) SetBeforeBump(fn func(id object.ID)) {
 	if fn == nil {
 		h.beforeBump.Store(nil)
 		return
@@ -89,11 +90,11 @@ func deleteRow(tx *bolt.Tx, key []byte, old *row) error {
 
 // tombstoneOf decodes a tombstone row into a value that does not alias bbolt memory.
 func tombstoneOf(r *row) (driver.Tombstone, error) {
-	target, err := driver.ParseStoragePath(r.target)
+	target, err := object.ParseStoragePath(r.target)
 	if err != nil {
 		return driver.Tombstone{}, fmt.Errorf("%w: tombstone target: %v", errCorrupt, err)
 	}
-	policy, err := driver.UnmarshalPolicyJSON(r.policy)
+	policy, err := object.UnmarshalPolicyJSON(r.policy)
 	if err != nil {
 		return driver.Tombstone{}, fmt.Errorf("%w: tombstone policy: %v", errCorrupt, err)
 	}
@@ -101,7 +102,7 @@ func tombstoneOf(r *row) (driver.Tombstone, error) {
 }
 
 // objectExpires is the deadline of an inline object: TimeExpires for TTL and TTI.
-func objectExpires(md driver.Metadata) time.Time {
+func objectExpires(md object.Metadata) time.Time {
 	if md.ExpirationPolicy.IsTimeout() {
 		return md.TimeExpires
 	}
@@ -109,17 +110,17 @@ func objectExpires(md driver.Metadata) time.Time {
 }
 
 // objectRow builds the row of an inline object.
-func objectRow(md driver.Metadata, payload []byte) (row, error) {
+func objectRow(md object.Metadata, payload []byte) (row, error) {
 	mdJSON, err := md.MarshalJSON()
 	if err != nil {
-		return row{}, fmt.Errorf("%w: metadata: %v", driver.ErrInvalidArgument, err)
+		return row{}, object.Invalidf("metadata: %v", err)
 	}
 	return row{kind: kindObject, expires: objectExpires(md), md: mdJSON, payload: payload}, nil
 }
 
 // tombstoneRow builds the row of a tombstone written at now.
 func tombstoneRow(t driver.Tombstone, now time.Time) row {
-	r := row{kind: kindTombstone, target: t.Target.StoragePath(), policy: driver.MarshalPolicyJSON(t.ExpirationPolicy)}
+	r := row{kind: kindTombstone, target: t.Target.StoragePath(), policy: object.MarshalPolicyJSON(t.ExpirationPolicy)}
 	if t.ExpirationPolicy.IsTimeout() {
 		r.expires = now.Add(t.ExpirationPolicy.Duration)
 	}
@@ -137,7 +138,7 @@ func liveRow(tx *bolt.Tx, key []byte, now time.Time) (row, bool, error) {
 
 // PutNonTombstone writes an inline object unless a live tombstone is at id, which it returns
 // instead, writing nothing.
-func (h *HighVolume) PutNonTombstone(ctx context.Context, id driver.ObjectID, md driver.Metadata, payload []byte) (*driver.Tombstone, error) {
+func (h *HighVolume) PutNonTombstone(ctx context.Context, id object.ID, md object.Metadata, payload []byte) (*driver.Tombstone, error) {
 	nr, err := objectRow(md, payload)
 	if err != nil {
 		return nil, err
@@ -172,17 +173,17 @@ func (h *HighVolume) PutNonTombstone(ctx context.Context, id driver.ObjectID, md
 }
 
 // GetTiered returns the live row at id with its payload, bumping a TTI deadline.
-func (h *HighVolume) GetTiered(ctx context.Context, id driver.ObjectID) (driver.Entry, error) {
+func (h *HighVolume) GetTiered(ctx context.Context, id object.ID) (driver.Entry, error) {
 	return h.get(ctx, id, true)
 }
 
 // GetTieredMetadata returns the live row at id without copying the payload, bumping a TTI
 // deadline.
-func (h *HighVolume) GetTieredMetadata(ctx context.Context, id driver.ObjectID) (driver.Entry, error) {
+func (h *HighVolume) GetTieredMetadata(ctx context.Context, id object.ID) (driver.Entry, error) {
 	return h.get(ctx, id, false)
 }
 
-func (h *HighVolume) get(ctx context.Context, id driver.ObjectID, withPayload bool) (driver.Entry, error) {
+func (h *HighVolume) get(ctx context.Context, id object.ID, withPayload bool) (driver.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.Entry{}, err
 	}
@@ -200,10 +201,10 @@ func (h *HighVolume) get(ctx context.Context, id driver.ObjectID, withPayload bo
 			return err
 		}
 		gen = r.gen
-		var policy driver.ExpirationPolicy
+		var policy object.ExpirationPolicy
 		switch r.kind {
 		case kindObject:
-			var md driver.Metadata
+			var md object.Metadata
 			if err := json.Unmarshal(r.md, &md); err != nil {
 				return fmt.Errorf("%w: metadata: %v", errCorrupt, err)
 			}
@@ -236,7 +237,7 @@ func (h *HighVolume) get(ctx context.Context, id driver.ObjectID, withPayload bo
 // generation gen (no write, swap or delete happened since the read) and is live; it never
 // moves a deadline backwards. Failures are logged, not returned: a read must not fail
 // because its bump did.
-func (h *HighVolume) bump(ctx context.Context, id driver.ObjectID, key []byte, gen uint64, newExp, now time.Time) {
+func (h *HighVolume) bump(ctx context.Context, id object.ID, key []byte, gen uint64, newExp, now time.Time) {
 	if fn := h.beforeBump.Load(); fn != nil {
 		(*fn)(id)
 	}
@@ -249,7 +250,7 @@ func (h *HighVolume) bump(ctx context.Context, id driver.ObjectID, key []byte, g
 		nr := r
 		nr.expires = newExp
 		if r.kind == kindObject {
-			var md driver.Metadata
+			var md object.Metadata
 			if err := json.Unmarshal(r.md, &md); err != nil {
 				return fmt.Errorf("%w: metadata: %v", errCorrupt, err)
 			}
@@ -267,7 +268,7 @@ func (h *HighVolume) bump(ctx context.Context, id driver.ObjectID, key []byte, g
 
 // DeleteNonTombstone deletes the row at id unless it is a live tombstone, which it returns
 // and leaves in place.
-func (h *HighVolume) DeleteNonTombstone(ctx context.Context, id driver.ObjectID) (*driver.Tombstone, error) {
+func (h *HighVolume) DeleteNonTombstone(ctx context.Context, id object.ID) (*driver.Tombstone, error) {
 	key := []byte(id.StoragePath())
 	now := h.b.now()
 	var found *driver.Tombstone
@@ -300,7 +301,7 @@ func (h *HighVolume) DeleteNonTombstone(ctx context.Context, id driver.ObjectID)
 // A set w.Deadline is checked against the backend's clock inside the write transaction,
 // after the committer picked it up: once the clock reads the deadline, the call fails with
 // ErrUnavailable and writes nothing, whatever the row holds.
-func (h *HighVolume) CompareAndWrite(ctx context.Context, id driver.ObjectID, current *driver.ObjectID, w driver.Write) (bool, error) {
+func (h *HighVolume) CompareAndWrite(ctx context.Context, id object.ID, current *object.ID, w driver.Write) (bool, error) {
 	key := []byte(id.StoragePath())
 	now := h.b.now()
 	var nr row
@@ -314,7 +315,7 @@ func (h *HighVolume) CompareAndWrite(ctx context.Context, id driver.ObjectID, cu
 		nr = tombstoneRow(w.Tombstone, now)
 	case driver.WriteDelete:
 	default:
-		return false, fmt.Errorf("%w: unknown write kind %d", driver.ErrInvalidArgument, w.Kind)
+		return false, object.Invalidf("unknown write kind %d", w.Kind)
 	}
 	var curPath, wantTarget string
 	if current != nil {
@@ -333,7 +334,7 @@ func (h *HighVolume) CompareAndWrite(ctx context.Context, id driver.ObjectID, cu
 		// wait behind a commit (and runs again if its group rolls back).
 		if !w.Deadline.IsZero() {
 			if t := h.b.now(); !t.Before(w.Deadline) {
-				late = fmt.Errorf("%w: past its deadline %s (now %s)", driver.ErrUnavailable,
+				late = fmt.Errorf("%w: past its deadline %s (now %s)", object.ErrUnavailable,
 					w.Deadline.UTC().Format(time.RFC3339Nano), t.UTC().Format(time.RFC3339Nano))
 				return nil
 			}

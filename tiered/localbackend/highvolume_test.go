@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestHighVolume_ExpiredRow_AbsentEverywhere(t *testing.T) {
@@ -16,12 +17,12 @@ func TestHighVolume_ExpiredRow_AbsentEverywhere(t *testing.T) {
 	hv := b.HighVolume()
 	ctx := t.Context()
 	obj, tomb := testID("obj"), testID("tomb")
-	md := driver.Metadata{ExpirationPolicy: driver.TTL(time.Minute), TimeExpires: clk.Now().Add(time.Minute), Size: 1}
+	md := object.Metadata{ExpirationPolicy: object.TTL(time.Minute), TimeExpires: clk.Now().Add(time.Minute), Size: 1}
 	if ts, err := hv.PutNonTombstone(ctx, obj, md, []byte("x")); err != nil || ts != nil {
 		t.Fatalf("PutNonTombstone: %v, %v", ts, err)
 	}
 	target := testID("tomb/rev1")
-	ok, err := hv.CompareAndWrite(ctx, tomb, nil, driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: target, ExpirationPolicy: driver.TTL(time.Minute)}})
+	ok, err := hv.CompareAndWrite(ctx, tomb, nil, driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: target, ExpirationPolicy: object.TTL(time.Minute)}})
 	if err != nil || !ok {
 		t.Fatalf("CompareAndWrite tombstone: %v, %v", ok, err)
 	}
@@ -31,7 +32,7 @@ func TestHighVolume_ExpiredRow_AbsentEverywhere(t *testing.T) {
 	}
 
 	clk.Add(time.Minute + time.Nanosecond)
-	for _, id := range []driver.ObjectID{obj, tomb} {
+	for _, id := range []object.ID{obj, tomb} {
 		e, err := hv.GetTiered(ctx, id)
 		if err != nil || e.Kind != driver.EntryNotFound {
 			t.Fatalf("GetTiered %s after expiry: %+v, %v", id.Key, e, err)
@@ -65,12 +66,12 @@ func TestHighVolume_TTIBump_IsDurableAndForwardOnly(t *testing.T) {
 	ctx := t.Context()
 	id := testID("tti")
 	exp0 := clk.Now().Add(time.Hour)
-	md := driver.Metadata{ExpirationPolicy: driver.TTI(time.Hour), TimeExpires: exp0, Size: 3}
+	md := object.Metadata{ExpirationPolicy: object.TTI(time.Hour), TimeExpires: exp0, Size: 3}
 	if _, err := hv.PutNonTombstone(ctx, id, md, []byte("abc")); err != nil {
 		t.Fatal(err)
 	}
 	bumps := 0
-	hv.SetBeforeBump(func(driver.ObjectID) { bumps++ })
+	hv.SetBeforeBump(func(object.ID) { bumps++ })
 	// Inside the debounce (15 min): no bump.
 	clk.Add(10 * time.Minute)
 	if e, err := hv.GetTiered(ctx, id); err != nil || !e.Metadata.TimeExpires.Equal(exp0) {
@@ -116,12 +117,12 @@ func TestHighVolume_TTIBump_LosesToConcurrentDelete(t *testing.T) {
 	hv := b.HighVolume()
 	ctx := t.Context()
 	id := testID("tti-del")
-	md := driver.Metadata{ExpirationPolicy: driver.TTI(time.Hour), TimeExpires: clk.Now().Add(time.Hour)}
+	md := object.Metadata{ExpirationPolicy: object.TTI(time.Hour), TimeExpires: clk.Now().Add(time.Hour)}
 	if _, err := hv.PutNonTombstone(ctx, id, md, []byte("abc")); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(30 * time.Minute)
-	hv.SetBeforeBump(func(id driver.ObjectID) {
+	hv.SetBeforeBump(func(id object.ID) {
 		if ts, err := hv.DeleteNonTombstone(ctx, id); err != nil || ts != nil {
 			t.Errorf("DeleteNonTombstone in seam: %v, %v", ts, err)
 		}
@@ -140,24 +141,24 @@ func TestHighVolume_TTIBump_LosesToConcurrentDelete(t *testing.T) {
 
 func TestHighVolume_CompareAndWrite_Matrix(t *testing.T) {
 	a, c := testID("k/rev-a"), testID("k/rev-c")
-	obj := driver.Write{Kind: driver.WriteObject, Metadata: driver.Metadata{Size: 1}, Payload: []byte("o")}
+	obj := driver.Write{Kind: driver.WriteObject, Metadata: object.Metadata{Size: 1}, Payload: []byte("o")}
 	tombA := driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: a}}
 	tombC := driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: c}}
 	del := driver.Write{Kind: driver.WriteDelete}
 	type state int
 	const (
 		absent state = iota
-		object
+		inline
 		tombstoneA
 	)
 	for _, tc := range []struct {
 		name    string
 		initial state
-		current *driver.ObjectID
+		current *object.ID
 		w       driver.Write
 		want    bool
 		after   driver.EntryKind
-		target  *driver.ObjectID
+		target  *object.ID
 	}{
 		{"absent, nil, tombstone", absent, nil, tombA, true, driver.EntryTombstone, &a},
 		{"absent, nil, object", absent, nil, obj, true, driver.EntryObject, nil},
@@ -166,9 +167,9 @@ func TestHighVolume_CompareAndWrite_Matrix(t *testing.T) {
 		{"absent, a, delete (already in target state)", absent, &a, del, true, driver.EntryNotFound, nil},
 		// The predicate fails, but the row already has no live tombstone: true, nothing written.
 		{"absent, a, object (no live tombstone)", absent, &a, obj, true, driver.EntryNotFound, nil},
-		{"object, nil, tombstone", object, nil, tombA, true, driver.EntryTombstone, &a},
-		{"object, nil, delete", object, nil, del, true, driver.EntryNotFound, nil},
-		{"object, a, tombstone c", object, &a, tombC, false, driver.EntryObject, nil},
+		{"object, nil, tombstone", inline, nil, tombA, true, driver.EntryTombstone, &a},
+		{"object, nil, delete", inline, nil, del, true, driver.EntryNotFound, nil},
+		{"object, a, tombstone c", inline, &a, tombC, false, driver.EntryObject, nil},
 		{"tombstone a, a, tombstone c", tombstoneA, &a, tombC, true, driver.EntryTombstone, &c},
 		{"tombstone a, a, object", tombstoneA, &a, obj, true, driver.EntryObject, nil},
 		{"tombstone a, a, delete", tombstoneA, &a, del, true, driver.EntryNotFound, nil},
@@ -183,8 +184,8 @@ func TestHighVolume_CompareAndWrite_Matrix(t *testing.T) {
 			ctx := t.Context()
 			id := testID("k")
 			switch tc.initial {
-			case object:
-				if _, err := hv.PutNonTombstone(ctx, id, driver.Metadata{Size: 1}, []byte("i")); err != nil {
+			case inline:
+				if _, err := hv.PutNonTombstone(ctx, id, object.Metadata{Size: 1}, []byte("i")); err != nil {
 					t.Fatal(err)
 				}
 			case tombstoneA:
@@ -219,9 +220,9 @@ func TestHighVolume_CompareAndWrite_DeadlineOnBackendClock(t *testing.T) {
 	ctx := t.Context()
 	id := testID("deadline")
 	target := testID("deadline/rev1")
-	w := driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: target, ExpirationPolicy: driver.TTL(time.Hour)}}
+	w := driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: target, ExpirationPolicy: object.TTL(time.Hour)}}
 	w.Deadline = clk.Now()
-	if ok, err := hv.CompareAndWrite(ctx, id, nil, w); !errors.Is(err, driver.ErrUnavailable) {
+	if ok, err := hv.CompareAndWrite(ctx, id, nil, w); !errors.Is(err, object.ErrUnavailable) {
 		t.Fatalf("CompareAndWrite at its deadline = %v, %v; want ErrUnavailable", ok, err)
 	}
 	if rows, index := rawCounts(t, b); rows != 0 || index != 0 {
@@ -238,7 +239,7 @@ func TestHighVolume_CompareAndWrite_DeadlineOnBackendClock(t *testing.T) {
 	late := func(int) { once.Do(func() { clk.Add(time.Minute) }) }
 	b.beforeCommit.Store(&late)
 	del := driver.Write{Kind: driver.WriteDelete, Deadline: clk.Now().Add(30 * time.Second)}
-	if ok, err := hv.CompareAndWrite(ctx, id, &target, del); !errors.Is(err, driver.ErrUnavailable) {
+	if ok, err := hv.CompareAndWrite(ctx, id, &target, del); !errors.Is(err, object.ErrUnavailable) {
 		t.Fatalf("delete whose deadline passed while queued = %v, %v; want ErrUnavailable", ok, err)
 	}
 	b.beforeCommit.Store(nil)

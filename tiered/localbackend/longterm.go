@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Blob file format (see doc.go).
@@ -33,7 +34,7 @@ const (
 // deadline) and the payload. It also implements driver.Multipart.
 type LongTerm struct {
 	b          *Backend
-	beforeBump atomic.Pointer[func(driver.ObjectID)]
+	beforeBump atomic.Pointer[func(object.ID)]
 }
 
 var (
@@ -47,7 +48,7 @@ func (l *LongTerm) Name() string { return "local-fs" }
 // SetBeforeBump installs fn (nil removes it) to be called after a Get or Head decided to
 // bump a TTI deadline and before the bump is written. It is a test seam for racing writes
 // against the bump; fn runs outside every lock.
-func (l *LongTerm) SetBeforeBump(fn func(id driver.ObjectID)) {
+func (l *LongTerm) SetBeforeBump(fn func(id object.ID)) {
 	if fn == nil {
 		l.beforeBump.Store(nil)
 		return
@@ -76,7 +77,7 @@ func blobHeader(path string, mdJSON []byte, expires time.Time) []byte {
 // blobInfo is a decoded blob header.
 type blobInfo struct {
 	path string
-	md   driver.Metadata // TimeExpires from the deadline field, Size from the file length
+	md   object.Metadata // TimeExpires from the deadline field, Size from the file length
 	off  int64           // offset of the payload
 }
 
@@ -191,14 +192,14 @@ func (l *LongTerm) checkOpen() error {
 
 // Put streams body into a temp file, fsyncs it and renames it over the object's file, so
 // the object appears whole or not at all, and only after body returned io.EOF.
-func (l *LongTerm) Put(ctx context.Context, id driver.ObjectID, md driver.Metadata, body io.Reader) error {
+func (l *LongTerm) Put(ctx context.Context, id object.ID, md object.Metadata, body io.Reader) error {
 	if err := l.put(ctx, id, md, body); err != nil {
 		return fmt.Errorf("localbackend: put blob %s: %w", id.StoragePath(), err)
 	}
 	return nil
 }
 
-func (l *LongTerm) put(ctx context.Context, id driver.ObjectID, md driver.Metadata, body io.Reader) error {
+func (l *LongTerm) put(ctx context.Context, id object.ID, md object.Metadata, body io.Reader) error {
 	if err := l.checkOpen(); err != nil {
 		return err
 	}
@@ -209,7 +210,7 @@ func (l *LongTerm) put(ctx context.Context, id driver.ObjectID, md driver.Metada
 	md.Size = -1 // recomputed from the file length on every read
 	mdJSON, err := md.MarshalJSON()
 	if err != nil {
-		return fmt.Errorf("%w: metadata: %v", driver.ErrInvalidArgument, err)
+		return object.Invalidf("metadata: %v", err)
 	}
 	t, err := l.createTemp("put")
 	if err != nil {
@@ -236,7 +237,7 @@ func (l *LongTerm) put(ctx context.Context, id driver.ObjectID, md driver.Metada
 }
 
 // open opens the live object at id for reading and in-place deadline updates.
-func (l *LongTerm) open(ctx context.Context, id driver.ObjectID) (*os.File, blobInfo, error) {
+func (l *LongTerm) open(ctx context.Context, id object.ID) (*os.File, blobInfo, error) {
 	if err := l.checkOpen(); err != nil {
 		return nil, blobInfo{}, err
 	}
@@ -247,7 +248,7 @@ func (l *LongTerm) open(ctx context.Context, id driver.ObjectID) (*os.File, blob
 	name, _ := l.blobName(p)
 	f, err := os.OpenFile(name, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, blobInfo{}, driver.ErrNotFound
+		return nil, blobInfo{}, object.ErrNotFound
 	}
 	if err != nil {
 		return nil, blobInfo{}, err
@@ -264,7 +265,7 @@ func (l *LongTerm) open(ctx context.Context, id driver.ObjectID) (*os.File, blob
 	now := l.b.now()
 	if info.md.Expired(now) {
 		f.Close()
-		return nil, blobInfo{}, driver.ErrNotFound
+		return nil, blobInfo{}, object.ErrNotFound
 	}
 	if next, ok := info.md.ExpirationPolicy.TTIBump(info.md.TimeExpires, now); ok {
 		if fn := l.beforeBump.Load(); fn != nil {
@@ -291,14 +292,14 @@ func (l *LongTerm) bump(ctx context.Context, f *os.File, p string, next time.Tim
 	}
 }
 
-// Get opens the object at id: ErrNotFound when missing or expired, *driver.RangeError for an
+// Get opens the object at id: ErrNotFound when missing or expired, *object.RangeError for an
 // unsatisfiable rng. It bumps a TTI deadline and returns the pre-bump metadata.
-func (l *LongTerm) Get(ctx context.Context, id driver.ObjectID, rng *driver.ByteRange) (*driver.Object, error) {
+func (l *LongTerm) Get(ctx context.Context, id object.ID, rng *object.ByteRange) (*object.Reader, error) {
 	f, info, err := l.open(ctx, id)
 	if err != nil {
 		return nil, l.wrapReadErr("get", id, err)
 	}
-	obj := &driver.Object{Metadata: info.md}
+	obj := &object.Reader{Metadata: info.md}
 	start, n := int64(0), info.md.Size
 	if rng != nil {
 		cr, err := rng.Resolve(info.md.Size)
@@ -314,18 +315,18 @@ func (l *LongTerm) Get(ctx context.Context, id driver.ObjectID, rng *driver.Byte
 }
 
 // Head returns the metadata of the object at id, bumping a TTI deadline.
-func (l *LongTerm) Head(ctx context.Context, id driver.ObjectID) (driver.Metadata, error) {
+func (l *LongTerm) Head(ctx context.Context, id object.ID) (object.Metadata, error) {
 	f, info, err := l.open(ctx, id)
 	if err != nil {
-		return driver.Metadata{}, l.wrapReadErr("head", id, err)
+		return object.Metadata{}, l.wrapReadErr("head", id, err)
 	}
 	f.Close()
 	return info.md, nil
 }
 
-func (l *LongTerm) wrapReadErr(op string, id driver.ObjectID, err error) error {
-	if errors.Is(err, driver.ErrNotFound) {
-		return driver.ErrNotFound
+func (l *LongTerm) wrapReadErr(op string, id object.ID, err error) error {
+	if errors.Is(err, object.ErrNotFound) {
+		return object.ErrNotFound
 	}
 	return fmt.Errorf("localbackend: %s blob %s: %w", op, id.StoragePath(), err)
 }
@@ -340,7 +341,7 @@ func (b *fileBody) Close() error { return b.f.Close() }
 
 // Delete removes the object at id; a missing object is not an error. The unlink is made
 // durable before Delete returns.
-func (l *LongTerm) Delete(ctx context.Context, id driver.ObjectID) error {
+func (l *LongTerm) Delete(ctx context.Context, id object.ID) error {
 	if err := l.checkOpen(); err != nil {
 		return err
 	}

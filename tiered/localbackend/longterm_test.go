@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/backendtest"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestLongTerm_FileFormat(t *testing.T) {
@@ -21,7 +21,7 @@ func TestLongTerm_FileFormat(t *testing.T) {
 	lt := b.LongTerm()
 	id := testID("fmt/object")
 	exp := time.Date(2031, 2, 3, 4, 5, 6, 7, time.UTC)
-	md := driver.Metadata{ExpirationPolicy: driver.TTL(time.Hour), TimeExpires: exp, ContentType: "text/plain", Size: 999}
+	md := object.Metadata{ExpirationPolicy: object.TTL(time.Hour), TimeExpires: exp, ContentType: "text/plain", Size: 999}
 	putBlob(t, lt, id, md, []byte("payload!"))
 
 	name, _ := lt.blobName(id.StoragePath())
@@ -58,14 +58,14 @@ func TestLongTerm_Put_FailedBody_KeepsPreviousAndLeavesNoTemp(t *testing.T) {
 	b := openTest(t, nil)
 	lt := b.LongTerm()
 	id := testID("overwrite")
-	putBlob(t, lt, id, driver.Metadata{ContentType: "text/v1"}, []byte("version one"))
+	putBlob(t, lt, id, object.Metadata{ContentType: "text/v1"}, []byte("version one"))
 
-	err := lt.Put(t.Context(), id, driver.Metadata{ContentType: "text/v2"}, backendtest.FailingReader(3<<20, backendtest.ErrInjected))
+	err := lt.Put(t.Context(), id, object.Metadata{ContentType: "text/v2"}, backendtest.FailingReader(3<<20, backendtest.ErrInjected))
 	if !errors.Is(err, backendtest.ErrInjected) {
 		t.Fatalf("Put with failing body: %v, want ErrInjected", err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	err = lt.Put(ctx, id, driver.Metadata{ContentType: "text/v3"}, backendtest.CancelReader(backendtest.RandomPayload(2<<20), 1<<20, cancel))
+	err = lt.Put(ctx, id, object.Metadata{ContentType: "text/v3"}, backendtest.CancelReader(backendtest.RandomPayload(2<<20), 1<<20, cancel))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Put with cancelled context: %v, want context.Canceled", err)
 	}
@@ -83,11 +83,11 @@ func TestLongTerm_LongSegmentAndPrefixObjects(t *testing.T) {
 	long := testID(strings.Repeat("s", 700)) // one segment far beyond NAME_MAX (255)
 	parent := testID("p/0190")
 	child := testID("p/0190/0191")
-	putBlob(t, lt, long, driver.Metadata{}, []byte("long"))
-	putBlob(t, lt, child, driver.Metadata{}, []byte("child"))
-	putBlob(t, lt, parent, driver.Metadata{}, []byte("parent"))
+	putBlob(t, lt, long, object.Metadata{}, []byte("long"))
+	putBlob(t, lt, child, object.Metadata{}, []byte("child"))
+	putBlob(t, lt, parent, object.Metadata{}, []byte("parent"))
 	for _, tc := range []struct {
-		id   driver.ObjectID
+		id   object.ID
 		want string
 	}{{long, "long"}, {parent, "parent"}, {child, "child"}} {
 		if got, _ := readAll(t, lt, tc.id); string(got) != tc.want {
@@ -118,8 +118,8 @@ func TestLongTerm_TTIBump_InPlace_NeverAltersReplacementOrResurrects(t *testing.
 	b := openTest(t, &Options{Now: clk.Now})
 	lt := b.LongTerm()
 	ctx := t.Context()
-	tti := func() driver.Metadata {
-		return driver.Metadata{ExpirationPolicy: driver.TTI(time.Hour), TimeExpires: clk.Now().Add(time.Hour)}
+	tti := func() object.Metadata {
+		return object.Metadata{ExpirationPolicy: object.TTI(time.Hour), TimeExpires: clk.Now().Add(time.Hour)}
 	}
 
 	// A plain bump: Get returns the pre-bump deadline, Head then shows the new one.
@@ -136,9 +136,9 @@ func TestLongTerm_TTIBump_InPlace_NeverAltersReplacementOrResurrects(t *testing.
 
 	// A bump racing an overwrite leaves the new object's deadline alone.
 	clk.Add(30 * time.Minute)
-	var replacement driver.Metadata
-	lt.SetBeforeBump(func(id driver.ObjectID) {
-		replacement = driver.Metadata{ExpirationPolicy: driver.TTI(2 * time.Hour), TimeExpires: clk.Now().Add(90 * time.Minute)}
+	var replacement object.Metadata
+	lt.SetBeforeBump(func(id object.ID) {
+		replacement = object.Metadata{ExpirationPolicy: object.TTI(2 * time.Hour), TimeExpires: clk.Now().Add(90 * time.Minute)}
 		if err := lt.Put(ctx, id, replacement, strings.NewReader("new")); err != nil {
 			t.Errorf("Put in seam: %v", err)
 		}
@@ -155,7 +155,7 @@ func TestLongTerm_TTIBump_InPlace_NeverAltersReplacementOrResurrects(t *testing.
 	del := testID("tti-del")
 	putBlob(t, lt, del, tti(), []byte("x"))
 	clk.Add(40 * time.Minute)
-	lt.SetBeforeBump(func(id driver.ObjectID) {
+	lt.SetBeforeBump(func(id object.ID) {
 		if err := lt.Delete(ctx, id); err != nil {
 			t.Errorf("Delete in seam: %v", err)
 		}
@@ -164,7 +164,7 @@ func TestLongTerm_TTIBump_InPlace_NeverAltersReplacementOrResurrects(t *testing.
 		t.Fatalf("Head that raced the delete: %v", err)
 	}
 	lt.SetBeforeBump(nil)
-	if _, err := lt.Head(ctx, del); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := lt.Head(ctx, del); !errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("after delete + bump: %v, want ErrNotFound", err)
 	}
 	keys, _ := lt.Keys()
@@ -179,16 +179,16 @@ func TestLongTerm_Get_RangeSeeksPastHeader(t *testing.T) {
 	lt := openTest(t, nil).LongTerm()
 	id := testID("range")
 	payload := backendtest.RandomPayload(1 << 20)
-	putBlob(t, lt, id, driver.Metadata{Custom: map[string]string{"pad": strings.Repeat("m", 5000)}}, payload)
+	putBlob(t, lt, id, object.Metadata{Custom: map[string]string{"pad": strings.Repeat("m", 5000)}}, payload)
 	for _, tc := range []struct {
-		rng        driver.ByteRange
+		rng        object.ByteRange
 		start, end int64
 	}{
-		{driver.Bounded(0, 0), 0, 0},
-		{driver.Bounded(100, 199), 100, 199},
-		{driver.From(1<<20 - 10), 1<<20 - 10, 1<<20 - 1},
-		{driver.Last(7), 1<<20 - 7, 1<<20 - 1},
-		{driver.Bounded(5, 1<<30), 5, 1<<20 - 1},
+		{object.Bounded(0, 0), 0, 0},
+		{object.Bounded(100, 199), 100, 199},
+		{object.From(1<<20 - 10), 1<<20 - 10, 1<<20 - 1},
+		{object.Last(7), 1<<20 - 7, 1<<20 - 1},
+		{object.Bounded(5, 1<<30), 5, 1<<20 - 1},
 	} {
 		o, err := lt.Get(t.Context(), id, &tc.rng)
 		if err != nil {

@@ -17,8 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Part file format (see doc.go).
@@ -50,17 +49,17 @@ func (l *LongTerm) uploadDir(uploadID string) (string, bool) {
 
 // loadUpload reads the upload's meta.json: ErrNotFound if the upload is unknown or belongs
 // to another object.
-func (l *LongTerm) loadUpload(id driver.ObjectID, uploadID string) (string, uploadMeta, error) {
+func (l *LongTerm) loadUpload(id object.ID, uploadID string) (string, uploadMeta, error) {
 	if err := l.checkOpen(); err != nil {
 		return "", uploadMeta{}, err
 	}
 	dir, ok := l.uploadDir(uploadID)
 	if !ok {
-		return "", uploadMeta{}, driver.ErrNotFound
+		return "", uploadMeta{}, object.ErrNotFound
 	}
 	b, err := os.ReadFile(filepath.Join(dir, uploadMetaFn))
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", uploadMeta{}, driver.ErrNotFound
+		return "", uploadMeta{}, object.ErrNotFound
 	}
 	if err != nil {
 		return "", uploadMeta{}, err
@@ -70,14 +69,14 @@ func (l *LongTerm) loadUpload(id driver.ObjectID, uploadID string) (string, uplo
 		return "", uploadMeta{}, fmt.Errorf("%w: upload %s: %v", errCorrupt, uploadID, err)
 	}
 	if m.Path != id.StoragePath() {
-		return "", uploadMeta{}, driver.ErrNotFound
+		return "", uploadMeta{}, object.ErrNotFound
 	}
 	return dir, m, nil
 }
 
 // InitiateMultipart creates the upload directory (built under tmp/ and renamed into
 // uploads/, so it appears whole) and returns its id, a UUIDv7.
-func (l *LongTerm) InitiateMultipart(ctx context.Context, id driver.ObjectID, md driver.Metadata) (string, error) {
+func (l *LongTerm) InitiateMultipart(ctx context.Context, id object.ID, md object.Metadata) (string, error) {
 	uploadID, err := l.initiate(ctx, id, md)
 	if err != nil {
 		return "", fmt.Errorf("localbackend: initiate multipart %s: %w", id.StoragePath(), err)
@@ -85,7 +84,7 @@ func (l *LongTerm) InitiateMultipart(ctx context.Context, id driver.ObjectID, md
 	return uploadID, nil
 }
 
-func (l *LongTerm) initiate(ctx context.Context, id driver.ObjectID, md driver.Metadata) (string, error) {
+func (l *LongTerm) initiate(ctx context.Context, id object.ID, md object.Metadata) (string, error) {
 	if err := l.checkOpen(); err != nil {
 		return "", err
 	}
@@ -95,7 +94,7 @@ func (l *LongTerm) initiate(ctx context.Context, id driver.ObjectID, md driver.M
 	md.Size = -1
 	mdJSON, err := md.MarshalJSON()
 	if err != nil {
-		return "", fmt.Errorf("%w: metadata: %v", driver.ErrInvalidArgument, err)
+		return "", object.Invalidf("metadata: %v", err)
 	}
 	meta, err := json.Marshal(uploadMeta{Path: id.StoragePath(), Metadata: mdJSON, Initiated: l.b.now().UTC()})
 	if err != nil {
@@ -157,7 +156,7 @@ func etagOf(sum []byte) string { return `"` + hex.EncodeToString(sum) + `"` }
 
 // UploadPart stores exactly size bytes of body as part partNumber, atomically replacing an
 // earlier part with that number, and returns its ETag, the quoted hex MD5 of the content.
-func (l *LongTerm) UploadPart(ctx context.Context, id driver.ObjectID, uploadID string, partNumber int, size int64, body io.Reader) (string, error) {
+func (l *LongTerm) UploadPart(ctx context.Context, id object.ID, uploadID string, partNumber int, size int64, body io.Reader) (string, error) {
 	etag, err := l.uploadPart(ctx, id, uploadID, partNumber, size, body)
 	if err != nil {
 		return "", fmt.Errorf("localbackend: upload part %d of %s: %w", partNumber, id.StoragePath(), err)
@@ -165,15 +164,15 @@ func (l *LongTerm) UploadPart(ctx context.Context, id driver.ObjectID, uploadID 
 	return etag, nil
 }
 
-func (l *LongTerm) uploadPart(ctx context.Context, id driver.ObjectID, uploadID string, partNumber int, size int64, body io.Reader) (string, error) {
-	if partNumber < driver.MinPartNumber || partNumber > driver.MaxPartNumber {
-		return "", fmt.Errorf("%w: part number %d outside %d..%d", driver.ErrInvalidArgument, partNumber, driver.MinPartNumber, driver.MaxPartNumber)
+func (l *LongTerm) uploadPart(ctx context.Context, id object.ID, uploadID string, partNumber int, size int64, body io.Reader) (string, error) {
+	if partNumber < object.MinPartNumber || partNumber > object.MaxPartNumber {
+		return "", object.Invalidf("part number %d outside %d..%d", partNumber, object.MinPartNumber, object.MaxPartNumber)
 	}
 	if size < 0 {
-		return "", fmt.Errorf("%w: negative part size %d", driver.ErrInvalidArgument, size)
+		return "", object.Invalidf("negative part size %d", size)
 	}
-	if size > driver.MaxPartSize {
-		return "", fmt.Errorf("%w: part of %d bytes exceeds %d", driver.ErrTooLarge, size, driver.MaxPartSize)
+	if size > object.MaxPartSize {
+		return "", fmt.Errorf("%w: part of %d bytes exceeds %d", object.ErrTooLarge, size, object.MaxPartSize)
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -198,11 +197,11 @@ func (l *LongTerm) uploadPart(ctx context.Context, id driver.ObjectID, uploadID 
 		return "", err
 	}
 	if n < size {
-		return "", fmt.Errorf("%w: part body has %d bytes, want %d", driver.ErrInvalidArgument, n, size)
+		return "", object.Invalidf("part body has %d bytes, want %d", n, size)
 	}
 	var extra [1]byte
 	if m, err := io.ReadFull(r, extra[:]); m > 0 {
-		return "", fmt.Errorf("%w: part body is longer than %d bytes", driver.ErrInvalidArgument, size)
+		return "", object.Invalidf("part body is longer than %d bytes", size)
 	} else if err != io.EOF {
 		return "", err
 	}
@@ -221,7 +220,7 @@ func (l *LongTerm) uploadPart(ctx context.Context, id driver.ObjectID, uploadID 
 	dst := filepath.Join(dir, partName(partNumber))
 	if err := os.Rename(t.f.Name(), dst); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", driver.ErrNotFound // aborted or completed meanwhile
+			return "", object.ErrNotFound // aborted or completed meanwhile
 		}
 		return "", err
 	}
@@ -245,7 +244,7 @@ func readPartHeader(f *os.File) (string, error) {
 func partNumbers(dir string) ([]int, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, driver.ErrNotFound
+		return nil, object.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
@@ -266,32 +265,32 @@ func partNumbers(dir string) ([]int, error) {
 
 // ListParts lists the parts with number > marker in ascending order, at most maxParts of
 // them (0: all).
-func (l *LongTerm) ListParts(ctx context.Context, id driver.ObjectID, uploadID string, maxParts, marker int) (driver.PartList, error) {
+func (l *LongTerm) ListParts(ctx context.Context, id object.ID, uploadID string, maxParts, marker int) (object.PartList, error) {
 	pl, err := l.listParts(ctx, id, uploadID, maxParts, marker)
 	if err != nil {
-		return driver.PartList{}, fmt.Errorf("localbackend: list parts of %s: %w", id.StoragePath(), err)
+		return object.PartList{}, fmt.Errorf("localbackend: list parts of %s: %w", id.StoragePath(), err)
 	}
 	return pl, nil
 }
 
-func (l *LongTerm) listParts(ctx context.Context, id driver.ObjectID, uploadID string, maxParts, marker int) (driver.PartList, error) {
+func (l *LongTerm) listParts(ctx context.Context, id object.ID, uploadID string, maxParts, marker int) (object.PartList, error) {
 	if maxParts < 0 || marker < 0 {
-		return driver.PartList{}, fmt.Errorf("%w: max parts %d, marker %d", driver.ErrInvalidArgument, maxParts, marker)
+		return object.PartList{}, object.Invalidf("max parts %d, marker %d", maxParts, marker)
 	}
 	if err := ctx.Err(); err != nil {
-		return driver.PartList{}, err
+		return object.PartList{}, err
 	}
 	dir, _, err := l.loadUpload(id, uploadID)
 	if err != nil {
-		return driver.PartList{}, err
+		return object.PartList{}, err
 	}
 	nums, err := partNumbers(dir)
 	if err != nil {
-		return driver.PartList{}, err
+		return object.PartList{}, err
 	}
 	i := sort.SearchInts(nums, marker+1)
 	nums = nums[i:]
-	var pl driver.PartList
+	var pl object.PartList
 	for _, n := range nums {
 		if maxParts > 0 && len(pl.Parts) == maxParts {
 			pl.IsTruncated = true
@@ -300,7 +299,7 @@ func (l *LongTerm) listParts(ctx context.Context, id driver.ObjectID, uploadID s
 		}
 		p, ok, err := statPart(filepath.Join(dir, partName(n)), n)
 		if err != nil {
-			return driver.PartList{}, err
+			return object.PartList{}, err
 		}
 		if ok {
 			pl.Parts = append(pl.Parts, p)
@@ -310,32 +309,32 @@ func (l *LongTerm) listParts(ctx context.Context, id driver.ObjectID, uploadID s
 }
 
 // statPart describes one part file; ok is false if it vanished.
-func statPart(name string, n int) (driver.Part, bool, error) {
+func statPart(name string, n int) (object.Part, bool, error) {
 	f, err := os.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return driver.Part{}, false, nil
+		return object.Part{}, false, nil
 	}
 	if err != nil {
-		return driver.Part{}, false, err
+		return object.Part{}, false, err
 	}
 	defer f.Close()
 	etag, err := readPartHeader(f)
 	if err != nil {
-		return driver.Part{}, false, err
+		return object.Part{}, false, err
 	}
 	st, err := f.Stat()
 	if err != nil {
-		return driver.Part{}, false, err
+		return object.Part{}, false, err
 	}
-	return driver.Part{PartNumber: n, ETag: etag, LastModified: st.ModTime().UTC(), Size: st.Size() - partHeaderLen}, true, nil
+	return object.Part{PartNumber: n, ETag: etag, LastModified: st.ModTime().UTC(), Size: st.Size() - partHeaderLen}, true, nil
 }
 
 // CompleteMultipart concatenates the listed parts (strictly ascending) into a temp file with
 // the initiate-time metadata, fsyncs it, renames it over the object's file and then removes
-// the upload. A missing part or ETag mismatch is a *driver.CompleteError with code
+// the upload. A missing part or ETag mismatch is a *object.CompleteError with code
 // "InvalidPart", a misordered list one with "InvalidPartOrder", and an empty list one with
 // "InvalidRequest"; the upload survives all of them.
-func (l *LongTerm) CompleteMultipart(ctx context.Context, id driver.ObjectID, uploadID string, parts []driver.CompletedPart) (*driver.CompleteError, error) {
+func (l *LongTerm) CompleteMultipart(ctx context.Context, id object.ID, uploadID string, parts []object.CompletedPart) (*object.CompleteError, error) {
 	ce, err := l.complete(ctx, id, uploadID, parts)
 	if err != nil {
 		return nil, fmt.Errorf("localbackend: complete multipart %s: %w", id.StoragePath(), err)
@@ -343,7 +342,7 @@ func (l *LongTerm) CompleteMultipart(ctx context.Context, id driver.ObjectID, up
 	return ce, nil
 }
 
-func (l *LongTerm) complete(ctx context.Context, id driver.ObjectID, uploadID string, parts []driver.CompletedPart) (*driver.CompleteError, error) {
+func (l *LongTerm) complete(ctx context.Context, id object.ID, uploadID string, parts []object.CompletedPart) (*object.CompleteError, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -352,11 +351,11 @@ func (l *LongTerm) complete(ctx context.Context, id driver.ObjectID, uploadID st
 		return nil, err
 	}
 	if len(parts) == 0 {
-		return &driver.CompleteError{Code: "InvalidRequest", Message: "no parts listed"}, nil
+		return &object.CompleteError{Code: "InvalidRequest", Message: "no parts listed"}, nil
 	}
 	for i := 1; i < len(parts); i++ {
 		if parts[i].PartNumber <= parts[i-1].PartNumber {
-			return &driver.CompleteError{Code: "InvalidPartOrder", Message: fmt.Sprintf(
+			return &object.CompleteError{Code: "InvalidPartOrder", Message: fmt.Sprintf(
 				"part %d listed after part %d: parts must be strictly ascending", parts[i].PartNumber, parts[i-1].PartNumber)}, nil
 		}
 	}
@@ -367,7 +366,7 @@ func (l *LongTerm) complete(ctx context.Context, id driver.ObjectID, uploadID st
 			return ce, err
 		}
 	}
-	var md driver.Metadata
+	var md object.Metadata
 	if err := json.Unmarshal(meta.Metadata, &md); err != nil {
 		return nil, fmt.Errorf("%w: upload metadata: %v", errCorrupt, err)
 	}
@@ -407,11 +406,11 @@ func (l *LongTerm) complete(ctx context.Context, id driver.ObjectID, uploadID st
 }
 
 // openPart opens part p of the upload in dir and checks its ETag; a missing part or a
-// mismatch is a *driver.CompleteError.
-func openPart(dir string, p driver.CompletedPart) (*os.File, *driver.CompleteError, error) {
+// mismatch is a *object.CompleteError.
+func openPart(dir string, p object.CompletedPart) (*os.File, *object.CompleteError, error) {
 	f, err := os.Open(filepath.Join(dir, partName(p.PartNumber)))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, &driver.CompleteError{Code: "InvalidPart", Message: fmt.Sprintf("part number %d was not uploaded", p.PartNumber)}, nil
+		return nil, &object.CompleteError{Code: "InvalidPart", Message: fmt.Sprintf("part number %d was not uploaded", p.PartNumber)}, nil
 	}
 	if err != nil {
 		return nil, nil, err
@@ -423,12 +422,12 @@ func openPart(dir string, p driver.CompletedPart) (*os.File, *driver.CompleteErr
 	}
 	if !equalETag(etag, p.ETag) {
 		f.Close()
-		return nil, &driver.CompleteError{Code: "InvalidPart", Message: fmt.Sprintf("etag mismatch for part %d: expected %s, got %s", p.PartNumber, etag, p.ETag)}, nil
+		return nil, &object.CompleteError{Code: "InvalidPart", Message: fmt.Sprintf("etag mismatch for part %d: expected %s, got %s", p.PartNumber, etag, p.ETag)}, nil
 	}
 	return f, nil, nil
 }
 
-func checkPart(dir string, p driver.CompletedPart) (*driver.CompleteError, error) {
+func checkPart(dir string, p object.CompletedPart) (*object.CompleteError, error) {
 	f, ce, err := openPart(dir, p)
 	if f != nil {
 		f.Close()
@@ -437,7 +436,7 @@ func checkPart(dir string, p driver.CompletedPart) (*driver.CompleteError, error
 }
 
 // copyPart appends the content of part p to dst.
-func (l *LongTerm) copyPart(ctx context.Context, dst *os.File, dir string, p driver.CompletedPart, buf []byte) (*driver.CompleteError, error) {
+func (l *LongTerm) copyPart(ctx context.Context, dst *os.File, dir string, p object.CompletedPart, buf []byte) (*object.CompleteError, error) {
 	f, ce, err := openPart(dir, p)
 	if ce != nil || err != nil {
 		return ce, err
@@ -477,12 +476,12 @@ func (l *LongTerm) removeUpload(ctx context.Context, uploadID string) error {
 
 // AbortMultipart deletes the upload and its parts. An unknown upload is not an error; an
 // upload of another object is ErrNotFound.
-func (l *LongTerm) AbortMultipart(ctx context.Context, id driver.ObjectID, uploadID string) error {
+func (l *LongTerm) AbortMultipart(ctx context.Context, id object.ID, uploadID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	_, _, err := l.loadUpload(id, uploadID)
-	if errors.Is(err, driver.ErrNotFound) {
+	if errors.Is(err, object.ErrNotFound) {
 		if dir, ok := l.uploadDir(uploadID); ok {
 			if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
 				return nil // already gone: idempotent

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/stratastore/strata/tiered/backendtest"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestMultipart_UploadPart_ETagIsQuotedMD5_FailureStoresNothing(t *testing.T) {
@@ -19,7 +19,7 @@ func TestMultipart_UploadPart_ETagIsQuotedMD5_FailureStoresNothing(t *testing.T)
 	lt := b.LongTerm()
 	ctx := t.Context()
 	id := testID("mp/rev")
-	up, err := lt.InitiateMultipart(ctx, id, driver.Metadata{})
+	up, err := lt.InitiateMultipart(ctx, id, object.Metadata{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +34,8 @@ func TestMultipart_UploadPart_ETagIsQuotedMD5_FailureStoresNothing(t *testing.T)
 		body string
 		want error
 	}{
-		{"short body", 6, "hello", driver.ErrInvalidArgument},
-		{"long body", 4, "hello", driver.ErrInvalidArgument},
+		{"short body", 6, "hello", object.ErrInvalidArgument},
+		{"long body", 4, "hello", object.ErrInvalidArgument},
 	} {
 		if _, err := lt.UploadPart(ctx, id, up, 1, tc.size, strings.NewReader(tc.body)); !errors.Is(err, tc.want) {
 			t.Fatalf("%s: %v, want %v", tc.name, err, tc.want)
@@ -57,7 +57,7 @@ func TestMultipart_Complete_ValidatesList_UploadSurvives(t *testing.T) {
 	lt := openTest(t, nil).LongTerm()
 	ctx := t.Context()
 	id := testID("mp/rev")
-	up, err := lt.InitiateMultipart(ctx, id, driver.Metadata{ContentType: "text/x-mp"})
+	up, err := lt.InitiateMultipart(ctx, id, object.Metadata{ContentType: "text/x-mp"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,14 +65,14 @@ func TestMultipart_Complete_ValidatesList_UploadSurvives(t *testing.T) {
 	e3, _ := lt.UploadPart(ctx, id, up, 3, 5, strings.NewReader("three"))
 	for _, tc := range []struct {
 		name  string
-		parts []driver.CompletedPart
+		parts []object.CompletedPart
 		code  string
 	}{
 		{"empty", nil, "InvalidRequest"},
-		{"descending", []driver.CompletedPart{{PartNumber: 3, ETag: e3}, {PartNumber: 1, ETag: e1}}, "InvalidPartOrder"},
-		{"duplicate", []driver.CompletedPart{{PartNumber: 1, ETag: e1}, {PartNumber: 1, ETag: e1}}, "InvalidPartOrder"},
-		{"missing", []driver.CompletedPart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: e1}}, "InvalidPart"},
-		{"etag mismatch", []driver.CompletedPart{{PartNumber: 1, ETag: e3}}, "InvalidPart"},
+		{"descending", []object.CompletedPart{{PartNumber: 3, ETag: e3}, {PartNumber: 1, ETag: e1}}, "InvalidPartOrder"},
+		{"duplicate", []object.CompletedPart{{PartNumber: 1, ETag: e1}, {PartNumber: 1, ETag: e1}}, "InvalidPartOrder"},
+		{"missing", []object.CompletedPart{{PartNumber: 1, ETag: e1}, {PartNumber: 2, ETag: e1}}, "InvalidPart"},
+		{"etag mismatch", []object.CompletedPart{{PartNumber: 1, ETag: e3}}, "InvalidPart"},
 	} {
 		ce, err := lt.CompleteMultipart(ctx, id, up, tc.parts)
 		if err != nil || ce == nil || ce.Code != tc.code {
@@ -80,7 +80,7 @@ func TestMultipart_Complete_ValidatesList_UploadSurvives(t *testing.T) {
 		}
 	}
 	// Unquoted ETags are accepted; parts not listed are dropped.
-	ce, err := lt.CompleteMultipart(ctx, id, up, []driver.CompletedPart{{PartNumber: 1, ETag: strings.Trim(e1, `"`)}, {PartNumber: 3, ETag: e3}})
+	ce, err := lt.CompleteMultipart(ctx, id, up, []object.CompletedPart{{PartNumber: 1, ETag: strings.Trim(e1, `"`)}, {PartNumber: 3, ETag: e3}})
 	if err != nil || ce != nil {
 		t.Fatalf("Complete: %+v, %v", ce, err)
 	}
@@ -91,7 +91,7 @@ func TestMultipart_Complete_ValidatesList_UploadSurvives(t *testing.T) {
 	if ups, err := lt.Uploads(); err != nil || len(ups) != 0 {
 		t.Fatalf("uploads after Complete: %v, %v", ups, err)
 	}
-	if _, err := lt.CompleteMultipart(ctx, id, up, []driver.CompletedPart{{PartNumber: 1, ETag: e1}}); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := lt.CompleteMultipart(ctx, id, up, []object.CompletedPart{{PartNumber: 1, ETag: e1}}); !errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("Complete retry: %v, want ErrNotFound", err)
 	}
 }
@@ -100,25 +100,25 @@ func TestMultipart_UnknownOrForeignUpload(t *testing.T) {
 	lt := openTest(t, nil).LongTerm()
 	ctx := t.Context()
 	id, other := testID("mp/a"), testID("mp/b")
-	up, err := lt.InitiateMultipart(ctx, id, driver.Metadata{})
+	up, err := lt.InitiateMultipart(ctx, id, object.Metadata{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"../../strata.db", "", "not-a-uuid", strings.ToUpper(up), "0190aaaa-0000-7000-8000-000000000001"} {
-		if _, err := lt.UploadPart(ctx, id, bad, 1, 1, strings.NewReader("x")); !errors.Is(err, driver.ErrNotFound) {
+		if _, err := lt.UploadPart(ctx, id, bad, 1, 1, strings.NewReader("x")); !errors.Is(err, object.ErrNotFound) {
 			t.Errorf("UploadPart(%q): %v, want ErrNotFound", bad, err)
 		}
 		if err := lt.AbortMultipart(ctx, id, bad); err != nil {
 			t.Errorf("AbortMultipart(%q): %v, want nil (idempotent)", bad, err)
 		}
 	}
-	if _, err := lt.ListParts(ctx, other, up, 0, 0); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := lt.ListParts(ctx, other, up, 0, 0); !errors.Is(err, object.ErrNotFound) {
 		t.Errorf("ListParts for another object: %v, want ErrNotFound", err)
 	}
-	if _, err := lt.CompleteMultipart(ctx, other, up, []driver.CompletedPart{{PartNumber: 1, ETag: "x"}}); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := lt.CompleteMultipart(ctx, other, up, []object.CompletedPart{{PartNumber: 1, ETag: "x"}}); !errors.Is(err, object.ErrNotFound) {
 		t.Errorf("Complete for another object: %v, want ErrNotFound", err)
 	}
-	if err := lt.AbortMultipart(ctx, other, up); !errors.Is(err, driver.ErrNotFound) {
+	if err := lt.AbortMultipart(ctx, other, up); !errors.Is(err, object.ErrNotFound) {
 		t.Errorf("Abort for another object: %v, want ErrNotFound", err)
 	}
 	if err := lt.AbortMultipart(ctx, id, up); err != nil {
@@ -130,7 +130,7 @@ func TestMultipart_UnknownOrForeignUpload(t *testing.T) {
 	if err := lt.AbortMultipart(ctx, id, up); err != nil {
 		t.Fatalf("second Abort: %v", err)
 	}
-	if _, err := lt.UploadPart(ctx, id, up, 1, 1, strings.NewReader("x")); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := lt.UploadPart(ctx, id, up, 1, 1, strings.NewReader("x")); !errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("UploadPart after Abort: %v", err)
 	}
 }
@@ -139,7 +139,7 @@ func TestMultipart_ListParts_Paging(t *testing.T) {
 	lt := openTest(t, nil).LongTerm()
 	ctx := t.Context()
 	id := testID("mp/paging")
-	up, err := lt.InitiateMultipart(ctx, id, driver.Metadata{})
+	up, err := lt.InitiateMultipart(ctx, id, object.Metadata{})
 	if err != nil {
 		t.Fatal(err)
 	}

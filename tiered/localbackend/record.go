@@ -29,7 +29,7 @@ type row struct {
 	payload []byte
 	// tombstone
 	target string // storage path of the long-term revision
-	policy []byte // policy JSON (driver.MarshalPolicyJSON)
+	policy []byte // policy JSON (object.MarshalPolicyJSON)
 }
 
 // live reports whether the row counts as present at now.

@@ -19,8 +19,8 @@ import (
 
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/backendtest"
-	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/localbackend"
+	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/tieredtest"
 )
 
@@ -126,7 +126,7 @@ func TestHelperStoreWriter(t *testing.T) {
 				r.stall = func() { say("STALL %s", key) }
 			}
 			say("BEGIN %s %s", key, digest(p))
-			if _, err := s.Put(ctx, id, driver.Metadata{}, r); err != nil {
+			if _, err := s.Put(ctx, id, object.Metadata{}, r); err != nil {
 				t.Fatal(err)
 			}
 			say("ACK %s %s", key, digest(p))
@@ -189,7 +189,7 @@ func TestKill9_StoreRecovers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var ids []driver.ObjectID
+			var ids []object.ID
 			for k := range storeKeys {
 				key := fmt.Sprintf("k%d", k)
 				id := backendtest.NewID(t, key)
@@ -199,7 +199,7 @@ func TestKill9_StoreRecovers(t *testing.T) {
 				switch {
 				case err == nil:
 					got = digest(p)
-				case !errors.Is(err, driver.ErrNotFound):
+				case !errors.Is(err, object.ErrNotFound):
 					t.Fatalf("%s: %v", key, err)
 				}
 				if got != acked[key] && got != inflight[key] {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // ChangeLog is an in-memory driver.ChangeLog. "Durable" here means: until the value is
@@ -52,12 +53,12 @@ func (c *ChangeLog) Record(ctx context.Context, e driver.LogEntry) error {
 		return err
 	}
 	if e.ID == "" {
-		return fmt.Errorf("%w: change id must be non-empty", driver.ErrInvalidArgument)
+		return object.Invalidf("change id must be non-empty")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.entries[e.ID]; ok && old.Owner != e.Owner {
-		return fmt.Errorf("%w: change %s is held by %q", driver.ErrConflict, e.ID, old.Owner)
+		return fmt.Errorf("%w: change %s is held by %q", object.ErrConflict, e.ID, old.Owner)
 	}
 	c.entries[e.ID] = cloneEntry(e)
 	return nil
@@ -72,7 +73,7 @@ func (c *ChangeLog) Get(ctx context.Context, id driver.ChangeID) (driver.LogEntr
 	defer c.mu.Unlock()
 	e, ok := c.entries[id]
 	if !ok {
-		return driver.LogEntry{}, fmt.Errorf("%w: change %s", driver.ErrNotFound, id)
+		return driver.LogEntry{}, fmt.Errorf("%w: change %s", object.ErrNotFound, id)
 	}
 	return cloneEntry(e), nil
 }
@@ -87,10 +88,10 @@ func (c *ChangeLog) Update(ctx context.Context, e driver.LogEntry, prev driver.L
 	defer c.mu.Unlock()
 	cur, ok := c.entries[e.ID]
 	if !ok {
-		return fmt.Errorf("%w: change %s", driver.ErrNotFound, e.ID)
+		return fmt.Errorf("%w: change %s", object.ErrNotFound, e.ID)
 	}
 	if cur.Owner != prev.Owner || (!prev.Heartbeat.IsZero() && cur.Heartbeat.UnixMilli() != prev.Heartbeat.UnixMilli()) {
-		return fmt.Errorf("%w: change %s is held by %q since %s, not %q since %s", driver.ErrConflict, e.ID,
+		return fmt.Errorf("%w: change %s is held by %q since %s, not %q since %s", object.ErrConflict, e.ID,
 			cur.Owner, cur.Heartbeat.Format(time.RFC3339Nano), prev.Owner, prev.Heartbeat.Format(time.RFC3339Nano))
 	}
 	c.entries[e.ID] = cloneEntry(e)
@@ -106,10 +107,10 @@ func (c *ChangeLog) Refresh(ctx context.Context, id driver.ChangeID, owner strin
 	defer c.mu.Unlock()
 	e, ok := c.entries[id]
 	if !ok {
-		return fmt.Errorf("%w: change %s", driver.ErrNotFound, id)
+		return fmt.Errorf("%w: change %s", object.ErrNotFound, id)
 	}
 	if e.Owner != owner {
-		return fmt.Errorf("%w: change %s is owned by %q, not %q", driver.ErrConflict, id, e.Owner, owner)
+		return fmt.Errorf("%w: change %s is owned by %q, not %q", object.ErrConflict, id, e.Owner, owner)
 	}
 	e.Heartbeat = heartbeat
 	c.entries[id] = e
@@ -134,7 +135,7 @@ func (c *ChangeLog) ClaimStale(ctx context.Context, cl driver.Claim) ([]driver.L
 		return nil, err
 	}
 	if cl.Limit < 1 {
-		return nil, fmt.Errorf("%w: claim limit %d is below 1", driver.ErrInvalidArgument, cl.Limit)
+		return nil, object.Invalidf("claim limit %d is below 1", cl.Limit)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"github.com/stratastore/strata/tiered/backendtest"
 	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestChangeLog_Entries_SortedCopies(t *testing.T) {
@@ -42,10 +43,10 @@ func TestChangeLog_Entries_SortedCopies(t *testing.T) {
 func TestChangeLog_InvalidArguments(t *testing.T) {
 	log := membackend.NewChangeLog(nil)
 	ctx := t.Context()
-	if err := log.Record(ctx, driver.LogEntry{}); !errors.Is(err, driver.ErrInvalidArgument) {
+	if err := log.Record(ctx, driver.LogEntry{}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("Record with an empty id: %v, want ErrInvalidArgument", err)
 	}
-	if _, err := log.ClaimStale(ctx, driver.Claim{Owner: "o", Now: time.Now(), StaleBefore: time.Now(), Limit: 0}); !errors.Is(err, driver.ErrInvalidArgument) {
+	if _, err := log.ClaimStale(ctx, driver.Claim{Owner: "o", Now: time.Now(), StaleBefore: time.Now(), Limit: 0}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("ClaimStale with limit 0: %v, want ErrInvalidArgument", err)
 	}
 	if n := len(log.Entries()); n != 0 {

@@ -9,7 +9,7 @@
 //     before the clock (Options.Now) is invisible to every read and predicate, while the
 //     raw row stays inspectable until it is overwritten or deleted, as in Bigtable before
 //     garbage collection.
-//   - A TTI read bumps the deadline per driver.ExpirationPolicy.TTIBump, conditionally: the
+//   - A TTI read bumps the deadline per object.ExpirationPolicy.TTIBump, conditionally: the
 //     bump applies only if the row still holds the version that was read. HighVolume exposes
 //     the gap between the decision and the bump through SetBeforeBump
 //     (backendtest.BumpInterceptor).

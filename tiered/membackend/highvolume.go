@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // HighVolume is an in-memory driver.HighVolume. The zero value is not usable; call
@@ -18,7 +19,7 @@ type HighVolume struct {
 	mu         sync.RWMutex    // reads share it; writes and bumps hold it alone
 	rows       map[string]*row // by storage path
 	version    uint64          // last version handed out
-	beforeBump func(driver.ObjectID)
+	beforeBump func(object.ID)
 }
 
 var _ driver.HighVolume = (*HighVolume)(nil)
@@ -27,7 +28,7 @@ var _ driver.HighVolume = (*HighVolume)(nil)
 type row struct {
 	version uint64
 	kind    driver.EntryKind // EntryObject or EntryTombstone
-	md      driver.Metadata
+	md      object.Metadata
 	payload []byte
 	tomb    driver.Tombstone
 }
@@ -75,7 +76,7 @@ func (h *HighVolume) Name() string { return Name }
 // SetBeforeBump installs fn to run after a read has decided to bump a TTI deadline and
 // before the bump is applied, without the backend's lock held (fn may call the backend).
 // nil removes it. It implements backendtest.BumpInterceptor.
-func (h *HighVolume) SetBeforeBump(fn func(id driver.ObjectID)) {
+func (h *HighVolume) SetBeforeBump(fn func(id object.ID)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.beforeBump = fn
@@ -83,7 +84,7 @@ func (h *HighVolume) SetBeforeBump(fn func(id driver.ObjectID)) {
 
 // Entry returns the raw row at id, expired or not, with its payload; ok is false when there
 // is no row. Expired rows stay until overwritten or deleted, as in Bigtable before GC.
-func (h *HighVolume) Entry(id driver.ObjectID) (e driver.Entry, ok bool) {
+func (h *HighVolume) Entry(id object.ID) (e driver.Entry, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.rows[id.StoragePath()]
@@ -115,7 +116,7 @@ func (h *HighVolume) nextVersion() uint64 {
 }
 
 // putObject replaces the row at key with an inline object. Callers hold h.mu.
-func (h *HighVolume) putObject(key string, md driver.Metadata, payload []byte) {
+func (h *HighVolume) putObject(key string, md object.Metadata, payload []byte) {
 	md = md.Clone()
 	md.Size = int64(len(payload))
 	p := slices.Clone(payload)
@@ -137,7 +138,7 @@ func (h *HighVolume) putTombstone(key string, t driver.Tombstone, now time.Time)
 }
 
 // PutNonTombstone writes an inline object unless a live tombstone is at id, which it returns.
-func (h *HighVolume) PutNonTombstone(ctx context.Context, id driver.ObjectID, md driver.Metadata, payload []byte) (*driver.Tombstone, error) {
+func (h *HighVolume) PutNonTombstone(ctx context.Context, id object.ID, md object.Metadata, payload []byte) (*driver.Tombstone, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -153,17 +154,17 @@ func (h *HighVolume) PutNonTombstone(ctx context.Context, id driver.ObjectID, md
 }
 
 // GetTiered returns the live row at id with its payload, bumping a due TTI deadline.
-func (h *HighVolume) GetTiered(ctx context.Context, id driver.ObjectID) (driver.Entry, error) {
+func (h *HighVolume) GetTiered(ctx context.Context, id object.ID) (driver.Entry, error) {
 	return h.get(ctx, id, true)
 }
 
 // GetTieredMetadata returns the live row at id without its payload, bumping a due TTI
 // deadline.
-func (h *HighVolume) GetTieredMetadata(ctx context.Context, id driver.ObjectID) (driver.Entry, error) {
+func (h *HighVolume) GetTieredMetadata(ctx context.Context, id object.ID) (driver.Entry, error) {
 	return h.get(ctx, id, false)
 }
 
-func (h *HighVolume) get(ctx context.Context, id driver.ObjectID, withPayload bool) (driver.Entry, error) {
+func (h *HighVolume) get(ctx context.Context, id object.ID, withPayload bool) (driver.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.Entry{}, err
 	}
@@ -214,7 +215,7 @@ func (r *row) dueBump(now time.Time) (time.Time, bool) {
 }
 
 // DeleteNonTombstone deletes the row at id unless it is a live tombstone, which it returns.
-func (h *HighVolume) DeleteNonTombstone(ctx context.Context, id driver.ObjectID) (*driver.Tombstone, error) {
+func (h *HighVolume) DeleteNonTombstone(ctx context.Context, id object.ID) (*driver.Tombstone, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -231,29 +232,29 @@ func (h *HighVolume) DeleteNonTombstone(ctx context.Context, id driver.ObjectID)
 
 // CompareAndWrite applies w if the row's redirect state matches current, or re-applies it
 // if the row is already in the state w produces; see driver.HighVolume.
-func (h *HighVolume) CompareAndWrite(ctx context.Context, id driver.ObjectID, current *driver.ObjectID, w driver.Write) (bool, error) {
+func (h *HighVolume) CompareAndWrite(ctx context.Context, id object.ID, current *object.ID, w driver.Write) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
 	switch w.Kind {
 	case driver.WriteObject, driver.WriteTombstone, driver.WriteDelete:
 	default:
-		return false, fmt.Errorf("%w: unknown write kind %d", driver.ErrInvalidArgument, w.Kind)
+		return false, object.Invalidf("unknown write kind %d", w.Kind)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	key := id.StoragePath()
 	now := h.now()
 	if !w.Deadline.IsZero() && !now.Before(w.Deadline) {
-		return false, fmt.Errorf("%w: compare-and-write past its deadline %s", driver.ErrUnavailable, w.Deadline.Format(time.RFC3339Nano))
+		return false, fmt.Errorf("%w: compare-and-write past its deadline %s", object.ErrUnavailable, w.Deadline.Format(time.RFC3339Nano))
 	}
 
 	// The redirect state: the target of a live tombstone, or nil.
-	var target *driver.ObjectID
+	var target *object.ID
 	if r := h.liveRow(key, now); r != nil && r.kind == driver.EntryTombstone {
 		target = &r.tomb.Target
 	}
-	matches := func(want *driver.ObjectID) bool {
+	matches := func(want *object.ID) bool {
 		if want == nil || target == nil {
 			return want == nil && target == nil
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/stratastore/strata/tiered/backendtest"
 	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // fakeClock is a settable clock for Options.Now.
@@ -35,12 +36,12 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func rev(id driver.ObjectID, n int) driver.ObjectID {
+func rev(id object.ID, n int) object.ID {
 	id.Key += "/rev-" + strconv.Itoa(n)
 	return id
 }
 
-func tombstoneWrite(target driver.ObjectID, p driver.ExpirationPolicy) driver.Write {
+func tombstoneWrite(target object.ID, p object.ExpirationPolicy) driver.Write {
 	return driver.Write{Kind: driver.WriteTombstone, Tombstone: driver.Tombstone{Target: target, ExpirationPolicy: p}}
 }
 
@@ -49,17 +50,17 @@ func TestHighVolume_Entry_ShowsExpiredRows(t *testing.T) {
 	hv := membackend.NewHighVolume(&membackend.Options{Now: clk.Now})
 	ctx := t.Context()
 	obj := backendtest.NewID(t, "obj")
-	md := driver.Metadata{ExpirationPolicy: driver.TTL(time.Minute), TimeExpires: clk.Now().Add(time.Minute)}
+	md := object.Metadata{ExpirationPolicy: object.TTL(time.Minute), TimeExpires: clk.Now().Add(time.Minute)}
 	if _, err := hv.PutNonTombstone(ctx, obj, md, []byte("payload")); err != nil {
 		t.Fatal(err)
 	}
 	tomb := backendtest.NewID(t, "tomb")
-	if ok, err := hv.CompareAndWrite(ctx, tomb, nil, tombstoneWrite(rev(tomb, 1), driver.TTL(time.Minute))); err != nil || !ok {
+	if ok, err := hv.CompareAndWrite(ctx, tomb, nil, tombstoneWrite(rev(tomb, 1), object.TTL(time.Minute))); err != nil || !ok {
 		t.Fatalf("CompareAndWrite = %v, %v", ok, err)
 	}
 	clk.Advance(time.Minute + time.Nanosecond)
 
-	for _, id := range []driver.ObjectID{obj, tomb} {
+	for _, id := range []object.ID{obj, tomb} {
 		if e, err := hv.GetTiered(ctx, id); err != nil || e.Kind != driver.EntryNotFound {
 			t.Errorf("GetTiered(%s) of an expired row = %v, %v; want EntryNotFound", id.Key, e.Kind, err)
 		}
@@ -100,7 +101,7 @@ func TestHighVolume_Size_IsPayloadLength(t *testing.T) {
 		{"empty", 5, nil},
 	} {
 		id := backendtest.NewID(t, tc.name)
-		if _, err := hv.PutNonTombstone(ctx, id, driver.Metadata{Size: tc.given}, tc.payload); err != nil {
+		if _, err := hv.PutNonTombstone(ctx, id, object.Metadata{Size: tc.given}, tc.payload); err != nil {
 			t.Fatal(err)
 		}
 		e, err := hv.GetTieredMetadata(ctx, id)
@@ -119,7 +120,7 @@ func TestHighVolume_TombstoneExpires_IsWriteTimePlusDuration(t *testing.T) {
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	// The caller's Expires is ignored: the backend computes it.
-	w := tombstoneWrite(rev(id, 1), driver.TTL(time.Hour))
+	w := tombstoneWrite(rev(id, 1), object.TTL(time.Hour))
 	w.Tombstone.Expires = clk.Now().Add(-time.Hour)
 	if ok, err := hv.CompareAndWrite(ctx, id, nil, w); err != nil || !ok {
 		t.Fatalf("CompareAndWrite = %v, %v", ok, err)
@@ -146,7 +147,7 @@ func TestHighVolume_CompareAndWrite_ReappliesObjectWhenNoTombstone(t *testing.T)
 	hv := membackend.NewHighVolume(nil)
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
-	if _, err := hv.PutNonTombstone(ctx, id, driver.Metadata{}, []byte("newer object")); err != nil {
+	if _, err := hv.PutNonTombstone(ctx, id, object.Metadata{}, []byte("newer object")); err != nil {
 		t.Fatal(err)
 	}
 	old := rev(id, 1)
@@ -163,7 +164,7 @@ func TestHighVolume_CompareAndWrite_UnknownKind(t *testing.T) {
 	hv := membackend.NewHighVolume(nil)
 	id := backendtest.NewID(t, "k")
 	ok, err := hv.CompareAndWrite(t.Context(), id, nil, driver.Write{Kind: 42})
-	if ok || !errors.Is(err, driver.ErrInvalidArgument) {
+	if ok || !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("CompareAndWrite with an unknown kind = %v, %v; want false, ErrInvalidArgument", ok, err)
 	}
 	if hv.Len() != 0 {
@@ -176,12 +177,12 @@ func TestHighVolume_TTIBump_ExactDeadline(t *testing.T) {
 	hv := membackend.NewHighVolume(&membackend.Options{Now: clk.Now})
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
-	md := driver.Metadata{ExpirationPolicy: driver.TTI(time.Hour), TimeExpires: clk.Now().Add(time.Hour)}
+	md := object.Metadata{ExpirationPolicy: object.TTI(time.Hour), TimeExpires: clk.Now().Add(time.Hour)}
 	if _, err := hv.PutNonTombstone(ctx, id, md, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	var bumps int
-	hv.SetBeforeBump(func(driver.ObjectID) { bumps++ })
+	hv.SetBeforeBump(func(object.ID) { bumps++ })
 	// Within the debounce (tti/4 = 15 min): no bump.
 	clk.Advance(15 * time.Minute)
 	if _, err := hv.GetTiered(ctx, id); err != nil {
@@ -206,12 +207,12 @@ func TestHighVolume_TTIBump_SkippedWhenRowExpiresBeforeBump(t *testing.T) {
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	deadline := clk.Now().Add(time.Minute)
-	md := driver.Metadata{ExpirationPolicy: driver.TTI(time.Hour), TimeExpires: deadline}
+	md := object.Metadata{ExpirationPolicy: object.TTI(time.Hour), TimeExpires: deadline}
 	if _, err := hv.PutNonTombstone(ctx, id, md, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	// The deadline passes between the read and the bump: the bump must not revive the row.
-	hv.SetBeforeBump(func(driver.ObjectID) { clk.Advance(2 * time.Minute) })
+	hv.SetBeforeBump(func(object.ID) { clk.Advance(2 * time.Minute) })
 	e, err := hv.GetTiered(ctx, id)
 	if err != nil || e.Kind != driver.EntryObject {
 		t.Fatalf("GetTiered = %v, %v; want the object as read", e.Kind, err)
@@ -230,7 +231,7 @@ func TestHighVolume_CancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	id := backendtest.NewID(t, "k")
-	if _, err := hv.PutNonTombstone(ctx, id, driver.Metadata{}, []byte("x")); !errors.Is(err, context.Canceled) {
+	if _, err := hv.PutNonTombstone(ctx, id, object.Metadata{}, []byte("x")); !errors.Is(err, context.Canceled) {
 		t.Errorf("PutNonTombstone: %v, want context.Canceled", err)
 	}
 	if _, err := hv.GetTiered(ctx, id); !errors.Is(err, context.Canceled) {
@@ -260,8 +261,8 @@ func TestHighVolume_ConcurrentMixedOps_ReadsNeverMixVersions(t *testing.T) {
 			for i := range ops {
 				id := backendtest.NewID(t, fmt.Sprintf("k%d", r.IntN(keys)))
 				marker := fmt.Sprintf("w%d-op%d", w, i)
-				md := driver.Metadata{
-					ExpirationPolicy: driver.TTI(time.Hour),
+				md := object.Metadata{
+					ExpirationPolicy: object.TTI(time.Hour),
 					TimeExpires:      clk.Now().Add(time.Minute), // always due for a bump
 					Custom:           map[string]string{"marker": marker},
 				}
@@ -270,7 +271,7 @@ func TestHighVolume_ConcurrentMixedOps_ReadsNeverMixVersions(t *testing.T) {
 				case 0:
 					_, err = hv.PutNonTombstone(ctx, id, md, []byte(marker))
 				case 1:
-					_, err = hv.CompareAndWrite(ctx, id, nil, tombstoneWrite(rev(id, i), driver.TTI(time.Hour)))
+					_, err = hv.CompareAndWrite(ctx, id, nil, tombstoneWrite(rev(id, i), object.TTI(time.Hour)))
 				case 2:
 					_, err = hv.DeleteNonTombstone(ctx, id)
 				case 3:
@@ -308,9 +309,9 @@ func TestHighVolume_CompareAndWrite_DeadlineOnBackendClock(t *testing.T) {
 	hv := membackend.NewHighVolume(&membackend.Options{Now: clk.Now})
 	ctx := t.Context()
 	id := backendtest.NewID(t, "deadline")
-	w := tombstoneWrite(rev(id, 1), driver.TTL(time.Hour))
+	w := tombstoneWrite(rev(id, 1), object.TTL(time.Hour))
 	w.Deadline = clk.Now()
-	if ok, err := hv.CompareAndWrite(ctx, id, nil, w); !errors.Is(err, driver.ErrUnavailable) {
+	if ok, err := hv.CompareAndWrite(ctx, id, nil, w); !errors.Is(err, object.ErrUnavailable) {
 		t.Fatalf("CompareAndWrite at its deadline = %v, %v; want ErrUnavailable", ok, err)
 	}
 	if _, ok := hv.Entry(id); ok {
@@ -323,7 +324,7 @@ func TestHighVolume_CompareAndWrite_DeadlineOnBackendClock(t *testing.T) {
 	clk.Advance(time.Nanosecond)
 	del := driver.Write{Kind: driver.WriteDelete, Deadline: w.Deadline}
 	target := rev(id, 1)
-	if ok, err := hv.CompareAndWrite(ctx, id, &target, del); !errors.Is(err, driver.ErrUnavailable) {
+	if ok, err := hv.CompareAndWrite(ctx, id, &target, del); !errors.Is(err, object.ErrUnavailable) {
 		t.Fatalf("delete once the clock reached its deadline = %v, %v; want ErrUnavailable", ok, err)
 	}
 	if e, ok := hv.Entry(id); !ok || e.Kind != driver.EntryTombstone {

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // LongTerm is an in-memory driver.Multipart (and so driver.LongTerm). The zero value is not
@@ -24,7 +25,7 @@ type LongTerm struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	objects map[string]*object // by storage path
+	objects map[string]*stored // by storage path
 	uploads map[string]*upload // by upload id
 }
 
@@ -33,14 +34,14 @@ var (
 	_ driver.Multipart = (*LongTerm)(nil)
 )
 
-type object struct {
-	md   driver.Metadata
+type stored struct {
+	md   object.Metadata
 	data []byte
 }
 
 type upload struct {
 	key   string // storage path of the final object
-	md    driver.Metadata
+	md    object.Metadata
 	parts map[int]*part
 }
 
@@ -52,7 +53,7 @@ type part struct {
 
 // NewLongTerm returns an empty backend.
 func NewLongTerm(opts *Options) *LongTerm {
-	return &LongTerm{now: opts.clock(), objects: map[string]*object{}, uploads: map[string]*upload{}}
+	return &LongTerm{now: opts.clock(), objects: map[string]*stored{}, uploads: map[string]*upload{}}
 }
 
 // Name returns "memory".
@@ -82,7 +83,7 @@ func (l *LongTerm) Uploads() int {
 
 // Put reads body to the end and then stores it at id in one step, so a failed or cancelled
 // body leaves any previous object untouched.
-func (l *LongTerm) Put(ctx context.Context, id driver.ObjectID, md driver.Metadata, body io.Reader) error {
+func (l *LongTerm) Put(ctx context.Context, id object.ID, md object.Metadata, body io.Reader) error {
 	data, err := readAll(ctx, body, -1)
 	if err != nil {
 		return err
@@ -91,17 +92,17 @@ func (l *LongTerm) Put(ctx context.Context, id driver.ObjectID, md driver.Metada
 	md.Size = int64(len(data))
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.objects[id.StoragePath()] = &object{md: md, data: data}
+	l.objects[id.StoragePath()] = &stored{md: md, data: data}
 	return nil
 }
 
 // liveObject returns the object at id if it is stored and not expired at now, bumping a due
 // TTI deadline. It returns the pre-bump metadata. Callers hold l.mu.
-func (l *LongTerm) liveObject(id driver.ObjectID) (*object, driver.Metadata, error) {
+func (l *LongTerm) liveObject(id object.ID) (*stored, object.Metadata, error) {
 	now := l.now()
 	o := l.objects[id.StoragePath()]
 	if o == nil || o.md.Expired(now) {
-		return nil, driver.Metadata{}, fmt.Errorf("%w: %s", driver.ErrNotFound, id)
+		return nil, object.Metadata{}, fmt.Errorf("%w: %s", object.ErrNotFound, id)
 	}
 	md := o.md.Clone()
 	// Under the lock the bump is atomic with the read, so it cannot revert a concurrent Put.
@@ -112,7 +113,7 @@ func (l *LongTerm) liveObject(id driver.ObjectID) (*object, driver.Metadata, err
 }
 
 // Get returns the object at id, or the range rng of it.
-func (l *LongTerm) Get(ctx context.Context, id driver.ObjectID, rng *driver.ByteRange) (*driver.Object, error) {
+func (l *LongTerm) Get(ctx context.Context, id object.ID, rng *object.ByteRange) (*object.Reader, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -123,7 +124,7 @@ func (l *LongTerm) Get(ctx context.Context, id driver.ObjectID, rng *driver.Byte
 		return nil, err
 	}
 	data := o.data
-	var cr *driver.ContentRange
+	var cr *object.ContentRange
 	if rng != nil {
 		r, err := rng.Resolve(int64(len(data)))
 		if err != nil {
@@ -134,13 +135,13 @@ func (l *LongTerm) Get(ctx context.Context, id driver.ObjectID, rng *driver.Byte
 	}
 	// Stored slices are never modified in place (a Put replaces the object), but copy anyway
 	// so that a caller writing into the body's buffer cannot reach the store.
-	return &driver.Object{Metadata: md, Range: cr, Body: io.NopCloser(bytes.NewReader(slices.Clone(data)))}, nil
+	return &object.Reader{Metadata: md, Range: cr, Body: io.NopCloser(bytes.NewReader(slices.Clone(data)))}, nil
 }
 
 // Head returns the metadata of the object at id.
-func (l *LongTerm) Head(ctx context.Context, id driver.ObjectID) (driver.Metadata, error) {
+func (l *LongTerm) Head(ctx context.Context, id object.ID) (object.Metadata, error) {
 	if err := ctx.Err(); err != nil {
-		return driver.Metadata{}, err
+		return object.Metadata{}, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -149,7 +150,7 @@ func (l *LongTerm) Head(ctx context.Context, id driver.ObjectID) (driver.Metadat
 }
 
 // Delete removes the object at id; a missing object is not an error.
-func (l *LongTerm) Delete(ctx context.Context, id driver.ObjectID) error {
+func (l *LongTerm) Delete(ctx context.Context, id object.ID) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -160,7 +161,7 @@ func (l *LongTerm) Delete(ctx context.Context, id driver.ObjectID) error {
 }
 
 // InitiateMultipart starts an upload of the object at id with metadata md.
-func (l *LongTerm) InitiateMultipart(ctx context.Context, id driver.ObjectID, md driver.Metadata) (string, error) {
+func (l *LongTerm) InitiateMultipart(ctx context.Context, id object.ID, md object.Metadata) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -172,10 +173,10 @@ func (l *LongTerm) InitiateMultipart(ctx context.Context, id driver.ObjectID, md
 }
 
 // upload returns the upload uploadID of the object at id. Callers hold l.mu.
-func (l *LongTerm) upload(id driver.ObjectID, uploadID string) (*upload, error) {
+func (l *LongTerm) upload(id object.ID, uploadID string) (*upload, error) {
 	u := l.uploads[uploadID]
 	if u == nil || u.key != id.StoragePath() {
-		return nil, fmt.Errorf("%w: upload %q of %s", driver.ErrNotFound, uploadID, id)
+		return nil, fmt.Errorf("%w: upload %q of %s", object.ErrNotFound, uploadID, id)
 	}
 	return u, nil
 }
@@ -187,18 +188,18 @@ func ETag(data []byte) string {
 }
 
 // UploadPart stores part partNumber of an upload; it must be exactly size bytes.
-func (l *LongTerm) UploadPart(ctx context.Context, id driver.ObjectID, uploadID string, partNumber int, size int64, body io.Reader) (string, error) {
+func (l *LongTerm) UploadPart(ctx context.Context, id object.ID, uploadID string, partNumber int, size int64, body io.Reader) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	if partNumber < driver.MinPartNumber || partNumber > driver.MaxPartNumber {
-		return "", fmt.Errorf("%w: part number %d is outside %d..%d", driver.ErrInvalidArgument, partNumber, driver.MinPartNumber, driver.MaxPartNumber)
+	if partNumber < object.MinPartNumber || partNumber > object.MaxPartNumber {
+		return "", object.Invalidf("part number %d is outside %d..%d", partNumber, object.MinPartNumber, object.MaxPartNumber)
 	}
 	if size < 0 {
-		return "", fmt.Errorf("%w: negative part size %d", driver.ErrInvalidArgument, size)
+		return "", object.Invalidf("negative part size %d", size)
 	}
-	if size > driver.MaxPartSize {
-		return "", fmt.Errorf("%w: part of %d bytes exceeds %d", driver.ErrTooLarge, size, driver.MaxPartSize)
+	if size > object.MaxPartSize {
+		return "", fmt.Errorf("%w: part of %d bytes exceeds %d", object.ErrTooLarge, size, object.MaxPartSize)
 	}
 	l.mu.Lock()
 	_, err := l.upload(id, uploadID)
@@ -213,9 +214,9 @@ func (l *LongTerm) UploadPart(ctx context.Context, id driver.ObjectID, uploadID 
 	}
 	if int64(len(data)) != size {
 		if int64(len(data)) > size {
-			return "", fmt.Errorf("%w: part body is longer than the declared %d bytes", driver.ErrInvalidArgument, size)
+			return "", object.Invalidf("part body is longer than the declared %d bytes", size)
 		}
-		return "", fmt.Errorf("%w: part body has %d bytes, declared %d", driver.ErrInvalidArgument, len(data), size)
+		return "", object.Invalidf("part body has %d bytes, declared %d", len(data), size)
 	}
 	etag := ETag(data)
 	l.mu.Lock()
@@ -230,20 +231,20 @@ func (l *LongTerm) UploadPart(ctx context.Context, id driver.ObjectID, uploadID 
 }
 
 // ListParts lists the parts numbered above marker, at most maxParts of them (0 = all).
-func (l *LongTerm) ListParts(ctx context.Context, id driver.ObjectID, uploadID string, maxParts, marker int) (driver.PartList, error) {
+func (l *LongTerm) ListParts(ctx context.Context, id object.ID, uploadID string, maxParts, marker int) (object.PartList, error) {
 	if err := ctx.Err(); err != nil {
-		return driver.PartList{}, err
+		return object.PartList{}, err
 	}
 	if maxParts < 0 {
-		return driver.PartList{}, fmt.Errorf("%w: negative maxParts %d", driver.ErrInvalidArgument, maxParts)
+		return object.PartList{}, object.Invalidf("negative maxParts %d", maxParts)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	u, err := l.upload(id, uploadID)
 	if err != nil {
-		return driver.PartList{}, err
+		return object.PartList{}, err
 	}
-	var list driver.PartList
+	var list object.PartList
 	for _, n := range slices.Sorted(maps.Keys(u.parts)) {
 		if n <= marker {
 			continue
@@ -253,7 +254,7 @@ func (l *LongTerm) ListParts(ctx context.Context, id driver.ObjectID, uploadID s
 			break
 		}
 		p := u.parts[n]
-		list.Parts = append(list.Parts, driver.Part{PartNumber: n, ETag: p.etag, LastModified: p.modified, Size: int64(len(p.data))})
+		list.Parts = append(list.Parts, object.Part{PartNumber: n, ETag: p.etag, LastModified: p.modified, Size: int64(len(p.data))})
 		list.NextPartNumberMarker = n
 	}
 	return list, nil
@@ -265,8 +266,8 @@ func unquote(etag string) string {
 }
 
 // CompleteMultipart assembles the listed parts into the object and ends the upload. A bad
-// part list is a *driver.CompleteError that leaves the upload in place.
-func (l *LongTerm) CompleteMultipart(ctx context.Context, id driver.ObjectID, uploadID string, parts []driver.CompletedPart) (*driver.CompleteError, error) {
+// part list is a *object.CompleteError that leaves the upload in place.
+func (l *LongTerm) CompleteMultipart(ctx context.Context, id object.ID, uploadID string, parts []object.CompletedPart) (*object.CompleteError, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -277,19 +278,19 @@ func (l *LongTerm) CompleteMultipart(ctx context.Context, id driver.ObjectID, up
 		return nil, err
 	}
 	if len(parts) == 0 {
-		return nil, fmt.Errorf("%w: complete lists no parts", driver.ErrInvalidArgument)
+		return nil, object.Invalidf("complete lists no parts")
 	}
 	total := 0
 	for i, cp := range parts {
 		if i > 0 && cp.PartNumber <= parts[i-1].PartNumber {
-			return &driver.CompleteError{Code: "InvalidPartOrder", Message: fmt.Sprintf("part %d is listed after part %d; parts must be in strictly ascending order", cp.PartNumber, parts[i-1].PartNumber)}, nil
+			return &object.CompleteError{Code: "InvalidPartOrder", Message: fmt.Sprintf("part %d is listed after part %d; parts must be in strictly ascending order", cp.PartNumber, parts[i-1].PartNumber)}, nil
 		}
 		p := u.parts[cp.PartNumber]
 		if p == nil {
-			return &driver.CompleteError{Code: "InvalidPart", Message: fmt.Sprintf("part %d was not uploaded", cp.PartNumber)}, nil
+			return &object.CompleteError{Code: "InvalidPart", Message: fmt.Sprintf("part %d was not uploaded", cp.PartNumber)}, nil
 		}
 		if unquote(cp.ETag) != unquote(p.etag) {
-			return &driver.CompleteError{Code: "InvalidPart", Message: fmt.Sprintf("part %d has ETag %s, not %s", cp.PartNumber, p.etag, cp.ETag)}, nil
+			return &object.CompleteError{Code: "InvalidPart", Message: fmt.Sprintf("part %d has ETag %s, not %s", cp.PartNumber, p.etag, cp.ETag)}, nil
 		}
 		total += len(p.data)
 	}
@@ -299,13 +300,13 @@ func (l *LongTerm) CompleteMultipart(ctx context.Context, id driver.ObjectID, up
 	}
 	md := u.md.Clone()
 	md.Size = int64(len(data))
-	l.objects[u.key] = &object{md: md, data: data}
+	l.objects[u.key] = &stored{md: md, data: data}
 	delete(l.uploads, uploadID)
 	return nil, nil
 }
 
 // AbortMultipart drops an upload and its parts; an unknown upload is not an error.
-func (l *LongTerm) AbortMultipart(ctx context.Context, id driver.ObjectID, uploadID string) error {
+func (l *LongTerm) AbortMultipart(ctx context.Context, id object.ID, uploadID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/backendtest"
-	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestETag(t *testing.T) {
@@ -32,18 +32,18 @@ func TestLongTerm_Inspection_KeysLenUploads(t *testing.T) {
 	clk := newClock()
 	lt := membackend.NewLongTerm(&membackend.Options{Now: clk.Now})
 	ctx := t.Context()
-	put := func(key string, md driver.Metadata) driver.ObjectID {
+	put := func(key string, md object.Metadata) object.ID {
 		id := backendtest.NewID(t, key)
 		if err := lt.Put(ctx, id, md, bytes.NewReader([]byte(key))); err != nil {
 			t.Fatal(err)
 		}
 		return id
 	}
-	put("b", driver.Metadata{})
-	put("a/rev", driver.Metadata{})
-	expired := put("c", driver.Metadata{ExpirationPolicy: driver.TTL(time.Second), TimeExpires: clk.Now().Add(time.Second)})
+	put("b", object.Metadata{})
+	put("a/rev", object.Metadata{})
+	expired := put("c", object.Metadata{ExpirationPolicy: object.TTL(time.Second), TimeExpires: clk.Now().Add(time.Second)})
 	clk.Advance(time.Hour)
-	if _, err := lt.Head(ctx, expired); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := lt.Head(ctx, expired); !errors.Is(err, object.ErrNotFound) {
 		t.Fatalf("Head of the expired object: %v", err)
 	}
 	want := []string{"testing/org.1/objects/a/rev", "testing/org.1/objects/b", "testing/org.1/objects/c"}
@@ -55,11 +55,11 @@ func TestLongTerm_Inspection_KeysLenUploads(t *testing.T) {
 	}
 
 	id := backendtest.NewID(t, "mp")
-	u1, err := lt.InitiateMultipart(ctx, id, driver.Metadata{})
+	u1, err := lt.InitiateMultipart(ctx, id, object.Metadata{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u2, _ := lt.InitiateMultipart(ctx, id, driver.Metadata{})
+	u2, _ := lt.InitiateMultipart(ctx, id, object.Metadata{})
 	if lt.Uploads() != 2 {
 		t.Errorf("Uploads = %d, want 2", lt.Uploads())
 	}
@@ -68,14 +68,14 @@ func TestLongTerm_Inspection_KeysLenUploads(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A failed complete keeps the upload.
-	if ce, err := lt.CompleteMultipart(ctx, id, u1, []driver.CompletedPart{{PartNumber: 2, ETag: etag}}); err != nil || ce == nil {
+	if ce, err := lt.CompleteMultipart(ctx, id, u1, []object.CompletedPart{{PartNumber: 2, ETag: etag}}); err != nil || ce == nil {
 		t.Fatalf("complete with a missing part = %v, %v", ce, err)
 	}
 	if lt.Uploads() != 2 || lt.Len() != 3 {
 		t.Errorf("after a failed complete: Uploads %d, Len %d; want 2, 3", lt.Uploads(), lt.Len())
 	}
 	// Parts are not objects; a completed upload is.
-	if ce, err := lt.CompleteMultipart(ctx, id, u1, []driver.CompletedPart{{PartNumber: 1, ETag: etag}}); err != nil || ce != nil {
+	if ce, err := lt.CompleteMultipart(ctx, id, u1, []object.CompletedPart{{PartNumber: 1, ETag: etag}}); err != nil || ce != nil {
 		t.Fatalf("complete = %v, %v", ce, err)
 	}
 	if err := lt.AbortMultipart(ctx, id, u2); err != nil {
@@ -88,7 +88,7 @@ func TestLongTerm_Inspection_KeysLenUploads(t *testing.T) {
 
 func TestLongTerm_UploadID_IsUUID(t *testing.T) {
 	lt := membackend.NewLongTerm(nil)
-	u, err := lt.InitiateMultipart(t.Context(), backendtest.NewID(t, "k"), driver.Metadata{})
+	u, err := lt.InitiateMultipart(t.Context(), backendtest.NewID(t, "k"), object.Metadata{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,13 +101,13 @@ func TestLongTerm_Complete_UnquotedETagAccepted(t *testing.T) {
 	lt := membackend.NewLongTerm(nil)
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
-	u, _ := lt.InitiateMultipart(ctx, id, driver.Metadata{})
+	u, _ := lt.InitiateMultipart(ctx, id, object.Metadata{})
 	etag, err := lt.UploadPart(ctx, id, u, 1, 3, bytes.NewReader([]byte("abc")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	unquoted := etag[1 : len(etag)-1]
-	if ce, err := lt.CompleteMultipart(ctx, id, u, []driver.CompletedPart{{PartNumber: 1, ETag: unquoted}}); err != nil || ce != nil {
+	if ce, err := lt.CompleteMultipart(ctx, id, u, []object.CompletedPart{{PartNumber: 1, ETag: unquoted}}); err != nil || ce != nil {
 		t.Errorf("complete with the unquoted ETag %s = %v, %v", unquoted, ce, err)
 	}
 }
@@ -116,14 +116,14 @@ func TestLongTerm_InvalidArguments(t *testing.T) {
 	lt := membackend.NewLongTerm(nil)
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
-	u, _ := lt.InitiateMultipart(ctx, id, driver.Metadata{})
-	if _, err := lt.CompleteMultipart(ctx, id, u, nil); !errors.Is(err, driver.ErrInvalidArgument) {
+	u, _ := lt.InitiateMultipart(ctx, id, object.Metadata{})
+	if _, err := lt.CompleteMultipart(ctx, id, u, nil); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("complete with no parts: %v, want ErrInvalidArgument", err)
 	}
-	if _, err := lt.ListParts(ctx, id, u, -1, 0); !errors.Is(err, driver.ErrInvalidArgument) {
+	if _, err := lt.ListParts(ctx, id, u, -1, 0); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("ListParts with maxParts -1: %v, want ErrInvalidArgument", err)
 	}
-	if _, err := lt.UploadPart(ctx, id, u, 1, -1, bytes.NewReader(nil)); !errors.Is(err, driver.ErrInvalidArgument) {
+	if _, err := lt.UploadPart(ctx, id, u, 1, -1, bytes.NewReader(nil)); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("UploadPart with size -1: %v, want ErrInvalidArgument", err)
 	}
 	if lt.Uploads() != 1 {
@@ -137,7 +137,7 @@ func TestLongTerm_TTIBump_ExactDeadline(t *testing.T) {
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	deadline := clk.Now().Add(2 * time.Hour)
-	md := driver.Metadata{ExpirationPolicy: driver.TTI(2 * time.Hour), TimeExpires: deadline}
+	md := object.Metadata{ExpirationPolicy: object.TTI(2 * time.Hour), TimeExpires: deadline}
 	if err := lt.Put(ctx, id, md, bytes.NewReader([]byte("x"))); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestLongTerm_Get_BodyIsACopy(t *testing.T) {
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	src := []byte("original")
-	if err := lt.Put(ctx, id, driver.Metadata{}, bytes.NewReader(src)); err != nil {
+	if err := lt.Put(ctx, id, object.Metadata{}, bytes.NewReader(src)); err != nil {
 		t.Fatal(err)
 	}
 	src[0] = 'X'

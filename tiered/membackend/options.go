@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Name is what every backend of this package reports as its Name.
@@ -27,12 +27,12 @@ func (o *Options) clock() func() time.Time {
 }
 
 // cloneID returns a copy of id that shares no scope slice with it.
-func cloneID(id driver.ObjectID) driver.ObjectID {
+func cloneID(id object.ID) object.ID {
 	id.Context.Scopes = slices.Clone(id.Context.Scopes)
 	return id
 }
 
-func cloneIDPtr(id *driver.ObjectID) *driver.ObjectID {
+func cloneIDPtr(id *object.ID) *object.ID {
 	if id == nil {
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Outcomes of a backend call.
@@ -34,9 +35,9 @@ func Outcome(err error) string {
 	switch {
 	case err == nil:
 		return OutcomeOK
-	case errors.Is(err, driver.ErrNotFound):
+	case errors.Is(err, object.ErrNotFound):
 		return OutcomeNotFound
-	case errors.Is(err, driver.ErrConflict):
+	case errors.Is(err, object.ErrConflict):
 		return OutcomeConflict
 	default:
 		return OutcomeError
@@ -158,35 +159,35 @@ var _ driver.HighVolume = (*HighVolume)(nil)
 func (h *HighVolume) Name() string { return h.Inner.Name() }
 
 // PutNonTombstone records and forwards.
-func (h *HighVolume) PutNonTombstone(ctx context.Context, id driver.ObjectID, md driver.Metadata, p []byte) (t *driver.Tombstone, err error) {
+func (h *HighVolume) PutNonTombstone(ctx context.Context, id object.ID, md object.Metadata, p []byte) (t *driver.Tombstone, err error) {
 	defer func(s time.Time) { h.Rec.time(h.Name(), "PutNonTombstone", s, err) }(time.Now())
 	return h.Inner.PutNonTombstone(ctx, id, md, p)
 }
 
 // GetTiered records and forwards. An absent row is recorded as not_found.
-func (h *HighVolume) GetTiered(ctx context.Context, id driver.ObjectID) (e driver.Entry, err error) {
+func (h *HighVolume) GetTiered(ctx context.Context, id object.ID) (e driver.Entry, err error) {
 	defer func(s time.Time) { h.Rec.time(h.Name(), "GetTiered", s, entryErr(e, err)) }(time.Now())
 	return h.Inner.GetTiered(ctx, id)
 }
 
 // GetTieredMetadata records and forwards. An absent row is recorded as not_found.
-func (h *HighVolume) GetTieredMetadata(ctx context.Context, id driver.ObjectID) (e driver.Entry, err error) {
+func (h *HighVolume) GetTieredMetadata(ctx context.Context, id object.ID) (e driver.Entry, err error) {
 	defer func(s time.Time) { h.Rec.time(h.Name(), "GetTieredMetadata", s, entryErr(e, err)) }(time.Now())
 	return h.Inner.GetTieredMetadata(ctx, id)
 }
 
 // DeleteNonTombstone records and forwards.
-func (h *HighVolume) DeleteNonTombstone(ctx context.Context, id driver.ObjectID) (t *driver.Tombstone, err error) {
+func (h *HighVolume) DeleteNonTombstone(ctx context.Context, id object.ID) (t *driver.Tombstone, err error) {
 	defer func(s time.Time) { h.Rec.time(h.Name(), "DeleteNonTombstone", s, err) }(time.Now())
 	return h.Inner.DeleteNonTombstone(ctx, id)
 }
 
 // CompareAndWrite records and forwards. A lost race is recorded as conflict.
-func (h *HighVolume) CompareAndWrite(ctx context.Context, id driver.ObjectID, cur *driver.ObjectID, w driver.Write) (ok bool, err error) {
+func (h *HighVolume) CompareAndWrite(ctx context.Context, id object.ID, cur *object.ID, w driver.Write) (ok bool, err error) {
 	defer func(s time.Time) {
 		rerr := err
 		if err == nil && !ok {
-			rerr = driver.ErrConflict
+			rerr = object.ErrConflict
 		}
 		h.Rec.time(h.Name(), "CompareAndWrite", s, rerr)
 	}(time.Now())
@@ -194,15 +195,15 @@ func (h *HighVolume) CompareAndWrite(ctx context.Context, id driver.ObjectID, cu
 }
 
 // SetBeforeBump forwards the test seam when the inner backend has it.
-func (h *HighVolume) SetBeforeBump(fn func(driver.ObjectID)) {
-	if b, ok := h.Inner.(interface{ SetBeforeBump(func(driver.ObjectID)) }); ok {
+func (h *HighVolume) SetBeforeBump(fn func(object.ID)) {
+	if b, ok := h.Inner.(interface{ SetBeforeBump(func(object.ID)) }); ok {
 		b.SetBeforeBump(fn)
 	}
 }
 
 func entryErr(e driver.Entry, err error) error {
 	if err == nil && e.Kind == driver.EntryNotFound {
-		return driver.ErrNotFound
+		return object.ErrNotFound
 	}
 	return err
 }
@@ -219,53 +220,53 @@ var _ driver.Multipart = (*LongTerm)(nil)
 func (l *LongTerm) Name() string { return l.Inner.Name() }
 
 // Put records and forwards.
-func (l *LongTerm) Put(ctx context.Context, id driver.ObjectID, md driver.Metadata, body io.Reader) (err error) {
+func (l *LongTerm) Put(ctx context.Context, id object.ID, md object.Metadata, body io.Reader) (err error) {
 	defer func(s time.Time) { l.Rec.time(l.Name(), "Put", s, err) }(time.Now())
 	return l.Inner.Put(ctx, id, md, body)
 }
 
 // Get records and forwards; the latency is to the first byte.
-func (l *LongTerm) Get(ctx context.Context, id driver.ObjectID, rng *driver.ByteRange) (o *driver.Object, err error) {
+func (l *LongTerm) Get(ctx context.Context, id object.ID, rng *object.ByteRange) (o *object.Reader, err error) {
 	defer func(s time.Time) { l.Rec.time(l.Name(), "Get", s, err) }(time.Now())
 	return l.Inner.Get(ctx, id, rng)
 }
 
 // Head records and forwards.
-func (l *LongTerm) Head(ctx context.Context, id driver.ObjectID) (md driver.Metadata, err error) {
+func (l *LongTerm) Head(ctx context.Context, id object.ID) (md object.Metadata, err error) {
 	defer func(s time.Time) { l.Rec.time(l.Name(), "Head", s, err) }(time.Now())
 	return l.Inner.Head(ctx, id)
 }
 
 // Delete records and forwards.
-func (l *LongTerm) Delete(ctx context.Context, id driver.ObjectID) (err error) {
+func (l *LongTerm) Delete(ctx context.Context, id object.ID) (err error) {
 	defer func(s time.Time) { l.Rec.time(l.Name(), "Delete", s, err) }(time.Now())
 	return l.Inner.Delete(ctx, id)
 }
 
 // InitiateMultipart records and forwards.
-func (l *LongTerm) InitiateMultipart(ctx context.Context, id driver.ObjectID, md driver.Metadata) (u string, err error) {
+func (l *LongTerm) InitiateMultipart(ctx context.Context, id object.ID, md object.Metadata) (u string, err error) {
 	defer func(s time.Time) { l.Rec.time(l.Name(), "InitiateMultipart", s, err) }(time.Now())
 	return l.Inner.InitiateMultipart(ctx, id, md)
 }
 
 // UploadPart records and forwards.
-func (l *LongTerm) UploadPart(ctx context.Context, id driver.ObjectID, u string, n int, size int64, body io.Reader) (etag string, err error) {
+func (l *LongTerm) UploadPart(ctx context.Context, id object.ID, u string, n int, size int64, body io.Reader) (etag string, err error) {
 	defer func(s time.Time) { l.Rec.time(l.Name(), "UploadPart", s, err) }(time.Now())
 	return l.Inner.UploadPart(ctx, id, u, n, size, body)
 }
 
 // ListParts records and forwards.
-func (l *LongTerm) ListParts(ctx context.Context, id driver.ObjectID, u string, maxParts, marker int) (pl driver.PartList, err error) {
+func (l *LongTerm) ListParts(ctx context.Context, id object.ID, u string, maxParts, marker int) (pl object.PartList, err error) {
 	defer func(s time.Time) { l.Rec.time(l.Name(), "ListParts", s, err) }(time.Now())
 	return l.Inner.ListParts(ctx, id, u, maxParts, marker)
 }
 
 // CompleteMultipart records and forwards. A reported CompleteError counts as conflict.
-func (l *LongTerm) CompleteMultipart(ctx context.Context, id driver.ObjectID, u string, parts []driver.CompletedPart) (ce *driver.CompleteError, err error) {
+func (l *LongTerm) CompleteMultipart(ctx context.Context, id object.ID, u string, parts []object.CompletedPart) (ce *object.CompleteError, err error) {
 	defer func(s time.Time) {
 		rerr := err
 		if err == nil && ce != nil {
-			rerr = driver.ErrConflict
+			rerr = object.ErrConflict
 		}
 		l.Rec.time(l.Name(), "CompleteMultipart", s, rerr)
 	}(time.Now())
@@ -273,7 +274,7 @@ func (l *LongTerm) CompleteMultipart(ctx context.Context, id driver.ObjectID, u 
 }
 
 // AbortMultipart records and forwards.
-func (l *LongTerm) AbortMultipart(ctx context.Context, id driver.ObjectID, u string) (err error) {
+func (l *LongTerm) AbortMultipart(ctx context.Context, id object.ID, u string) (err error) {
 	defer func(s time.Time) { l.Rec.time(l.Name(), "AbortMultipart", s, err) }(time.Now())
 	return l.Inner.AbortMultipart(ctx, id, u)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stratastore/strata/tiered/backendtest"
 	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/observe"
 )
 
@@ -40,11 +41,11 @@ func TestOutcome(t *testing.T) {
 		want string
 	}{
 		{nil, observe.OutcomeOK},
-		{driver.ErrNotFound, observe.OutcomeNotFound},
-		{fmt.Errorf("wrapped: %w", driver.ErrNotFound), observe.OutcomeNotFound},
-		{driver.ErrConflict, observe.OutcomeConflict},
+		{object.ErrNotFound, observe.OutcomeNotFound},
+		{fmt.Errorf("wrapped: %w", object.ErrNotFound), observe.OutcomeNotFound},
+		{object.ErrConflict, observe.OutcomeConflict},
 		{errors.New("boom"), observe.OutcomeError},
-		{driver.ErrInvalidArgument, observe.OutcomeError},
+		{object.ErrInvalidArgument, observe.OutcomeError},
 	} {
 		if got := observe.Outcome(tc.err); got != tc.want {
 			t.Errorf("Outcome(%v) = %s, want %s", tc.err, got, tc.want)
@@ -70,7 +71,7 @@ func TestRecorder_ClassifiesExpectedOutcomes(t *testing.T) {
 		t.Fatal(ok, err)
 	}
 	lt := &observe.LongTerm{Inner: membackend.NewLongTerm(nil), Rec: rec}
-	if _, err := lt.Head(ctx, id); !errors.Is(err, driver.ErrNotFound) {
+	if _, err := lt.Head(ctx, id); !errors.Is(err, object.ErrNotFound) {
 		t.Fatal(err)
 	}
 	for k, want := range map[observe.Key]int64{

@@ -19,6 +19,7 @@ import (
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/backendtest"
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Backends is one set of backends under test, sharing state across Stores.
@@ -76,8 +77,8 @@ type op struct {
 	name string
 	// old and new are the payloads before and after (nil: absent).
 	old, new []byte
-	prepare  func(t *testing.T, s *tiered.Store, id driver.ObjectID) (state any)
-	run      func(ctx context.Context, s *tiered.Store, id driver.ObjectID, state any) error
+	prepare  func(t *testing.T, s *tiered.Store, id object.ID) (state any)
+	run      func(ctx context.Context, s *tiered.Store, id object.ID, state any) error
 }
 
 const large = 3 << 19 // 1.5 MiB: routed to long-term
@@ -86,37 +87,37 @@ func ops() []op {
 	oldLarge := backendtest.RandomPayload(large)
 	newLarge := backendtest.RandomPayload(large + 7)
 	small := backendtest.RandomPayload(1000)
-	put := func(p []byte) func(ctx context.Context, s *tiered.Store, id driver.ObjectID, _ any) error {
-		return func(ctx context.Context, s *tiered.Store, id driver.ObjectID, _ any) error {
-			_, err := s.Put(ctx, id, driver.Metadata{}, bytes.NewReader(p))
+	put := func(p []byte) func(ctx context.Context, s *tiered.Store, id object.ID, _ any) error {
+		return func(ctx context.Context, s *tiered.Store, id object.ID, _ any) error {
+			_, err := s.Put(ctx, id, object.Metadata{}, bytes.NewReader(p))
 			return err
 		}
 	}
-	seed := func(p []byte) func(t *testing.T, s *tiered.Store, id driver.ObjectID) any {
-		return func(t *testing.T, s *tiered.Store, id driver.ObjectID) any {
+	seed := func(p []byte) func(t *testing.T, s *tiered.Store, id object.ID) any {
+		return func(t *testing.T, s *tiered.Store, id object.ID) any {
 			if p != nil {
-				if _, err := s.Put(context.Background(), id, driver.Metadata{}, bytes.NewReader(p)); err != nil {
+				if _, err := s.Put(context.Background(), id, object.Metadata{}, bytes.NewReader(p)); err != nil {
 					t.Fatalf("seeding: %v", err)
 				}
 			}
 			return nil
 		}
 	}
-	mpState := func(t *testing.T, s *tiered.Store, id driver.ObjectID) any {
+	mpState := func(t *testing.T, s *tiered.Store, id object.ID) any {
 		seed(oldLarge)(t, s, id)
 		ctx := context.Background()
-		u, err := s.InitiateMultipart(ctx, id, driver.Metadata{ContentType: "application/x-parts"})
+		u, err := s.InitiateMultipart(ctx, id, object.Metadata{ContentType: "application/x-parts"})
 		if err != nil {
 			t.Fatalf("initiate: %v", err)
 		}
 		half := len(newLarge) / 2
-		var parts []driver.CompletedPart
+		var parts []object.CompletedPart
 		for i, p := range [][]byte{newLarge[:half], newLarge[half:]} {
 			etag, err := s.UploadPart(ctx, id, u, i+1, int64(len(p)), bytes.NewReader(p))
 			if err != nil {
 				t.Fatalf("upload part: %v", err)
 			}
-			parts = append(parts, driver.CompletedPart{PartNumber: i + 1, ETag: etag})
+			parts = append(parts, object.CompletedPart{PartNumber: i + 1, ETag: etag})
 		}
 		return mp{u, parts}
 	}
@@ -126,9 +127,9 @@ func ops() []op {
 		{name: "OverwriteLargeWithSmall", old: oldLarge, new: small, prepare: seed(oldLarge), run: put(small)},
 		{name: "OverwriteSmallWithLarge", old: small, new: newLarge, prepare: seed(small), run: put(newLarge)},
 		{name: "DeleteLarge", old: oldLarge, new: nil, prepare: seed(oldLarge),
-			run: func(ctx context.Context, s *tiered.Store, id driver.ObjectID, _ any) error { return s.Delete(ctx, id) }},
+			run: func(ctx context.Context, s *tiered.Store, id object.ID, _ any) error { return s.Delete(ctx, id) }},
 		{name: "MultipartComplete", old: oldLarge, new: newLarge, prepare: mpState,
-			run: func(ctx context.Context, s *tiered.Store, id driver.ObjectID, st any) error {
+			run: func(ctx context.Context, s *tiered.Store, id object.ID, st any) error {
 				m := st.(mp)
 				ce, err := s.CompleteMultipart(ctx, id, m.upload, m.parts)
 				if ce != nil {
@@ -141,7 +142,7 @@ func ops() []op {
 
 type mp struct {
 	upload string
-	parts  []driver.CompletedPart
+	parts  []object.CompletedPart
 }
 
 // TestCrash runs every scenario, crashing before and after each backend call the scenario
@@ -227,7 +228,7 @@ func crashAndRecover(t *testing.T, b Backends, o op, cr *crasher) {
 			t.Errorf("%d multipart uploads hold parts after the complete committed", n)
 		}
 	}
-	CheckNoOrphans(t, b, []driver.ObjectID{id})
+	CheckNoOrphans(t, b, []object.ID{id})
 	CheckEmptyLog(t, b.Log, time.Now())
 }
 
@@ -250,10 +251,10 @@ func closeStore(t *testing.T, s *tiered.Store) {
 }
 
 // checkWhole asserts that id reads as exactly old or exactly new (nil: absent).
-func checkWhole(t *testing.T, s *tiered.Store, id driver.ObjectID, old, new []byte) {
+func checkWhole(t *testing.T, s *tiered.Store, id object.ID, old, new []byte) {
 	t.Helper()
 	got, err := ReadAll(s, id)
-	if errors.Is(err, driver.ErrNotFound) {
+	if errors.Is(err, object.ErrNotFound) {
 		if old != nil && new != nil {
 			t.Fatalf("object is gone; want the old (%d bytes) or new (%d bytes) payload", len(old), len(new))
 		}
@@ -268,7 +269,7 @@ func checkWhole(t *testing.T, s *tiered.Store, id driver.ObjectID, old, new []by
 }
 
 // ReadAll reads an object's whole payload through s.
-func ReadAll(s *tiered.Store, id driver.ObjectID) ([]byte, error) {
+func ReadAll(s *tiered.Store, id object.ID) ([]byte, error) {
 	o, err := s.Get(context.Background(), id, nil)
 	if err != nil {
 		return nil, err
@@ -278,7 +279,7 @@ func ReadAll(s *tiered.Store, id driver.ObjectID) ([]byte, error) {
 }
 
 // CheckNoOrphans asserts that every long-term object is the tombstone target of one of ids.
-func CheckNoOrphans(t *testing.T, b Backends, ids []driver.ObjectID) {
+func CheckNoOrphans(t *testing.T, b Backends, ids []object.ID) {
 	t.Helper()
 	ctx := context.Background()
 	var live []string

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/functions/internal/admission"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func Example() {
@@ -17,7 +17,7 @@ func Example() {
 	conc := admission.NewConcurrency(admission.DefaultMaxConcurrency, admission.DefaultConcurrencyQueue,
 		admission.DefaultConcurrencyTimeout, admission.DefaultBulkPct)
 
-	ctx := driver.ObjectContext{Usecase: "attachments", Scopes: []driver.Scope{{Name: "org", Value: "1"}}}
+	ctx := object.Context{Usecase: "attachments", Scopes: []object.Scope{{Name: "org", Value: "1"}}}
 	fmt.Println("killswitched:", ks.Blocked(ctx, "batch-runner-7d8f9c5b6d-abc12"))
 	fmt.Println("admitted:", limiter.Admit(ctx), limiter.Admit(ctx), limiter.Admit(ctx))
 	release, err := conc.Acquire(context.Background())

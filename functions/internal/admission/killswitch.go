@@ -10,7 +10,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Killswitch is one rule that blocks matching requests. An empty field is not a condition.
@@ -86,7 +86,7 @@ func ParseKillswitches(jsonText string) (Killswitches, error) {
 
 // Blocked reports whether any rule matches a request for ctx from downstreamService (the
 // x-downstream-service header; "" when absent).
-func (k Killswitches) Blocked(ctx driver.ObjectContext, downstreamService string) bool {
+func (k Killswitches) Blocked(ctx object.Context, downstreamService string) bool {
 	if len(k) == 0 {
 		return false
 	}
@@ -100,7 +100,7 @@ func (k Killswitches) Blocked(ctx driver.ObjectContext, downstreamService string
 }
 
 // Match returns the first rule that matches, for logging, and whether there is one.
-func (k Killswitches) Match(ctx driver.ObjectContext, downstreamService string) (Killswitch, bool) {
+func (k Killswitches) Match(ctx object.Context, downstreamService string) (Killswitch, bool) {
 	service := StripPodSuffix(downstreamService)
 	for i := range k {
 		if k[i].matches(ctx, service) {
@@ -110,7 +110,7 @@ func (k Killswitches) Match(ctx driver.ObjectContext, downstreamService string) 
 	return Killswitch{}, false
 }
 
-func (k *Killswitch) matches(ctx driver.ObjectContext, service string) bool {
+func (k *Killswitch) matches(ctx object.Context, service string) bool {
 	if k.Usecase != "" && k.Usecase != ctx.Usecase {
 		return false
 	}
@@ -132,7 +132,7 @@ func (k *Killswitch) matches(ctx driver.ObjectContext, service string) bool {
 }
 
 // scopeValue returns the value of the first scope of ctx named name.
-func scopeValue(ctx driver.ObjectContext, name string) (string, bool) {
+func scopeValue(ctx object.Context, name string) (string, bool) {
 	for _, s := range ctx.Scopes {
 		if s.Name == name {
 			return s.Value, true

@@ -5,13 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
-func ctxOf(usecase string, kv ...string) driver.ObjectContext {
-	c := driver.ObjectContext{Usecase: usecase}
+func ctxOf(usecase string, kv ...string) object.Context {
+	c := object.Context{Usecase: usecase}
 	for i := 0; i+1 < len(kv); i += 2 {
-		c.Scopes = append(c.Scopes, driver.Scope{Name: kv[i], Value: kv[i+1]})
+		c.Scopes = append(c.Scopes, object.Scope{Name: kv[i], Value: kv[i+1]})
 	}
 	return c
 }
@@ -87,7 +87,7 @@ func TestKillswitches_Blocked(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		ctx     driver.ObjectContext
+		ctx     object.Context
 		service string
 		want    bool
 	}{
@@ -119,7 +119,7 @@ func TestKillswitches_Blocked(t *testing.T) {
 	// A rule with every condition needs all of them.
 	full := Killswitches{{Usecase: "attachments", Scopes: map[string]string{"org": "42"}, Service: "test-*"}}
 	for _, tc := range []struct {
-		ctx     driver.ObjectContext
+		ctx     object.Context
 		service string
 		want    bool
 	}{

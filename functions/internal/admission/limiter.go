@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Limiter enforces RateLimits and counts admitted requests and transferred bytes. It is safe
@@ -53,7 +53,7 @@ func NewLimiter(cfg RateLimits, now func() time.Time) *Limiter {
 // Admit reports whether a request (or one batch operation) for ctx may proceed: bandwidth
 // first, then throughput (global, per usecase, per scope list, rules). Admitted requests are
 // counted in RequestsTotal.
-func (l *Limiter) Admit(ctx driver.ObjectContext) bool {
+func (l *Limiter) Admit(ctx object.Context) bool {
 	if l.throughput == nil && l.bandwidth == nil {
 		l.requestsTotal.Add(1)
 		return true
@@ -79,7 +79,7 @@ func (l *Limiter) Admit(ctx driver.ObjectContext) bool {
 
 // ChargeBytes accounts n bytes of request or response body for ctx: it adds them to
 // BytesTotal and, with a bandwidth limit, to the debt of ctx's buckets.
-func (l *Limiter) ChargeBytes(ctx driver.ObjectContext, n int64) {
+func (l *Limiter) ChargeBytes(ctx object.Context, n int64) {
 	if n <= 0 {
 		return
 	}
@@ -100,12 +100,12 @@ func (l *Limiter) charge(keys bucketKeys, n int64) {
 }
 
 // CountingReader returns a reader that charges every byte read from r to ctx.
-func (l *Limiter) CountingReader(ctx driver.ObjectContext, r io.Reader) io.Reader {
+func (l *Limiter) CountingReader(ctx object.Context, r io.Reader) io.Reader {
 	return &countingReader{l: l, keys: keysOf(ctx), r: r}
 }
 
 // CountingWriter returns a writer that charges every byte written to w to ctx.
-func (l *Limiter) CountingWriter(ctx driver.ObjectContext, w io.Writer) io.Writer {
+func (l *Limiter) CountingWriter(ctx object.Context, w io.Writer) io.Writer {
 	return &countingWriter{l: l, keys: keysOf(ctx), w: w}
 }
 
@@ -158,7 +158,7 @@ type bucketKeys struct {
 }
 
 // keysOf encodes ctx's scope list unambiguously (length-prefixed), whatever its bytes.
-func keysOf(ctx driver.ObjectContext) bucketKeys {
+func keysOf(ctx object.Context) bucketKeys {
 	var b strings.Builder
 	for _, s := range ctx.Scopes {
 		b.WriteString(strconv.Itoa(len(s.Name)))
@@ -246,7 +246,7 @@ type throughputRule struct {
 	bucket  *tokenBucket
 }
 
-func (r *throughputRule) matches(ctx driver.ObjectContext) bool {
+func (r *throughputRule) matches(ctx object.Context) bool {
 	if r.usecase != "" && r.usecase != ctx.Usecase {
 		return false
 	}
@@ -305,7 +305,7 @@ func newThroughputState(cfg ThroughputConfig, now time.Time) *throughputState {
 	return s
 }
 
-func (s *throughputState) admit(ctx driver.ObjectContext, keys bucketKeys, now time.Time) bool {
+func (s *throughputState) admit(ctx object.Context, keys bucketKeys, now time.Time) bool {
 	if s.global != nil && !s.global.tryAcquire(now) {
 		return false
 	}

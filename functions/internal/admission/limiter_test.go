@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 var t0 = time.Date(2026, 7, 23, 10, 0, 0, 0, time.UTC)
@@ -47,7 +47,7 @@ func mustParseRateLimits(t *testing.T, text string) RateLimits {
 }
 
 // admits calls Admit n times and returns how many were admitted.
-func admits(l *Limiter, ctx driver.ObjectContext, n int) int {
+func admits(l *Limiter, ctx object.Context, n int) int {
 	ok := 0
 	for range n {
 		if l.Admit(ctx) {

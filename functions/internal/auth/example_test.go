@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/functions/internal/auth"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func Example() {
@@ -36,7 +36,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	ctx := driver.ObjectContext{Usecase: "attachments", Scopes: []driver.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}}
+	ctx := object.Context{Usecase: "attachments", Scopes: []object.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}}}
 	fmt.Println("effective:", g.Permissions)
 	fmt.Println("read:", g.Authorize(ctx, auth.Read))
 	fmt.Println("delete:", g.Authorize(ctx, auth.Delete))

@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"slices"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // GrantKind says where a Grant came from.
@@ -63,7 +63,7 @@ type Grant struct {
 // pre-signed grant allows Read only (the signature already fixed the path). An allow-all grant
 // allows everything, and a nil or zero grant nothing. When auth is not enforced, a denial is
 // logged and nil returned.
-func (g *Grant) Authorize(ctx driver.ObjectContext, perm Permission) error {
+func (g *Grant) Authorize(ctx object.Context, perm Permission) error {
 	if g == nil {
 		return errNotPermitted()
 	}
@@ -81,7 +81,7 @@ func (g *Grant) Authorize(ctx driver.ObjectContext, perm Permission) error {
 	return errNotPermitted()
 }
 
-func (g *Grant) allows(ctx driver.ObjectContext, perm Permission) bool {
+func (g *Grant) allows(ctx object.Context, perm Permission) bool {
 	switch g.Kind {
 	case AllowAllGrant:
 		return true

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"filippo.io/edwards25519"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 const (
@@ -29,9 +29,9 @@ const (
 	detailPresignWeek = "auth error: bad request: presigned URL validity exceeds the maximum of 1 week"
 )
 
-var objCtx = driver.ObjectContext{
+var objCtx = object.Context{
 	Usecase: "attachments",
-	Scopes:  []driver.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}},
+	Scopes:  []object.Scope{{Name: "org", Value: "17"}, {Name: "project", Value: "42"}},
 }
 
 // authToken authenticates a request carrying tok in x-os-auth.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestAuthenticate_Inactive(t *testing.T) {
@@ -109,10 +109,10 @@ func TestRequestTarget(t *testing.T) {
 }
 
 func TestGrant_Authorize(t *testing.T) {
-	scopes := func(kv ...string) []driver.Scope {
-		var s []driver.Scope
+	scopes := func(kv ...string) []object.Scope {
+		var s []object.Scope
 		for i := 0; i+1 < len(kv); i += 2 {
-			s = append(s, driver.Scope{Name: kv[i], Value: kv[i+1]})
+			s = append(s, object.Scope{Name: kv[i], Value: kv[i+1]})
 		}
 		return s
 	}
@@ -123,31 +123,31 @@ func TestGrant_Authorize(t *testing.T) {
 	tests := []struct {
 		name  string
 		g     *Grant
-		ctx   driver.ObjectContext
+		ctx   object.Context
 		perm  Permission
 		allow bool
 	}{
-		{"exact scopes", token("att", orgProj, Read), driver.ObjectContext{Usecase: "att", Scopes: scopes("org", "17", "project", "42")}, Read, true},
-		{"scope order irrelevant", token("att", orgProj, Read), driver.ObjectContext{Usecase: "att", Scopes: scopes("project", "42", "org", "17")}, Read, true},
-		{"fewer scopes in request", token("att", orgProj, Read), driver.ObjectContext{Usecase: "att", Scopes: scopes("org", "17")}, Read, true},
-		{"no scopes in request", token("att", orgProj, Read), driver.ObjectContext{Usecase: "att"}, Read, true},
-		{"more scopes in request", token("att", map[string]string{"org": "17"}, Read), driver.ObjectContext{Usecase: "att", Scopes: scopes("org", "17", "project", "42")}, Read, false},
-		{"scope value differs", token("att", orgProj, Read), driver.ObjectContext{Usecase: "att", Scopes: scopes("org", "18")}, Read, false},
-		{"wildcard value", token("att", map[string]string{"org": "17", "project": "*"}, Read), driver.ObjectContext{Usecase: "att", Scopes: scopes("org", "17", "project", "99")}, Read, true},
-		{"wildcard org", token("att", map[string]string{"org": "*"}, Read), driver.ObjectContext{Usecase: "att", Scopes: scopes("org", "1")}, Read, true},
-		{"wildcard needs the name", token("att", map[string]string{"org": "*"}, Read), driver.ObjectContext{Usecase: "att", Scopes: scopes("project", "1")}, Read, false},
-		{"star value in request is literal", token("att", map[string]string{"org": "17"}, Read), driver.ObjectContext{Usecase: "att", Scopes: scopes("org", "*")}, Read, false},
-		{"usecase differs", token("att", orgProj, Read), driver.ObjectContext{Usecase: "other", Scopes: scopes("org", "17")}, Read, false},
-		{"usecase is not a wildcard", token("*", orgProj, Read), driver.ObjectContext{Usecase: "att"}, Read, false},
-		{"permission missing", token("att", orgProj, Read), driver.ObjectContext{Usecase: "att"}, Write, false},
-		{"permission present", token("att", orgProj, Read, Delete), driver.ObjectContext{Usecase: "att"}, Delete, true},
-		{"unknown permission asked", token("att", orgProj, Read), driver.ObjectContext{Usecase: "att"}, "object.list", false},
-		{"presigned read", &Grant{Kind: PresignedGrant, Permissions: []Permission{Read}}, driver.ObjectContext{Usecase: "x", Scopes: scopes("a", "b")}, Read, true},
-		{"presigned write", &Grant{Kind: PresignedGrant, Permissions: []Permission{Read}}, driver.ObjectContext{Usecase: "x"}, Write, false},
-		{"presigned delete", &Grant{Kind: PresignedGrant, Permissions: []Permission{Read}}, driver.ObjectContext{Usecase: "x"}, Delete, false},
-		{"allow all", &Grant{Kind: AllowAllGrant}, driver.ObjectContext{Usecase: "x"}, Delete, true},
-		{"zero grant", &Grant{}, driver.ObjectContext{Usecase: "x"}, Read, false},
-		{"nil grant", nil, driver.ObjectContext{Usecase: "x"}, Read, false},
+		{"exact scopes", token("att", orgProj, Read), object.Context{Usecase: "att", Scopes: scopes("org", "17", "project", "42")}, Read, true},
+		{"scope order irrelevant", token("att", orgProj, Read), object.Context{Usecase: "att", Scopes: scopes("project", "42", "org", "17")}, Read, true},
+		{"fewer scopes in request", token("att", orgProj, Read), object.Context{Usecase: "att", Scopes: scopes("org", "17")}, Read, true},
+		{"no scopes in request", token("att", orgProj, Read), object.Context{Usecase: "att"}, Read, true},
+		{"more scopes in request", token("att", map[string]string{"org": "17"}, Read), object.Context{Usecase: "att", Scopes: scopes("org", "17", "project", "42")}, Read, false},
+		{"scope value differs", token("att", orgProj, Read), object.Context{Usecase: "att", Scopes: scopes("org", "18")}, Read, false},
+		{"wildcard value", token("att", map[string]string{"org": "17", "project": "*"}, Read), object.Context{Usecase: "att", Scopes: scopes("org", "17", "project", "99")}, Read, true},
+		{"wildcard org", token("att", map[string]string{"org": "*"}, Read), object.Context{Usecase: "att", Scopes: scopes("org", "1")}, Read, true},
+		{"wildcard needs the name", token("att", map[string]string{"org": "*"}, Read), object.Context{Usecase: "att", Scopes: scopes("project", "1")}, Read, false},
+		{"star value in request is literal", token("att", map[string]string{"org": "17"}, Read), object.Context{Usecase: "att", Scopes: scopes("org", "*")}, Read, false},
+		{"usecase differs", token("att", orgProj, Read), object.Context{Usecase: "other", Scopes: scopes("org", "17")}, Read, false},
+		{"usecase is not a wildcard", token("*", orgProj, Read), object.Context{Usecase: "att"}, Read, false},
+		{"permission missing", token("att", orgProj, Read), object.Context{Usecase: "att"}, Write, false},
+		{"permission present", token("att", orgProj, Read, Delete), object.Context{Usecase: "att"}, Delete, true},
+		{"unknown permission asked", token("att", orgProj, Read), object.Context{Usecase: "att"}, "object.list", false},
+		{"presigned read", &Grant{Kind: PresignedGrant, Permissions: []Permission{Read}}, object.Context{Usecase: "x", Scopes: scopes("a", "b")}, Read, true},
+		{"presigned write", &Grant{Kind: PresignedGrant, Permissions: []Permission{Read}}, object.Context{Usecase: "x"}, Write, false},
+		{"presigned delete", &Grant{Kind: PresignedGrant, Permissions: []Permission{Read}}, object.Context{Usecase: "x"}, Delete, false},
+		{"allow all", &Grant{Kind: AllowAllGrant}, object.Context{Usecase: "x"}, Delete, true},
+		{"zero grant", &Grant{}, object.Context{Usecase: "x"}, Read, false},
+		{"nil grant", nil, object.Context{Usecase: "x"}, Read, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/stratastore/strata/tiered"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Publisher is the part of *pubsub.Publisher the dispatcher needs.
@@ -148,7 +149,7 @@ func PushHandler(r Runner, log *slog.Logger) http.HandlerFunc {
 				return
 			}
 			status := http.StatusInternalServerError
-			if errors.Is(err, tiered.ErrInvalidArgument) {
+			if errors.Is(err, object.ErrInvalidArgument) {
 				status = http.StatusBadRequest
 			}
 			log.Warn("cleanup failed; Pub/Sub will redeliver", "change", t.ChangeID,

@@ -23,8 +23,8 @@ import (
 	"github.com/stratastore/strata/functions/internal/cleanup"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/backendtest"
-	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/membackend"
+	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/tieredtest"
 )
 
@@ -96,7 +96,7 @@ func TestPubSub_OverwriteCleanup_PublishedThenPushed(t *testing.T) {
 	id := backendtest.NewID(t, "k")
 	v1, v2 := backendtest.RandomPayload(2<<20), backendtest.RandomPayload(2<<20+1)
 	for _, p := range [][]byte{v1, v2} {
-		if _, err := s.Put(ctx, id, driver.Metadata{}, bytes.NewReader(p)); err != nil {
+		if _, err := s.Put(ctx, id, object.Metadata{}, bytes.NewReader(p)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -120,7 +120,7 @@ func TestPubSub_OverwriteCleanup_PublishedThenPushed(t *testing.T) {
 		t.Fatalf("live object damaged: %v", err)
 	}
 	tieredtest.CheckNoOrphans(t, tieredtest.Backends{HV: b.hv, LT: b.lt, Log: b.log,
-		Objects: func(context.Context) ([]string, error) { return b.lt.Keys(), nil }}, []driver.ObjectID{id})
+		Objects: func(context.Context) ([]string, error) { return b.lt.Keys(), nil }}, []object.ID{id})
 	tieredtest.CheckEmptyLog(t, b.log, time.Now())
 	if m := msgs[0]; m.Attributes[cleanup.AttrChangeID] == "" {
 		t.Errorf("attributes %v", m.Attributes)
@@ -137,7 +137,7 @@ func TestDispatcher_PublishFailure_LeavesEntryForRecovery(t *testing.T) {
 	s := b.store(t, d)
 	id := backendtest.NewID(t, "k")
 	for range 2 { // the overwrite has a revision to clean up
-		if _, err := s.Put(context.Background(), id, driver.Metadata{}, bytes.NewReader(backendtest.RandomPayload(2<<20))); err != nil {
+		if _, err := s.Put(context.Background(), id, object.Metadata{}, bytes.NewReader(backendtest.RandomPayload(2<<20))); err != nil {
 			t.Fatalf("a failed publish must not fail the committed put: %v", err)
 		}
 	}
@@ -208,7 +208,7 @@ func TestRecoverHandler_ReportsJSON(t *testing.T) {
 	lost := b.store(t, dropDispatcher{})
 	id := backendtest.NewID(t, "k")
 	for range 2 {
-		if _, err := lost.Put(context.Background(), id, driver.Metadata{}, bytes.NewReader(backendtest.RandomPayload(2<<20))); err != nil {
+		if _, err := lost.Put(context.Background(), id, object.Metadata{}, bytes.NewReader(backendtest.RandomPayload(2<<20))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,8 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stratastore/strata/functions/internal/auth"
-	"github.com/stratastore/strata/tiered"
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Batch limits (http-api.md §8).
@@ -86,8 +85,8 @@ func encodeBatchKey(key string) string {
 type batchOp struct {
 	index   int
 	kind    string
-	id      driver.ObjectID
-	md      driver.Metadata
+	id      object.ID
+	md      object.Metadata
 	payload []byte
 }
 
@@ -119,7 +118,7 @@ func (s *Server) parseBatchOp(index int, part *multipart.Part, c *call) (*batchO
 		}
 		return nil, batchError(http.StatusBadRequest, "bad request: invalid operation kind: "+h.Get(hdrBatchKind))
 	}
-	op := &batchOp{index: index, kind: kind, id: driver.ObjectID{Context: c.octx}}
+	op := &batchOp{index: index, kind: kind, id: object.ID{Context: c.octx}}
 	rawKey, hasKey := first(h, http.CanonicalHeaderKey(hdrBatchKey))
 	switch {
 	case hasKey:
@@ -129,7 +128,7 @@ func (s *Server) parseBatchOp(index int, part *multipart.Part, c *call) (*batchO
 		}
 		op.id.Key = key
 		if err := op.id.Validate(); err != nil {
-			return nil, batchError(http.StatusBadRequest, "bad request: "+validationMessage(err))
+			return nil, batchError(http.StatusBadRequest, "bad request: "+object.Reason(err))
 		}
 	case kind == "insert":
 		op.id.Key = uuid.NewString()
@@ -324,7 +323,7 @@ func (s *Server) execBatchOp(r *http.Request, op *batchOp) batchResult {
 	case "get":
 		obj, err := s.store.Get(ctx, op.id, nil)
 		switch {
-		case errors.Is(err, tiered.ErrNotFound):
+		case errors.Is(err, object.ErrNotFound):
 			res.status = http.StatusNotFound
 		case err != nil:
 			return batchResult{index: op.index, err: err}
@@ -334,7 +333,7 @@ func (s *Server) execBatchOp(r *http.Request, op *batchOp) batchResult {
 	case "head":
 		md, err := s.store.Head(ctx, op.id)
 		switch {
-		case errors.Is(err, tiered.ErrNotFound):
+		case errors.Is(err, object.ErrNotFound):
 			res.status = http.StatusNotFound
 		case err != nil:
 			return batchResult{index: op.index, err: err}

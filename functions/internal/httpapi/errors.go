@@ -11,6 +11,7 @@ import (
 	"github.com/stratastore/strata/functions/internal/admission"
 	"github.com/stratastore/strata/functions/internal/auth"
 	"github.com/stratastore/strata/tiered"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // httpError is an error with its complete HTTP answer: status, body and extra headers.
@@ -61,7 +62,7 @@ func errorResponse(err error) *httpError {
 		he  *httpError
 		ae  *auth.Error
 		cse *clientStreamError
-		re  *tiered.RangeError
+		re  *object.RangeError
 	)
 	switch {
 	case errors.As(err, &he):
@@ -77,15 +78,15 @@ func errorResponse(err error) *httpError {
 			{hdrContentRange, "bytes */" + strconv.FormatInt(re.Total, 10)},
 			{hdrAcceptRanges, "bytes"},
 		}}
-	case errors.Is(err, tiered.ErrNotFound):
+	case errors.Is(err, object.ErrNotFound):
 		return &httpError{status: http.StatusNotFound}
-	case errors.Is(err, tiered.ErrInvalidArgument):
+	case errors.Is(err, object.ErrInvalidArgument):
 		return &httpError{status: http.StatusBadRequest, detail: "client error: " + storeMessage(err)}
-	case errors.Is(err, tiered.ErrTooLarge):
+	case errors.Is(err, object.ErrTooLarge):
 		return &httpError{status: http.StatusRequestEntityTooLarge, detail: "client error: " + storeMessage(err)}
-	case errors.Is(err, tiered.ErrUnimplemented):
+	case errors.Is(err, object.ErrUnimplemented):
 		return &httpError{status: http.StatusNotImplemented, detail: "service error: not implemented"}
-	case errors.Is(err, tiered.ErrUnavailable):
+	case errors.Is(err, object.ErrUnavailable):
 		return &httpError{status: http.StatusServiceUnavailable, detail: "service error: backend unavailable"}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &httpError{status: http.StatusGatewayTimeout, detail: "service error: deadline exceeded"}

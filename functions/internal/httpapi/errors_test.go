@@ -14,6 +14,7 @@ import (
 	"github.com/stratastore/strata/functions/internal/auth"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/backendtest"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // errCase is one request that must fail with an exact answer and change nothing.
@@ -292,12 +293,12 @@ func TestErrorResponse_Mapping(t *testing.T) {
 		status int
 		detail string
 	}{
-		{wrap(tiered.ErrNotFound), 404, ""},
-		{wrap(fmt.Errorf("%w: part number 0", tiered.ErrInvalidArgument)), 400, "client error: invalid argument: part number 0"},
-		{wrap(fmt.Errorf("%w: part too big", tiered.ErrTooLarge)), 413, "client error: too large: part too big"},
-		{wrap(tiered.ErrUnimplemented), 501, "service error: not implemented"},
-		{wrap(tiered.ErrUnavailable), 503, "service error: backend unavailable"},
-		{wrap(&tiered.RangeError{Total: 22}), 416, ""},
+		{wrap(object.ErrNotFound), 404, ""},
+		{wrap(fmt.Errorf("%w: part number 0", object.ErrInvalidArgument)), 400, "client error: invalid argument: part number 0"},
+		{wrap(fmt.Errorf("%w: part too big", object.ErrTooLarge)), 413, "client error: too large: part too big"},
+		{wrap(object.ErrUnimplemented), 501, "service error: not implemented"},
+		{wrap(object.ErrUnavailable), 503, "service error: backend unavailable"},
+		{wrap(&object.RangeError{Total: 22}), 416, ""},
 		{fmt.Errorf("x: %w", admission.ErrAtCapacity), 429, "service error: concurrency limit reached"},
 		{&clientStreamError{msg: "unexpected EOF"}, 400, "service error: error reading client stream: unexpected EOF"},
 		{context.DeadlineExceeded, 504, "service error: deadline exceeded"},
@@ -310,7 +311,7 @@ func TestErrorResponse_Mapping(t *testing.T) {
 			t.Errorf("errorResponse(%v) = %d %q, want %d %q", tt.err, got.status, got.detail, tt.status, tt.detail)
 		}
 	}
-	re := errorResponse(&tiered.RangeError{Total: 22})
+	re := errorResponse(&object.RangeError{Total: 22})
 	if len(re.header) != 2 || re.header[0] != (header{"content-range", "bytes */22"}) {
 		t.Errorf("416 headers = %v", re.header)
 	}

@@ -1,10 +1,11 @@
 package httpapi
 
 import (
-	"github.com/stratastore/strata/functions/internal/cleanup"
-	"github.com/stratastore/strata/tiered"
 	"net/http"
 	"strings"
+
+	"github.com/stratastore/strata/functions/internal/cleanup"
+	"github.com/stratastore/strata/tiered"
 
 	"github.com/stratastore/strata/functions/internal/admission"
 )

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // Metadata header names, lowercase as objectstore emits them (http-api.md §1.3, §5).
@@ -91,8 +91,8 @@ func first(h http.Header, canonicalName string) (string, bool) {
 // parseMetadata builds the metadata of a write from request (or batch part) headers, per
 // http-api.md §5.1: time_created is now and time_expires is now plus the TTL/TTI duration.
 // Unknown headers, and x-sn-time-*, are ignored.
-func parseMetadata(h http.Header, now time.Time) (driver.Metadata, *httpError) {
-	md := driver.Metadata{Size: -1, TimeCreated: now.UTC()}
+func parseMetadata(h http.Header, now time.Time) (object.Metadata, *httpError) {
+	md := object.Metadata{Size: -1, TimeCreated: now.UTC()}
 	if v, ok := first(h, "Content-Type"); ok {
 		if !visibleASCII(v) {
 			return md, metadataError("error dealing with http headers")
@@ -106,7 +106,7 @@ func parseMetadata(h http.Header, now time.Time) (driver.Metadata, *httpError) {
 		if !visibleASCII(v) {
 			return md, metadataError("error dealing with http headers")
 		}
-		if v != driver.CompressionZstd {
+		if v != object.CompressionZstd {
 			return md, metadataError("invalid compression value")
 		}
 		md.Compression = v
@@ -115,7 +115,7 @@ func parseMetadata(h http.Header, now time.Time) (driver.Metadata, *httpError) {
 		if !visibleASCII(v) {
 			return md, metadataError("error dealing with http headers")
 		}
-		p, err := driver.ParseExpirationPolicy(v)
+		p, err := object.ParseExpirationPolicy(v)
 		if err != nil {
 			return md, metadataError("invalid expiration policy value")
 		}
@@ -147,7 +147,7 @@ func parseMetadata(h http.Header, now time.Time) (driver.Metadata, *httpError) {
 		md.Custom[strings.ToLower(custom)] = v
 	}
 	if err := md.Validate(); err != nil {
-		return md, metadataError(validationMessage(err))
+		return md, metadataError(object.Reason(err))
 	}
 	return md, nil
 }
@@ -166,7 +166,7 @@ type header struct{ name, value string }
 // metadataHeaders returns the §5.2 response headers of md, in objectstore's order:
 // content-type, content-encoding, x-sn-expiration, x-sn-time-created, x-sn-time-expires,
 // x-sn-origin, x-sn-filename, then x-snme-* by name.
-func metadataHeaders(md driver.Metadata) []header {
+func metadataHeaders(md object.Metadata) []header {
 	hs := []header{{hdrContentType, md.EffectiveContentType()}}
 	if md.Compression != "" {
 		hs = append(hs, header{hdrContentEncoding, md.Compression})
@@ -234,7 +234,7 @@ func contentDisposition(filename string) (string, bool) {
 
 // setObjectHeaders sets the headers of a single-object GET or HEAD response: the metadata
 // headers, accept-ranges and, when a filename is set, content-disposition.
-func setObjectHeaders(h http.Header, md driver.Metadata) {
+func setObjectHeaders(h http.Header, md object.Metadata) {
 	setHeaders(h, metadataHeaders(md))
 	// A canonical Content-Type entry with no value stops net/http from sniffing one and
 	// sending it next to our lowercase header.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestParseMetadata(t *testing.T) {
@@ -26,9 +26,9 @@ func TestParseMetadata(t *testing.T) {
 	if herr != nil {
 		t.Fatal(herr)
 	}
-	want := driver.Metadata{
+	want := object.Metadata{
 		ContentType: "text/plain; charset=utf-8", Compression: "zstd",
-		ExpirationPolicy: driver.TTL(24 * time.Hour), TimeCreated: now, TimeExpires: now.Add(24 * time.Hour),
+		ExpirationPolicy: object.TTL(24 * time.Hour), TimeCreated: now, TimeExpires: now.Add(24 * time.Hour),
 		Origin: "10.0.0.1", Filename: "report.pdf", Size: -1,
 		Custom: map[string]string{"color": "blue", "repeated": "last"},
 	}
@@ -67,9 +67,9 @@ func TestParseMetadata_Errors(t *testing.T) {
 		{"X-Sn-Origin", "caf\u00e9", "error dealing with http headers"},
 		{"X-Sn-Filename", "r\u00e9sum\u00e9.pdf", "error dealing with http headers"},
 		{"X-Snme-Key", "\u00ff", "error dealing with http headers"},
-		{"X-Snme-" + strings.Repeat("k", driver.MaxCustomKeyBytes+1), "v", "custom metadata key"},
+		{"X-Snme-" + strings.Repeat("k", object.MaxCustomKeyBytes+1), "v", "custom metadata key"},
 		{"X-Snme-", "v", "custom metadata key must be non-empty"},
-		{"X-Sn-Origin", strings.Repeat("o", driver.MaxMetadataBytes+1), "metadata is"},
+		{"X-Sn-Origin", strings.Repeat("o", object.MaxMetadataBytes+1), "metadata is"},
 	}
 	for _, tt := range tests {
 		_, herr := parseMetadata(hdrs(tt.name, tt.value), time.Now())
@@ -103,8 +103,8 @@ func TestValidMediaType(t *testing.T) {
 
 func TestMetadataHeaders_Order(t *testing.T) {
 	created := time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC)
-	md := driver.Metadata{
-		ContentType: "text/plain", Compression: "zstd", ExpirationPolicy: driver.TTI(90 * 24 * time.Hour),
+	md := object.Metadata{
+		ContentType: "text/plain", Compression: "zstd", ExpirationPolicy: object.TTI(90 * 24 * time.Hour),
 		TimeCreated: created, TimeExpires: created.Add(time.Hour), Origin: "o", Filename: "f",
 		Custom: map[string]string{"b": "2", "a": "1", "Z": "0"},
 	}
@@ -128,7 +128,7 @@ func TestMetadataHeaders_Order(t *testing.T) {
 		t.Errorf("metadataHeaders:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	got = nil
-	for _, h := range metadataHeaders(driver.Metadata{}) {
+	for _, h := range metadataHeaders(object.Metadata{}) {
 		got = append(got, h.name+": "+h.value)
 	}
 	if len(got) != 1 || got[0] != "content-type: application/octet-stream" {

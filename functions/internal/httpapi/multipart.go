@@ -20,7 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stratastore/strata/functions/internal/auth"
-	"github.com/stratastore/strata/tiered"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // queryError is a 400 for a bad multipart query string, text/plain as axum's Query
@@ -229,7 +229,7 @@ func (s *Server) handleListParts(w http.ResponseWriter, r *http.Request, c *call
 		writeError(w, r, err)
 		return
 	}
-	var l tiered.PartList
+	var l object.PartList
 	err := s.permitted(r, func() (err error) {
 		l, err = s.store.ListParts(r.Context(), c.id, q.uploadID, q.maxParts, q.marker)
 		return err
@@ -261,7 +261,7 @@ var completeKeepAlive = time.Second
 // parseCompleteBody decodes {"parts":[{"part_number":N,"etag":"..."},...]}, with axum's
 // Json extractor's statuses: 415 without a JSON content type, 400 for malformed JSON, 422
 // for a well-formed document of the wrong shape.
-func parseCompleteBody(r *http.Request, body io.Reader) ([]tiered.CompletedPart, error) {
+func parseCompleteBody(r *http.Request, body io.Reader) ([]object.CompletedPart, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || !(mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
 		return nil, &httpError{status: http.StatusUnsupportedMediaType, text: true, detail: "Expected request with `Content-Type: application/json`"}
@@ -293,7 +293,7 @@ func parseCompleteBody(r *http.Request, body io.Reader) ([]tiered.CompletedPart,
 	if doc.Parts == nil {
 		return nil, shape("missing field `parts`")
 	}
-	parts := make([]tiered.CompletedPart, 0, len(*doc.Parts))
+	parts := make([]object.CompletedPart, 0, len(*doc.Parts))
 	for i, p := range *doc.Parts {
 		switch {
 		case p.PartNumber == nil:
@@ -303,14 +303,14 @@ func parseCompleteBody(r *http.Request, body io.Reader) ([]tiered.CompletedPart,
 		case p.ETag == nil:
 			return nil, shape(fmt.Sprintf("parts[%d]: missing field `etag`", i))
 		}
-		parts = append(parts, tiered.CompletedPart{PartNumber: int(*p.PartNumber), ETag: *p.ETag})
+		parts = append(parts, object.CompletedPart{PartNumber: int(*p.PartNumber), ETag: *p.ETag})
 	}
 	return parts, nil
 }
 
 // completeFailure is the body of a complete that failed after streaming started.
 type completeFailure struct {
-	Error tiered.CompleteError `json:"error"`
+	Error object.CompleteError `json:"error"`
 }
 
 // handleComplete completes an upload (http-api.md §9.5). Errors found before the work
@@ -341,7 +341,7 @@ func (s *Server) handleComplete(w http.ResponseWriter, r *http.Request, c *call)
 	defer release()
 
 	type result struct {
-		ce  *tiered.CompleteError
+		ce  *object.CompleteError
 		err error
 	}
 	done := make(chan result, 1)
@@ -372,7 +372,7 @@ func (s *Server) handleComplete(w http.ResponseWriter, r *http.Request, c *call)
 				if errors.Is(res.err, context.Canceled) {
 					return
 				}
-				doc = completeFailure{tiered.CompleteError{Code: "internal error", Message: errorResponse(res.err).Error()}}
+				doc = completeFailure{object.CompleteError{Code: "internal error", Message: errorResponse(res.err).Error()}}
 			case res.ce != nil:
 				doc = completeFailure{*res.ce}
 			}

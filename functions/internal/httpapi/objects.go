@@ -3,15 +3,16 @@ package httpapi
 import (
 	"bytes"
 	"errors"
-	"github.com/stratastore/strata/tiered"
 	"io"
 	"net/http"
 	"strconv"
 
+	"github.com/stratastore/strata/tiered"
+	"github.com/stratastore/strata/tiered/object"
+
 	"github.com/google/uuid"
 
 	"github.com/stratastore/strata/functions/internal/auth"
-	"github.com/stratastore/strata/tiered/driver"
 )
 
 // keyResponse is the body of a successful insert.
@@ -22,7 +23,7 @@ type keyResponse struct {
 // writeMetadata parses the metadata headers of a write and checks the usecase's expiration
 // constraints, then the permission: objectstore's order, so that a bad header beats a
 // missing permission (http-api.md §1.4).
-func (s *Server) writeMetadata(r *http.Request, c *call) (driver.Metadata, error) {
+func (s *Server) writeMetadata(r *http.Request, c *call) (object.Metadata, error) {
 	md, herr := parseMetadata(r.Header, s.now())
 	if herr != nil {
 		return md, herr
@@ -78,7 +79,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, r, err)
 		return
 	}
-	var obj *tiered.Object
+	var obj *object.Reader
 	err := s.permitted(r, func() (err error) {
 		obj, err = s.store.Get(r.Context(), c.id, rng)
 		return err
@@ -147,7 +148,7 @@ func (s *Server) handleHead(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, r, err)
 		return
 	}
-	var md tiered.Metadata
+	var md object.Metadata
 	err := s.permitted(r, func() (err error) {
 		md, err = s.store.Head(r.Context(), c.id)
 		return err

@@ -1,12 +1,11 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // invalidURL is a path error: 400, text/plain "Invalid URL: <msg>" (http-api.md §2, §11.2).
@@ -56,11 +55,11 @@ func percentDecode(s, param string) (string, *httpError) {
 
 // parseScopes parses the decoded scopes segment: "_" for none, else "name=value;...". The
 // error texts are objectstore's.
-func parseScopes(s string) ([]driver.Scope, *httpError) {
+func parseScopes(s string) ([]object.Scope, *httpError) {
 	if s == "_" {
 		return nil, nil
 	}
-	var scopes []driver.Scope
+	var scopes []object.Scope
 	for item := range strings.SplitSeq(s, ";") {
 		name, value, ok := strings.Cut(item, "=")
 		if !ok {
@@ -71,58 +70,49 @@ func parseScopes(s string) ([]driver.Scope, *httpError) {
 		}
 		for _, part := range [2]string{name, value} {
 			for i, r := range part {
-				if r >= utf8.RuneSelf || !driver.ValidScopeChar(part[i]) {
+				if r >= utf8.RuneSelf || !object.ValidScopeChar(part[i]) {
 					return nil, invalidURL("invalid character '%c'", r)
 				}
 			}
 		}
-		scopes = append(scopes, driver.Scope{Name: name, Value: value})
+		scopes = append(scopes, object.Scope{Name: name, Value: value})
 	}
 	return scopes, nil
 }
 
-// validationMessage strips the driver's "invalid argument: " prefix from a validation error.
-func validationMessage(err error) string {
-	msg := err.Error()
-	if errors.Is(err, driver.ErrInvalidArgument) {
-		msg = strings.TrimPrefix(msg, driver.ErrInvalidArgument.Error()+": ")
-	}
-	return msg
-}
-
 // parseContext decodes and validates the usecase and scopes of a matched path.
-func parseContext(t target) (driver.ObjectContext, *httpError) {
+func parseContext(t target) (object.Context, *httpError) {
 	usecase, herr := percentDecode(t.usecase, "usecase")
 	if herr != nil {
-		return driver.ObjectContext{}, herr
+		return object.Context{}, herr
 	}
 	rawScopes, herr := percentDecode(t.scopes, "scopes")
 	if herr != nil {
-		return driver.ObjectContext{}, herr
+		return object.Context{}, herr
 	}
 	scopes, herr := parseScopes(rawScopes)
 	if herr != nil {
-		return driver.ObjectContext{}, herr
+		return object.Context{}, herr
 	}
-	ctx := driver.ObjectContext{Usecase: usecase, Scopes: scopes}
+	ctx := object.Context{Usecase: usecase, Scopes: scopes}
 	if err := ctx.Validate(); err != nil {
-		return driver.ObjectContext{}, invalidURL("%s", validationMessage(err))
+		return object.Context{}, invalidURL("%s", object.Reason(err))
 	}
 	return ctx, nil
 }
 
 // parseKey decodes a raw key exactly once and validates it within ctx: non-empty UTF-8
 // without control characters or empty, "." and ".." segments, and a storage path within
-// driver.MaxStoragePathLen. Every violation is a 400 "Invalid URL" (never a 414: the limit is
+// object.MaxStoragePathLen. Every violation is a 400 "Invalid URL" (never a 414: the limit is
 // the storage's, not the URL parser's).
-func parseKey(ctx driver.ObjectContext, raw string) (driver.ObjectID, *httpError) {
+func parseKey(ctx object.Context, raw string) (object.ID, *httpError) {
 	key, herr := percentDecode(raw, "key")
 	if herr != nil {
-		return driver.ObjectID{}, herr
+		return object.ID{}, herr
 	}
-	id := driver.ObjectID{Context: ctx, Key: key}
+	id := object.ID{Context: ctx, Key: key}
 	if err := id.Validate(); err != nil {
-		return driver.ObjectID{}, invalidURL("%s", validationMessage(err))
+		return object.ID{}, invalidURL("%s", object.Reason(err))
 	}
 	return id, nil
 }

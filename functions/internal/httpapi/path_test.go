@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestPercentDecode(t *testing.T) {
@@ -45,15 +45,15 @@ func TestPercentDecode(t *testing.T) {
 func TestParseScopes(t *testing.T) {
 	tests := []struct {
 		in   string
-		want []driver.Scope
+		want []object.Scope
 		err  string
 	}{
 		{in: "_", want: nil},
-		{in: "org=1", want: []driver.Scope{{Name: "org", Value: "1"}}},
-		{in: "org=1;project=2", want: []driver.Scope{{Name: "org", Value: "1"}, {Name: "project", Value: "2"}}},
-		{in: "project=2;org=1", want: []driver.Scope{{Name: "project", Value: "2"}, {Name: "org", Value: "1"}}},
-		{in: "a=1;a=2", want: []driver.Scope{{Name: "a", Value: "1"}, {Name: "a", Value: "2"}}},
-		{in: "A-z_0()$!+'=x", want: []driver.Scope{{Name: "A-z_0()$!+'", Value: "x"}}},
+		{in: "org=1", want: []object.Scope{{Name: "org", Value: "1"}}},
+		{in: "org=1;project=2", want: []object.Scope{{Name: "org", Value: "1"}, {Name: "project", Value: "2"}}},
+		{in: "project=2;org=1", want: []object.Scope{{Name: "project", Value: "2"}, {Name: "org", Value: "1"}}},
+		{in: "a=1;a=2", want: []object.Scope{{Name: "a", Value: "1"}, {Name: "a", Value: "2"}}},
+		{in: "A-z_0()$!+'=x", want: []object.Scope{{Name: "A-z_0()$!+'", Value: "x"}}},
 		{in: "org", err: "Invalid URL: scope must be 'key=value'"},
 		{in: "org=1;", err: "Invalid URL: scope must be 'key=value'"},
 		{in: "=1", err: "Invalid URL: key and value must be non-empty"},
@@ -92,7 +92,7 @@ func TestParseContext(t *testing.T) {
 		{usecase: "attachments", scopes: "_"},
 		{usecase: "at%74achments", scopes: "org%3D1"},
 		{usecase: "a.b", scopes: "_", err: "Invalid URL: invalid character '.' in usecase"},
-		{usecase: strings.Repeat("u", driver.MaxUsecaseLen+1), scopes: "_", err: "Invalid URL: usecase is longer than 64 bytes"},
+		{usecase: strings.Repeat("u", object.MaxUsecaseLen+1), scopes: "_", err: "Invalid URL: usecase is longer than 64 bytes"},
 		{usecase: "u", scopes: "%FF", err: "Invalid URL: Invalid UTF-8 in `scopes`"},
 		{usecase: "%FF", scopes: "_", err: "Invalid URL: Invalid UTF-8 in `usecase`"},
 	}
@@ -109,8 +109,8 @@ func TestParseContext(t *testing.T) {
 }
 
 func TestParseKey(t *testing.T) {
-	ctx := driver.ObjectContext{Usecase: "u", Scopes: []driver.Scope{{Name: "org", Value: "1"}}}
-	long := strings.Repeat("k", driver.MaxStoragePathLen)
+	ctx := object.Context{Usecase: "u", Scopes: []object.Scope{{Name: "org", Value: "1"}}}
+	long := strings.Repeat("k", object.MaxStoragePathLen)
 	tests := []struct {
 		raw, want, err string
 	}{
@@ -138,7 +138,7 @@ func TestParseKey(t *testing.T) {
 		{raw: "nul%00", err: `Invalid URL: key contains control character '\x00'`},
 		{raw: "del%7F", err: `Invalid URL: key contains control character '\x7f'`},
 		{raw: "%FF", err: "Invalid URL: Invalid UTF-8 in `key`"},
-		{raw: long, err: fmt.Sprintf("Invalid URL: storage path is %d bytes, longer than the limit of %d", len("u/org.1/objects/")+len(long), driver.MaxStoragePathLen)},
+		{raw: long, err: fmt.Sprintf("Invalid URL: storage path is %d bytes, longer than the limit of %d", len("u/org.1/objects/")+len(long), object.MaxStoragePathLen)},
 	}
 	for _, tt := range tests {
 		id, herr := parseKey(ctx, tt.raw)

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // rangeError is a 400 for a bad Range header, in objectstore's wording (http-api.md §7).
@@ -21,7 +21,7 @@ func rangeError(reason string) *httpError {
 // parseRange parses a Range header value (http-api.md §7). It returns nil, nil when there
 // is no header or when it asks for several ranges, which objectstore ignores. Accepted
 // forms: bytes=A-B (A <= B), bytes=A- and bytes=-N (N >= 1), numbers plain decimal.
-func parseRange(v string, present bool) (*driver.ByteRange, *httpError) {
+func parseRange(v string, present bool) (*object.ByteRange, *httpError) {
 	if !present {
 		return nil, nil
 	}
@@ -57,14 +57,14 @@ func parseRange(v string, present bool) (*driver.ByteRange, *httpError) {
 		if !ok || n == 0 {
 			return nil, rangeError("invalid byte range")
 		}
-		r := driver.Last(n)
+		r := object.Last(n)
 		return &r, nil
 	case last == "":
 		a, ok := num(first)
 		if !ok {
 			return nil, rangeError("invalid byte range")
 		}
-		r := driver.From(a)
+		r := object.From(a)
 		return &r, nil
 	default:
 		a, ok1 := num(first)
@@ -72,7 +72,7 @@ func parseRange(v string, present bool) (*driver.ByteRange, *httpError) {
 		if !ok1 || !ok2 || a > b {
 			return nil, rangeError("invalid byte range")
 		}
-		r := driver.Bounded(a, b)
+		r := object.Bounded(a, b)
 		return &r, nil
 	}
 }

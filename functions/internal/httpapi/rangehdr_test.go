@@ -4,21 +4,21 @@ import (
 	"math"
 	"testing"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestParseRange(t *testing.T) {
-	r := func(b driver.ByteRange) *driver.ByteRange { return &b }
+	r := func(b object.ByteRange) *object.ByteRange { return &b }
 	tests := []struct {
 		in   string
-		want *driver.ByteRange
+		want *object.ByteRange
 		err  string
 	}{
-		{in: "bytes=0-4", want: r(driver.Bounded(0, 4))},
-		{in: "bytes=7-", want: r(driver.From(7))},
-		{in: "bytes=-9", want: r(driver.Last(9))},
-		{in: "BYTES=1-1", want: r(driver.Bounded(1, 1))},
-		{in: "bytes=0-18446744073709551615", want: r(driver.Bounded(0, math.MaxInt64))},
+		{in: "bytes=0-4", want: r(object.Bounded(0, 4))},
+		{in: "bytes=7-", want: r(object.From(7))},
+		{in: "bytes=-9", want: r(object.Last(9))},
+		{in: "BYTES=1-1", want: r(object.Bounded(1, 1))},
+		{in: "bytes=0-18446744073709551615", want: r(object.Bounded(0, math.MaxInt64))},
 		{in: "bytes=0-1,3-4", want: nil},
 		{in: "items=0-1,2-3", err: "client error: invalid Range header: invalid range unit: items, expected: bytes"},
 		{in: "items=0-5", err: "client error: invalid Range header: invalid range unit: items, expected: bytes"},

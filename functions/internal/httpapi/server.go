@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"github.com/stratastore/strata/tiered/observe"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,10 +10,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stratastore/strata/tiered/object"
+	"github.com/stratastore/strata/tiered/observe"
+
 	"github.com/stratastore/strata/functions/internal/admission"
 	"github.com/stratastore/strata/functions/internal/auth"
 	"github.com/stratastore/strata/tiered"
-	"github.com/stratastore/strata/tiered/driver"
 )
 
 // Options configures a Server.
@@ -210,8 +211,8 @@ type call struct {
 	route *Route
 	grant *auth.Grant
 	// octx is the request's usecase and scopes; id adds the key on object-shaped routes.
-	octx driver.ObjectContext
-	id   driver.ObjectID
+	octx object.Context
+	id   object.ID
 	info *reqInfo
 }
 

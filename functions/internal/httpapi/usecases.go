@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // UsecasePolicies holds the per-usecase expiration constraints of http-api.md §6.3, by
@@ -72,7 +72,7 @@ func ParseUsecasePolicies(text string) (UsecasePolicies, error) {
 			if kind == "manual" {
 				return r, fmt.Errorf("usecase %q: manual has no duration to cap", usecase)
 			}
-			d, err := driver.ParseDuration(*k.Max)
+			d, err := object.ParseDuration(*k.Max)
 			if err != nil {
 				return r, fmt.Errorf("usecase %q: %s.max: %v", usecase, kind, err)
 			}
@@ -100,16 +100,16 @@ func ParseUsecasePolicies(text string) (UsecasePolicies, error) {
 
 // Check returns a 400 client error when usecase may not write policy p, worded as
 // objectstore words it.
-func (ps UsecasePolicies) Check(usecase string, p driver.ExpirationPolicy) error {
+func (ps UsecasePolicies) Check(usecase string, p object.ExpirationPolicy) error {
 	u, ok := ps[usecase]
 	if !ok {
 		return nil
 	}
 	r := u.Manual
 	switch p.Kind {
-	case driver.TimeToLive:
+	case object.TimeToLive:
 		r = u.TTL
-	case driver.TimeToIdle:
+	case object.TimeToIdle:
 		r = u.TTI
 	}
 	if !r.Allowed {
@@ -117,7 +117,7 @@ func (ps UsecasePolicies) Check(usecase string, p driver.ExpirationPolicy) error
 	}
 	if r.Max > 0 && p.Duration > r.Max {
 		return clientError(fmt.Sprintf("expiration duration %s exceeds maximum of %s for use case '%s'",
-			driver.FormatDuration(p.Duration), driver.FormatDuration(r.Max), usecase))
+			object.FormatDuration(p.Duration), object.FormatDuration(r.Max), usecase))
 	}
 	return nil
 }

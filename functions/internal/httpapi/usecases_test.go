@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 func TestUsecasePolicies(t *testing.T) {
@@ -16,16 +16,16 @@ func TestUsecasePolicies(t *testing.T) {
 	day := 24 * time.Hour
 	tests := []struct {
 		usecase string
-		policy  driver.ExpirationPolicy
+		policy  object.ExpirationPolicy
 		err     string
 	}{
-		{"attachments", driver.TTL(90 * day), ""},
-		{"attachments", driver.TTL(day), ""},
-		{"attachments", driver.ExpirationPolicy{}, "client error: expiration policy 'manual' is not allowed for use case 'attachments'"},
-		{"attachments", driver.TTI(day), "client error: expiration policy 'tti:1day' is not allowed for use case 'attachments'"},
-		{"attachments", driver.TTL(100 * day), "client error: expiration duration 3months 8days 16h 19m 12s exceeds maximum of 2months 29days 2h 52m 48s for use case 'attachments'"},
-		{"other", driver.ExpirationPolicy{}, ""},
-		{"other", driver.TTI(1000 * day), ""},
+		{"attachments", object.TTL(90 * day), ""},
+		{"attachments", object.TTL(day), ""},
+		{"attachments", object.ExpirationPolicy{}, "client error: expiration policy 'manual' is not allowed for use case 'attachments'"},
+		{"attachments", object.TTI(day), "client error: expiration policy 'tti:1day' is not allowed for use case 'attachments'"},
+		{"attachments", object.TTL(100 * day), "client error: expiration duration 3months 8days 16h 19m 12s exceeds maximum of 2months 29days 2h 52m 48s for use case 'attachments'"},
+		{"other", object.ExpirationPolicy{}, ""},
+		{"other", object.TTI(1000 * day), ""},
 	}
 	for _, tt := range tests {
 		err := ps.Check(tt.usecase, tt.policy)
@@ -57,7 +57,7 @@ func TestParseUsecasePolicies_Errors(t *testing.T) {
 		}
 	}
 	ps, err := ParseUsecasePolicies("")
-	if err != nil || ps.Check("x", driver.ExpirationPolicy{}) != nil {
+	if err != nil || ps.Check("x", object.ExpirationPolicy{}) != nil {
 		t.Errorf("empty text: %v, %v", ps, err)
 	}
 	if _, err := ParseUsecasePolicies(`{"a":{"expiration":{"ttl":{"max":"bad"}}}}`); err == nil || !strings.Contains(err.Error(), `"a"`) {

@@ -1,4 +1,4 @@
-package driver
+package object
 
 import (
 	"encoding/json"

@@ -1,7 +1,6 @@
-package driver
+package object
 
 import (
-	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -26,23 +25,23 @@ type Scope struct {
 	Value string
 }
 
-// ObjectContext is the namespace of an object: a usecase plus an ordered list of scopes.
+// Context is the namespace of an object: a usecase plus an ordered list of scopes.
 // Scope order is significant: org=1;project=2 and project=2;org=1 are different namespaces.
-type ObjectContext struct {
+type Context struct {
 	Usecase string
 	Scopes  []Scope
 }
 
-// ObjectID names one logical object: its context plus a key. A key may contain '/'.
-type ObjectID struct {
-	Context ObjectContext
+// ID names one logical object: its context plus a key. A key may contain '/'.
+type ID struct {
+	Context Context
 	Key     string
 }
 
-// NewObjectID returns the id of key within usecase and scopes. It does not validate; call
+// NewID returns the id of key within usecase and scopes. It does not validate; call
 // Validate before trusting input.
-func NewObjectID(usecase string, scopes []Scope, key string) ObjectID {
-	return ObjectID{Context: ObjectContext{Usecase: usecase, Scopes: scopes}, Key: key}
+func NewID(usecase string, scopes []Scope, key string) ID {
+	return ID{Context: Context{Usecase: usecase, Scopes: scopes}, Key: key}
 }
 
 // ValidScopeChar reports whether c may appear in a scope name or value. The set is exactly
@@ -63,29 +62,29 @@ func ValidScopeChar(c byte) bool {
 // ValidateScopePart checks a scope name or value.
 func ValidateScopePart(s string) error {
 	if s == "" {
-		return invalidf("scope name and value must be non-empty")
+		return Invalidf("scope name and value must be non-empty")
 	}
 	for i := 0; i < len(s); i++ {
 		if !ValidScopeChar(s[i]) {
 			r, _ := utf8.DecodeRuneInString(s[i:])
-			return invalidf("invalid character %q in scope", r)
+			return Invalidf("invalid character %q in scope", r)
 		}
 	}
 	return nil
 }
 
 // Validate checks the usecase and every scope.
-func (c ObjectContext) Validate() error {
+func (c Context) Validate() error {
 	if c.Usecase == "" {
-		return invalidf("usecase must be non-empty")
+		return Invalidf("usecase must be non-empty")
 	}
 	if len(c.Usecase) > MaxUsecaseLen {
-		return invalidf("usecase is longer than %d bytes", MaxUsecaseLen)
+		return Invalidf("usecase is longer than %d bytes", MaxUsecaseLen)
 	}
 	for i := 0; i < len(c.Usecase); i++ {
 		if !ValidScopeChar(c.Usecase[i]) {
 			r, _ := utf8.DecodeRuneInString(c.Usecase[i:])
-			return invalidf("invalid character %q in usecase", r)
+			return Invalidf("invalid character %q in usecase", r)
 		}
 	}
 	for _, s := range c.Scopes {
@@ -104,29 +103,29 @@ func (c ObjectContext) Validate() error {
 // ServeMux redirects them) nor a filesystem, so they are refused everywhere.
 func ValidateKey(key string) error {
 	if key == "" {
-		return invalidf("key must be non-empty")
+		return Invalidf("key must be non-empty")
 	}
 	if !utf8.ValidString(key) {
-		return invalidf("key is not valid UTF-8")
+		return Invalidf("key is not valid UTF-8")
 	}
 	for _, r := range key {
 		if r < 0x20 || r == 0x7f {
-			return invalidf("key contains control character %q", r)
+			return Invalidf("key contains control character %q", r)
 		}
 	}
 	for seg := range strings.SplitSeq(key, "/") {
 		switch seg {
 		case "":
-			return invalidf("key has an empty path segment")
+			return Invalidf("key has an empty path segment")
 		case ".", "..":
-			return invalidf("key has a %q path segment", seg)
+			return Invalidf("key has a %q path segment", seg)
 		}
 	}
 	return nil
 }
 
 // Validate checks the context, the key and the length of the storage path.
-func (id ObjectID) Validate() error {
+func (id ID) Validate() error {
 	if err := id.Context.Validate(); err != nil {
 		return err
 	}
@@ -134,12 +133,12 @@ func (id ObjectID) Validate() error {
 		return err
 	}
 	if n := id.storagePathLen(); n > MaxStoragePathLen {
-		return invalidf("storage path is %d bytes, longer than the limit of %d", n, MaxStoragePathLen)
+		return Invalidf("storage path is %d bytes, longer than the limit of %d", n, MaxStoragePathLen)
 	}
 	return nil
 }
 
-func (id ObjectID) storagePathLen() int {
+func (id ID) storagePathLen() int {
 	n := len(id.Context.Usecase) + 1 + len(KeyDelimiter) + 1 + len(id.Key)
 	for _, s := range id.Context.Scopes {
 		n += len(s.Name) + 1 + len(s.Value) + 1
@@ -151,7 +150,7 @@ func (id ObjectID) storagePathLen() int {
 //
 //	{usecase}/{name1}.{value1}/{name2}.{value2}/objects/{key}
 //	testing/objects/foo/bar                  (no scopes)
-func (id ObjectID) StoragePath() string {
+func (id ID) StoragePath() string {
 	var b strings.Builder
 	b.Grow(id.storagePathLen())
 	b.WriteString(id.Context.Usecase)
@@ -169,10 +168,10 @@ func (id ObjectID) StoragePath() string {
 }
 
 // String returns the storage path.
-func (id ObjectID) String() string { return id.StoragePath() }
+func (id ID) String() string { return id.StoragePath() }
 
 // Equal reports whether two ids name the same object.
-func (id ObjectID) Equal(o ObjectID) bool {
+func (id ID) Equal(o ID) bool {
 	if id.Key != o.Key || id.Context.Usecase != o.Context.Usecase || len(id.Context.Scopes) != len(o.Context.Scopes) {
 		return false
 	}
@@ -186,40 +185,36 @@ func (id ObjectID) Equal(o ObjectID) bool {
 
 // ContextPrefix returns the storage-path prefix shared by every object of the context,
 // ending in "/objects/".
-func (c ObjectContext) ContextPrefix() string {
-	return ObjectID{Context: c}.StoragePath()
+func (c Context) ContextPrefix() string {
+	return ID{Context: c}.StoragePath()
 }
 
 // ParseStoragePath parses a storage path back into an id. It is the inverse of StoragePath:
 // the usecase is everything before the first '/', then every segment up to the first one that
 // equals "objects" must be a "name.value" scope, and the rest is the key, which may contain
 // '/'. A scope segment always contains a '.', so it can never be confused with the delimiter.
-func ParseStoragePath(p string) (ObjectID, error) {
+func ParseStoragePath(p string) (ID, error) {
 	usecase, rest, ok := strings.Cut(p, "/")
 	if !ok || usecase == "" {
-		return ObjectID{}, invalidf("storage path %q has no usecase", p)
+		return ID{}, Invalidf("storage path %q has no usecase", p)
 	}
 	var scopes []Scope
 	for {
 		seg, tail, ok := strings.Cut(rest, "/")
 		if !ok {
-			return ObjectID{}, invalidf("storage path %q has no %q segment", p, KeyDelimiter)
+			return ID{}, Invalidf("storage path %q has no %q segment", p, KeyDelimiter)
 		}
 		if seg == KeyDelimiter {
 			if tail == "" {
-				return ObjectID{}, invalidf("storage path %q has an empty key", p)
+				return ID{}, Invalidf("storage path %q has an empty key", p)
 			}
-			return ObjectID{Context: ObjectContext{Usecase: usecase, Scopes: scopes}, Key: tail}, nil
+			return ID{Context: Context{Usecase: usecase, Scopes: scopes}, Key: tail}, nil
 		}
 		name, value, ok := strings.Cut(seg, ".")
 		if !ok || name == "" || value == "" {
-			return ObjectID{}, invalidf("storage path %q has a malformed scope %q", p, seg)
+			return ID{}, Invalidf("storage path %q has a malformed scope %q", p, seg)
 		}
 		scopes = append(scopes, Scope{Name: name, Value: value})
 		rest = tail
 	}
-}
-
-func invalidf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalidArgument, fmt.Sprintf(format, args...))
 }

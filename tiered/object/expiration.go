@@ -1,4 +1,4 @@
-package driver
+package object
 
 import (
 	"fmt"
@@ -74,7 +74,7 @@ func ParseExpirationPolicy(s string) (ExpirationPolicy, error) {
 	}
 	kind, dur, ok := strings.Cut(s, ":")
 	if !ok {
-		return ExpirationPolicy{}, invalidf("invalid expiration policy value %q", s)
+		return ExpirationPolicy{}, Invalidf("invalid expiration policy value %q", s)
 	}
 	var k ExpirationKind
 	switch kind {
@@ -83,11 +83,11 @@ func ParseExpirationPolicy(s string) (ExpirationPolicy, error) {
 	case "tti":
 		k = TimeToIdle
 	default:
-		return ExpirationPolicy{}, invalidf("invalid expiration policy value %q", s)
+		return ExpirationPolicy{}, Invalidf("invalid expiration policy value %q", s)
 	}
 	d, err := ParseDuration(dur)
 	if err != nil {
-		return ExpirationPolicy{}, invalidf("invalid expiration policy value %q: %v", s, err)
+		return ExpirationPolicy{}, Invalidf("invalid expiration policy value %q: %v", s, err)
 	}
 	return ExpirationPolicy{Kind: k, Duration: d}, nil
 }

@@ -1,12 +1,13 @@
-package driver
+package object
 
 import (
 	"errors"
 	"fmt"
 )
 
-// Sentinel errors shared by every backend. Drivers translate native errors into these at their
-// boundary so that callers can use errors.Is without knowing the backend.
+// Sentinel errors shared by the whole repository: backends translate native errors into these at
+// their boundary, the Store returns them (wrapped in *tiered.Error), and the HTTP layer maps them
+// to status codes. Test them with errors.Is.
 var (
 	// ErrNotFound means the object, upload or entry does not exist (or has expired).
 	ErrNotFound = errors.New("not found")
@@ -37,3 +38,29 @@ func (e *RangeError) Error() string {
 
 // Is reports whether target is ErrRangeNotSatisfiable.
 func (e *RangeError) Is(target error) bool { return target == ErrRangeNotSatisfiable }
+
+// InvalidError reports input that breaks one of this package's rules: a malformed id, scope,
+// range, metadata field or expiration policy. It matches ErrInvalidArgument. Reason is the
+// rule that was broken, phrased for the caller (an HTTP 400 body), without any prefix.
+type InvalidError struct {
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return "invalid argument: " + e.Reason }
+
+// Is reports whether target is ErrInvalidArgument.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalidArgument }
+
+// Invalidf returns an *InvalidError whose reason is formatted like fmt.Sprintf.
+func Invalidf(format string, args ...any) error {
+	return &InvalidError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Reason returns the caller-facing reason of an invalid-argument error: the Reason of an
+// *InvalidError in err's chain, or err's text for any other error.
+func Reason(err error) string {
+	if ie, ok := errors.AsType[*InvalidError](err); ok {
+		return ie.Reason
+	}
+	return err.Error()
+}

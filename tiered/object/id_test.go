@@ -1,4 +1,4 @@
-package driver
+package object
 
 import (
 	"errors"
@@ -8,12 +8,12 @@ import (
 
 func TestObjectID_StoragePath(t *testing.T) {
 	for _, tc := range []struct {
-		id   ObjectID
+		id   ID
 		want string
 	}{
-		{NewObjectID("attachments", []Scope{{"org", "17"}, {"project", "42"}}, "abc123"), "attachments/org.17/project.42/objects/abc123"},
-		{NewObjectID("testing", nil, "foo/bar"), "testing/objects/foo/bar"},
-		{NewObjectID("u", []Scope{{"a", "b"}}, "objects/x"), "u/a.b/objects/objects/x"},
+		{NewID("attachments", []Scope{{"org", "17"}, {"project", "42"}}, "abc123"), "attachments/org.17/project.42/objects/abc123"},
+		{NewID("testing", nil, "foo/bar"), "testing/objects/foo/bar"},
+		{NewID("u", []Scope{{"a", "b"}}, "objects/x"), "u/a.b/objects/objects/x"},
 	} {
 		if got := tc.id.StoragePath(); got != tc.want {
 			t.Errorf("StoragePath() = %q, want %q", got, tc.want)
@@ -49,11 +49,11 @@ func TestValidateKey(t *testing.T) {
 }
 
 func TestObjectContext_Validate(t *testing.T) {
-	good := ObjectContext{Usecase: "attachments", Scopes: []Scope{{"org", "17"}, {"A_-()$!+'z", "9"}}}
+	good := Context{Usecase: "attachments", Scopes: []Scope{{"org", "17"}, {"A_-()$!+'z", "9"}}}
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []ObjectContext{
+	for _, c := range []Context{
 		{Usecase: ""},
 		{Usecase: "a.b"},
 		{Usecase: "a/b"},
@@ -73,13 +73,13 @@ func TestObjectContext_Validate(t *testing.T) {
 }
 
 func TestObjectID_Validate_LengthLimit(t *testing.T) {
-	base := NewObjectID("u", nil, "")
+	base := NewID("u", nil, "")
 	prefix := len(base.StoragePath())
-	fits := NewObjectID("u", nil, strings.Repeat("k", MaxStoragePathLen-prefix))
+	fits := NewID("u", nil, strings.Repeat("k", MaxStoragePathLen-prefix))
 	if err := fits.Validate(); err != nil {
 		t.Fatalf("key at the limit: %v", err)
 	}
-	over := NewObjectID("u", nil, strings.Repeat("k", MaxStoragePathLen-prefix+1))
+	over := NewID("u", nil, strings.Repeat("k", MaxStoragePathLen-prefix+1))
 	if err := over.Validate(); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("key over the limit: %v", err)
 	}
@@ -90,15 +90,15 @@ func TestObjectID_Validate_LengthLimit(t *testing.T) {
 }
 
 func TestObjectID_Equal(t *testing.T) {
-	a := NewObjectID("u", []Scope{{"org", "1"}, {"p", "2"}}, "k")
-	b := NewObjectID("u", []Scope{{"p", "2"}, {"org", "1"}}, "k")
+	a := NewID("u", []Scope{{"org", "1"}, {"p", "2"}}, "k")
+	b := NewID("u", []Scope{{"p", "2"}, {"org", "1"}}, "k")
 	if a.Equal(b) {
 		t.Fatal("scope order must matter")
 	}
-	if !a.Equal(NewObjectID("u", []Scope{{"org", "1"}, {"p", "2"}}, "k")) {
+	if !a.Equal(NewID("u", []Scope{{"org", "1"}, {"p", "2"}}, "k")) {
 		t.Fatal("equal ids differ")
 	}
-	if a.Equal(NewObjectID("u", []Scope{{"org", "1"}}, "k")) {
+	if a.Equal(NewID("u", []Scope{{"org", "1"}}, "k")) {
 		t.Fatal("different scope counts are equal")
 	}
 }

@@ -1,4 +1,4 @@
-package driver
+package object
 
 import (
 	"encoding/json"
@@ -70,29 +70,29 @@ func (m Metadata) Expired(now time.Time) bool {
 // compression is known, and the user-controlled fields stay within the size limits.
 func (m Metadata) Validate() error {
 	if m.ExpirationPolicy.IsTimeout() && m.TimeExpires.IsZero() {
-		return invalidf("expiration policy %s requires time_expires", m.ExpirationPolicy)
+		return Invalidf("expiration policy %s requires time_expires", m.ExpirationPolicy)
 	}
 	if m.ExpirationPolicy.IsTimeout() && m.ExpirationPolicy.Duration < 0 {
-		return invalidf("negative expiration duration")
+		return Invalidf("negative expiration duration")
 	}
 	if m.Compression != "" && m.Compression != CompressionZstd {
-		return invalidf("invalid compression value %q", m.Compression)
+		return Invalidf("invalid compression value %q", m.Compression)
 	}
 	if len(m.Custom) > MaxCustomEntries {
-		return invalidf("too many custom metadata entries: %d > %d", len(m.Custom), MaxCustomEntries)
+		return Invalidf("too many custom metadata entries: %d > %d", len(m.Custom), MaxCustomEntries)
 	}
 	n := len(m.ContentType) + len(m.Origin) + len(m.Filename)
 	for k, v := range m.Custom {
 		if k == "" {
-			return invalidf("custom metadata key must be non-empty")
+			return Invalidf("custom metadata key must be non-empty")
 		}
 		if len(k) > MaxCustomKeyBytes {
-			return invalidf("custom metadata key %.32q… is longer than %d bytes", k, MaxCustomKeyBytes)
+			return Invalidf("custom metadata key %.32q… is longer than %d bytes", k, MaxCustomKeyBytes)
 		}
 		n += len("x-snme-") + len(k) + len(v)
 	}
 	if n > MaxMetadataBytes {
-		return invalidf("metadata is %d bytes, more than the limit of %d", n, MaxMetadataBytes)
+		return Invalidf("metadata is %d bytes, more than the limit of %d", n, MaxMetadataBytes)
 	}
 	return nil
 }

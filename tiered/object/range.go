@@ -1,4 +1,4 @@
-package driver
+package object
 
 import "fmt"
 
@@ -36,13 +36,13 @@ func (c ContentRange) String() string { return fmt.Sprintf("bytes %d-%d/%d", c.S
 func (r ByteRange) Validate() error {
 	switch {
 	case r.Suffix < 0:
-		return fmt.Errorf("%w: negative suffix length %d", ErrInvalidArgument, r.Suffix)
+		return Invalidf("negative suffix length %d", r.Suffix)
 	case r.Suffix > 0:
 		return nil
 	case r.Start < 0:
-		return fmt.Errorf("%w: negative range start %d", ErrInvalidArgument, r.Start)
+		return Invalidf("negative range start %d", r.Start)
 	case r.End >= 0 && r.End < r.Start:
-		return fmt.Errorf("%w: range end %d is before its start %d", ErrInvalidArgument, r.End, r.Start)
+		return Invalidf("range end %d is before its start %d", r.End, r.Start)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package driver_test
+package object_test
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
 // FuzzParseExpirationPolicy parses arbitrary x-sn-expiration values: no panic, errors wrap
@@ -20,9 +20,9 @@ func FuzzParseExpirationPolicy(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := driver.ParseExpirationPolicy(s)
+		p, err := object.ParseExpirationPolicy(s)
 		if err != nil {
-			if !errors.Is(err, driver.ErrInvalidArgument) {
+			if !errors.Is(err, object.ErrInvalidArgument) {
 				t.Fatalf("%q: error %v does not wrap ErrInvalidArgument", s, err)
 			}
 			return
@@ -30,7 +30,7 @@ func FuzzParseExpirationPolicy(f *testing.F) {
 		if p.Duration < 0 {
 			return // the known overflow bug; see TestParseDuration_Overflow
 		}
-		q, err := driver.ParseExpirationPolicy(p.String())
+		q, err := object.ParseExpirationPolicy(p.String())
 		if err != nil {
 			t.Fatalf("%q -> %q does not parse: %v", s, p, err)
 		}
@@ -59,8 +59,8 @@ func FuzzDurationRoundTrip(f *testing.F) {
 			n = -(n + 1)
 		}
 		d := time.Duration(n)
-		s := driver.FormatDuration(d)
-		got, err := driver.ParseDuration(s)
+		s := object.FormatDuration(d)
+		got, err := object.ParseDuration(s)
 		if err != nil {
 			t.Fatalf("FormatDuration(%d) = %q does not parse: %v", n, s, err)
 		}
@@ -77,7 +77,7 @@ func FuzzParseDuration(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		d, err := driver.ParseDuration(s)
+		d, err := object.ParseDuration(s)
 		if err != nil {
 			return
 		}
@@ -94,7 +94,7 @@ func FuzzParseDuration(f *testing.F) {
 // ParseExpirationPolicy("ttl:9223372036854775807ns") is accepted as a negative TTL.
 func TestParseDuration_Overflow(t *testing.T) {
 	for _, s := range []string{"9223372036854775807ns", "106751days 23h 47m 16s 854ms 775us 807ns"} {
-		d, err := driver.ParseDuration(s)
+		d, err := object.ParseDuration(s)
 		if err == nil && d < 0 {
 			t.Errorf("ParseDuration(%q) = %d, nil: a negative duration instead of an error", s, d)
 		}
@@ -110,32 +110,32 @@ func FuzzStoragePathRoundTrip(f *testing.F) {
 	f.Add("u", "a", "b.c", "", "", "k")
 	f.Add("u", "org", "1", "p", "2", "über/ünïcode")
 	f.Fuzz(func(t *testing.T, usecase, n1, v1, n2, v2, key string) {
-		var scopes []driver.Scope
+		var scopes []object.Scope
 		if n1 != "" || v1 != "" {
-			scopes = append(scopes, driver.Scope{Name: n1, Value: v1})
+			scopes = append(scopes, object.Scope{Name: n1, Value: v1})
 		}
 		if n2 != "" || v2 != "" {
-			scopes = append(scopes, driver.Scope{Name: n2, Value: v2})
+			scopes = append(scopes, object.Scope{Name: n2, Value: v2})
 		}
-		id := driver.NewObjectID(usecase, scopes, key)
+		id := object.NewID(usecase, scopes, key)
 		if err := id.Validate(); err == nil {
 			p := id.StoragePath()
-			back, err := driver.ParseStoragePath(p)
+			back, err := object.ParseStoragePath(p)
 			if err != nil {
 				t.Fatalf("valid id %+v: ParseStoragePath(%q): %v", id, p, err)
 			}
 			if !back.Equal(id) {
 				t.Fatalf("valid id %+v -> %q -> %+v", id, p, back)
 			}
-			if len(p) > driver.MaxStoragePathLen {
+			if len(p) > object.MaxStoragePathLen {
 				t.Fatalf("valid id with a %d-byte storage path", len(p))
 			}
-		} else if !errors.Is(err, driver.ErrInvalidArgument) {
+		} else if !errors.Is(err, object.ErrInvalidArgument) {
 			t.Fatalf("Validate error %v does not wrap ErrInvalidArgument", err)
 		}
 		// The raw concatenation as a path: whatever parses must print back identically.
 		raw := usecase + "/" + n1 + "." + v1 + "/objects/" + key
-		if back, err := driver.ParseStoragePath(raw); err == nil && back.StoragePath() != raw {
+		if back, err := object.ParseStoragePath(raw); err == nil && back.StoragePath() != raw {
 			t.Fatalf("ParseStoragePath(%q) = %+v, which prints as %q", raw, back, back.StoragePath())
 		}
 	})
@@ -148,7 +148,7 @@ func FuzzValidateKey(f *testing.F) {
 		f.Add(k)
 	}
 	f.Fuzz(func(t *testing.T, key string) {
-		err := driver.ValidateKey(key)
+		err := object.ValidateKey(key)
 		want := key != "" && utf8.ValidString(key)
 		for _, r := range key {
 			if r < 0x20 || r == 0x7f {
@@ -163,12 +163,12 @@ func FuzzValidateKey(f *testing.F) {
 		if (err == nil) != want {
 			t.Fatalf("ValidateKey(%q) = %v, want valid=%v", key, err, want)
 		}
-		if err != nil && !errors.Is(err, driver.ErrInvalidArgument) {
+		if err != nil && !errors.Is(err, object.ErrInvalidArgument) {
 			t.Fatalf("ValidateKey(%q) error %v does not wrap ErrInvalidArgument", key, err)
 		}
-		id := driver.NewObjectID("u", nil, key)
+		id := object.NewID("u", nil, key)
 		if verr := id.Validate(); (verr == nil) && err != nil {
-			t.Fatalf("ObjectID.Validate accepts key %q that ValidateKey refuses", key)
+			t.Fatalf("ID.Validate accepts key %q that ValidateKey refuses", key)
 		}
 	})
 }
