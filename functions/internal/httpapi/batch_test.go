@@ -225,6 +225,25 @@ func TestBatch_PerOperationPermissions(t *testing.T) {
 	e.unchanged("denied batch operations", before)
 }
 
+// TestBatch_UsecasePolicy: a batch insert that breaks its usecase's expiration rules fails
+// in its own part with the single PUT's 400 body, and stores nothing.
+func TestBatch_UsecasePolicy(t *testing.T) {
+	policies, err := ParseUsecasePolicies(`{"test":{"expiration":{"ttl":{"max":"7d"}}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(o *Options) { o.Usecases = policies })
+	before := e.snapshot()
+	parts := parseBatchResponse(t, e.batch([]batchPart{
+		{[]string{"x-sn-batch-operation-kind", "insert", "x-sn-batch-operation-key", "k", "x-sn-expiration", "ttl:30d"}, "x"},
+	}, nil))
+	if p := parts[0]; p.header.Get(hdrBatchStatus) != "400 Bad Request" ||
+		p.body != `{"detail":"client error: expiration duration 30days exceeds maximum of 7days for use case 'test'"}` {
+		t.Errorf("policy violation: %v %s", p.header, p.body)
+	}
+	e.unchanged("batch policy violation", before)
+}
+
 func TestBatch_RequestErrors(t *testing.T) {
 	e := newEnv(t)
 	e.put("k", "v", nil)
