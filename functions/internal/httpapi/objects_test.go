@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
@@ -360,6 +361,13 @@ func TestNewLogger_CloudLoggingFields(t *testing.T) {
 	}
 	if m["severity"] != "WARNING" || m["message"] != "careful" || m["k"] != "v" || m["level"] != nil || m["msg"] != nil {
 		t.Errorf("log line = %v", m)
+	}
+	// The exact bytes, time aside: Cloud Logging's names, slog's order, one line.
+	buf.Reset()
+	NewLogger(&buf, slog.LevelDebug).Debug("d", slog.Group("g", slog.String("level", "x")))
+	want := regexp.MustCompile(`^\{"time":"[^"]+","severity":"DEBUG","message":"d","g":\{"level":"x"\}\}\n$`)
+	if !want.Match(buf.Bytes()) {
+		t.Errorf("log bytes = %q", buf.String())
 	}
 }
 
