@@ -33,6 +33,7 @@ import (
 
 	"github.com/stratastore/strata/functions/internal/config"
 	"github.com/stratastore/strata/functions/internal/httpapi"
+	"github.com/stratastore/strata/functions/internal/logging"
 	"github.com/stratastore/strata/functions/internal/runtime"
 )
 
@@ -54,7 +55,7 @@ var startupConfig *config.Config
 
 // startupFailure logs a configuration error as one Cloud Logging line and exits.
 func startupFailure(target string, err error) {
-	httpapi.NewLogger(os.Stderr, slog.LevelInfo).Error("strata cannot start: invalid configuration",
+	logging.New(os.Stderr, slog.LevelInfo).Error("strata cannot start: invalid configuration",
 		"function", target, "error", err.Error())
 	os.Exit(1)
 }
@@ -84,7 +85,7 @@ func buildFromEnv() (*instance, error) {
 			return nil, err
 		}
 	}
-	log := httpapi.NewLogger(os.Stdout, cfg.LogLevel)
+	log := logging.New(os.Stdout, cfg.LogLevel)
 	rt, err := runtime.Open(context.Background(), cfg, log)
 	if err != nil {
 		return nil, err
@@ -130,7 +131,7 @@ func handler(name string) func(http.ResponseWriter, *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
 		in, err := shared()
 		if err != nil {
-			httpapi.NewLogger(os.Stderr, slog.LevelInfo).Error("strata is not available: building the runtime failed",
+			logging.New(os.Stderr, slog.LevelInfo).Error("strata is not available: building the runtime failed",
 				"function", name, "error", err.Error())
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusInternalServerError)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/stratastore/strata/functions/internal/auth"
 	"github.com/stratastore/strata/functions/internal/httpapi"
+	"github.com/stratastore/strata/functions/internal/logging"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/membackend"
 	"github.com/stratastore/strata/tiered/object"
@@ -83,7 +84,7 @@ func memoryInstance(seedJSON string) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := httpapi.New(store, httpapi.Options{Verifier: verifier, Logger: httpapi.NewLogger(io.Discard, nil)})
+	srv, err := httpapi.New(store, httpapi.Options{Verifier: verifier, Logger: logging.New(io.Discard, nil)})
 	if err != nil {
 		return nil, err
 	}

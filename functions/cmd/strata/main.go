@@ -25,7 +25,7 @@ import (
 
 	"github.com/stratastore/strata/functions/internal/cli"
 	"github.com/stratastore/strata/functions/internal/config"
-	"github.com/stratastore/strata/functions/internal/httpapi"
+	"github.com/stratastore/strata/functions/internal/logging"
 	"github.com/stratastore/strata/functions/internal/runtime"
 	"github.com/stratastore/strata/tiered"
 )
@@ -101,7 +101,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, opts serveOp
 	if err != nil {
 		return err
 	}
-	log := httpapi.NewLogger(stdout, cfg.LogLevel)
+	log := logging.New(stdout, cfg.LogLevel)
 	rt, err := runtime.Open(ctx, cfg, log)
 	if err != nil {
 		return err

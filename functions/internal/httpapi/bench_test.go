@@ -48,6 +48,7 @@ import (
 	"github.com/stratastore/strata/functions/internal/auth"
 	"github.com/stratastore/strata/functions/internal/config"
 	"github.com/stratastore/strata/functions/internal/httpapi"
+	"github.com/stratastore/strata/functions/internal/logging"
 	"github.com/stratastore/strata/functions/internal/runtime"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/membackend"
@@ -124,7 +125,7 @@ func startMemStrata(tb testing.TB) benchServer {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = store.Close(context.Background()) })
-	srv, err := httpapi.New(store, httpapi.Options{Verifier: verifier, Logger: httpapi.NewLogger(io.Discard, nil)})
+	srv, err := httpapi.New(store, httpapi.Options{Verifier: verifier, Logger: logging.New(io.Discard, nil)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func startLocalStrata(tb testing.TB) benchServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rt, err := runtime.Open(context.Background(), cfg, httpapi.NewLogger(io.Discard, cfg.LogLevel))
+	rt, err := runtime.Open(context.Background(), cfg, logging.New(io.Discard, cfg.LogLevel))
 	if err != nil {
 		tb.Fatal(err)
 	}

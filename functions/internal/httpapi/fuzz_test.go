@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stratastore/strata/functions/internal/auth"
+	"github.com/stratastore/strata/functions/internal/logging"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/membackend"
 )
@@ -171,7 +172,7 @@ func FuzzBatchRequest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	srv, err := New(store, Options{Verifier: verifier, Logger: NewLogger(io.Discard, nil)})
+	srv, err := New(store, Options{Verifier: verifier, Logger: logging.New(io.Discard, nil)})
 	if err != nil {
 		f.Fatal(err)
 	}

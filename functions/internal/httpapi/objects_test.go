@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
@@ -349,48 +348,6 @@ func TestRequestLog(t *testing.T) {
 	}
 	if _, ok := line["latency_ms"].(float64); !ok {
 		t.Errorf("log lacks latency_ms: %v", line)
-	}
-}
-
-func TestNewLogger_CloudLoggingFields(t *testing.T) {
-	var buf bytes.Buffer
-	NewLogger(&buf, nil).Warn("careful", "k", "v")
-	var m map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
-		t.Fatal(err)
-	}
-	if m["severity"] != "WARNING" || m["message"] != "careful" || m["k"] != "v" || m["level"] != nil || m["msg"] != nil {
-		t.Errorf("log line = %v", m)
-	}
-	// The exact bytes, time aside: Cloud Logging's names, slog's order, one line.
-	buf.Reset()
-	NewLogger(&buf, slog.LevelDebug).Debug("d", slog.Group("g", slog.String("level", "x")))
-	want := regexp.MustCompile(`^\{"time":"[^"]+","severity":"DEBUG","message":"d","g":\{"level":"x"\}\}\n$`)
-	if !want.Match(buf.Bytes()) {
-		t.Errorf("log bytes = %q", buf.String())
-	}
-}
-
-func TestTraceAttrs(t *testing.T) {
-	tests := []struct {
-		header, value, project, trace, span string
-	}{
-		{"X-Cloud-Trace-Context", "105445aa7843bc8bf206b12000100000/1;o=1", "", "105445aa7843bc8bf206b12000100000", "1"},
-		{"X-Cloud-Trace-Context", "105445aa7843bc8bf206b12000100000", "proj", "projects/proj/traces/105445aa7843bc8bf206b12000100000", ""},
-		{"Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "", "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"},
-		{"Traceparent", "garbage", "", "", ""},
-		{"X-Cloud-Trace-Context", "not-hex/1", "", "", ""},
-	}
-	for _, tt := range tests {
-		r, _ := http.NewRequest("GET", "/", nil)
-		r.Header.Set(tt.header, tt.value)
-		got := map[string]string{}
-		for _, a := range traceAttrs(r, tt.project) {
-			got[a.Key] = a.Value.String()
-		}
-		if got["logging.googleapis.com/trace"] != tt.trace || got["logging.googleapis.com/spanId"] != tt.span {
-			t.Errorf("%s: %q -> %v", tt.header, tt.value, got)
-		}
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/stratastore/strata/functions/internal/config"
-	"github.com/stratastore/strata/functions/internal/httpapi"
+	"github.com/stratastore/strata/functions/internal/logging"
 )
 
 // roundTrip stores a small and a large object through the runtime's server and reads them
@@ -60,7 +60,7 @@ func load(t *testing.T, env ...string) config.Config {
 }
 
 func TestOpen_Local(t *testing.T) {
-	rt, err := Open(t.Context(), load(t, "STRATA_DATA_DIR="+t.TempDir()), httpapi.NewLogger(io.Discard, nil))
+	rt, err := Open(t.Context(), load(t, "STRATA_DATA_DIR="+t.TempDir()), logging.New(io.Discard, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,12 +86,12 @@ func TestOpen_Local(t *testing.T) {
 
 func TestOpen_LocalDirectoryInUse(t *testing.T) {
 	dir := t.TempDir()
-	rt, err := Open(t.Context(), load(t, "STRATA_DATA_DIR="+dir), httpapi.NewLogger(io.Discard, nil))
+	rt, err := Open(t.Context(), load(t, "STRATA_DATA_DIR="+dir), logging.New(io.Discard, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rt.Close(context.Background())
-	if _, err := Open(t.Context(), load(t, "STRATA_DATA_DIR="+dir), httpapi.NewLogger(io.Discard, nil)); err == nil || !strings.Contains(err.Error(), "STRATA_DATA_DIR") {
+	if _, err := Open(t.Context(), load(t, "STRATA_DATA_DIR="+dir), logging.New(io.Discard, nil)); err == nil || !strings.Contains(err.Error(), "STRATA_DATA_DIR") {
 		t.Errorf("second Open of one directory: %v", err)
 	}
 }
@@ -115,7 +115,7 @@ func TestOpen_Emulators(t *testing.T) {
 		"STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i",
 		"STRATA_BIGTABLE_EMULATOR="+bt.Addr,
 		"STRATA_GCS_BUCKET=strata-test", "STRATA_GCS_ENDPOINT="+gcs.URL(),
-	), httpapi.NewLogger(io.Discard, nil))
+	), logging.New(io.Discard, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestOpen_CleanupTopic_PublishesCleanupTasks(t *testing.T) {
 		"STRATA_BIGTABLE_EMULATOR="+bt.Addr,
 		"STRATA_GCS_BUCKET=strata-test", "STRATA_GCS_ENDPOINT="+gcs.URL(),
 		"STRATA_CLEANUP_TOPIC=projects/proj/topics/strata-cleanup",
-	), httpapi.NewLogger(io.Discard, nil))
+	), logging.New(io.Discard, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

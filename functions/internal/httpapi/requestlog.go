@@ -1,91 +1,19 @@
 package httpapi
 
+// The request log: one line per request, written through the logger of Options (normally
+// one from package logging), with logging's Cloud Logging trace fields.
+
 import (
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/stratastore/strata/functions/internal/logging"
 )
-
-// NewLogger returns a JSON logger in the shape Cloud Logging reads from a container's
-// output: "severity" (DEBUG, INFO, WARNING, ERROR) instead of "level", and "message"
-// instead of "msg".
-func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
-		Level: level,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) > 0 {
-				return a
-			}
-			switch a.Key {
-			case slog.LevelKey:
-				a.Key = "severity"
-				if l, ok := a.Value.Any().(slog.Level); ok {
-					a.Value = slog.StringValue(severity(l))
-				}
-			case slog.MessageKey:
-				a.Key = "message"
-			}
-			return a
-		},
-	}))
-}
-
-// severity maps a slog level to a Cloud Logging severity.
-func severity(l slog.Level) string {
-	switch {
-	case l < slog.LevelInfo:
-		return "DEBUG"
-	case l < slog.LevelWarn:
-		return "INFO"
-	case l < slog.LevelError:
-		return "WARNING"
-	default:
-		return "ERROR"
-	}
-}
-
-// traceAttrs returns the Cloud Logging trace fields of a request, taken from
-// X-Cloud-Trace-Context ("TRACE/SPAN;o=1") or W3C traceparent ("00-TRACE-SPAN-FLAGS").
-// project, when known, makes the trace a full resource name as Cloud Logging expects.
-func traceAttrs(r *http.Request, project string) []slog.Attr {
-	var trace, span string
-	if v := r.Header.Get("X-Cloud-Trace-Context"); v != "" {
-		trace, span, _ = strings.Cut(v, "/")
-		span, _, _ = strings.Cut(span, ";")
-	} else if v := r.Header.Get("Traceparent"); v != "" {
-		if parts := strings.Split(v, "-"); len(parts) == 4 {
-			trace, span = parts[1], parts[2]
-		}
-	}
-	if !isHex(trace) {
-		return nil
-	}
-	if project != "" {
-		trace = "projects/" + project + "/traces/" + trace
-	}
-	attrs := []slog.Attr{slog.String("logging.googleapis.com/trace", trace)}
-	if span != "" {
-		attrs = append(attrs, slog.String("logging.googleapis.com/spanId", span))
-	}
-	return attrs
-}
-
-func isHex(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if unhex(s[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
 
 // reqInfo collects what the request log line reports beyond the HTTP facts.
 type reqInfo struct {
@@ -182,7 +110,7 @@ func (s *Server) logRequest(w http.ResponseWriter, r *http.Request, op string, n
 		if info.backend != "" {
 			attrs = append(attrs, slog.String("backend", info.backend))
 		}
-		attrs = append(attrs, traceAttrs(r, s.opts.TraceProject)...)
+		attrs = append(attrs, logging.TraceAttrs(r.Header, s.opts.TraceProject)...)
 		level := slog.LevelInfo
 		if status >= 500 && status != statusClientClosed {
 			level = slog.LevelError
