@@ -18,7 +18,7 @@ import (
 
 	"github.com/stratastore/strata/functions/internal/admission"
 	"github.com/stratastore/strata/functions/internal/auth"
-	"github.com/stratastore/strata/functions/internal/httpapi"
+	"github.com/stratastore/strata/functions/internal/usecase"
 	"github.com/stratastore/strata/tiered"
 )
 
@@ -86,7 +86,7 @@ type Config struct {
 	// RateLimits throttle requests and bandwidth (STRATA_RATE_LIMITS).
 	RateLimits admission.RateLimits
 	// Usecases constrains expiration policies per usecase (STRATA_USECASES).
-	Usecases httpapi.UsecasePolicies
+	Usecases usecase.Policies
 	// MaxConcurrency bounds concurrent storage operations (STRATA_MAX_CONCURRENCY).
 	MaxConcurrency int
 	// MaxRequests bounds in-flight object requests (STRATA_MAX_REQUESTS).
@@ -191,7 +191,7 @@ var variables = []variable{
 		return err
 	}},
 	{"STRATA_USECASES", func(c *Config, v string) (err error) {
-		c.Usecases, err = httpapi.ParseUsecasePolicies(v)
+		c.Usecases, err = usecase.ParsePolicies(v)
 		return err
 	}},
 	{"STRATA_MAX_CONCURRENCY", setPositive(func(c *Config) *int { return &c.MaxConcurrency })},

@@ -308,7 +308,7 @@ func (s *Server) nextBatchOp(index int, mr *multipart.Reader, c *call) (op *batc
 		return nil, true, err
 	}
 	if op.kind == "insert" {
-		if err := s.opts.Usecases.Check(c.octx.Usecase, op.md.ExpirationPolicy); err != nil {
+		if err := s.checkUsecase(c.octx.Usecase, op.md.ExpirationPolicy); err != nil {
 			return nil, true, err
 		}
 	}

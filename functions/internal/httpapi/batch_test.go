@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/stratastore/strata/functions/internal/auth"
+	"github.com/stratastore/strata/functions/internal/usecase"
 )
 
 // batchPart is one operation of a test batch request.
@@ -228,7 +229,7 @@ func TestBatch_PerOperationPermissions(t *testing.T) {
 // TestBatch_UsecasePolicy: a batch insert that breaks its usecase's expiration rules fails
 // in its own part with the single PUT's 400 body, and stores nothing.
 func TestBatch_UsecasePolicy(t *testing.T) {
-	policies, err := ParseUsecasePolicies(`{"test":{"expiration":{"ttl":{"max":"7d"}}}}`)
+	policies, err := usecase.ParsePolicies(`{"test":{"expiration":{"ttl":{"max":"7d"}}}}`)
 	if err != nil {
 		t.Fatal(err)
 	}

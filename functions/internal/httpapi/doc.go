@@ -1,5 +1,14 @@
 // Package httpapi is Strata's HTTP surface: objectstore's HTTP API v1 over a tiered.Store.
 //
+// It serves HTTP and nothing else: the route table, the request pipeline below, decoding
+// requests into tiered calls and encoding their answers, the one mapping from errors to
+// statuses, and the request log line. The policies it applies arrive through Options and
+// are owned elsewhere: tokens and pre-signed URLs (auth), killswitches and limits
+// (admission), per-usecase expiration rules (usecase). It logs through the logger it is
+// given, normally one from package logging, which owns the Cloud Logging line format and
+// trace fields. It reads no environment: runtime builds its Options from config, which in
+// turn must not import this package.
+//
 // # Routes
 //
 // One table (routes.go) lists every operation as (function, method, path prefix, handler).
@@ -26,8 +35,8 @@
 //  5. Killswitches: 403 text/plain. Rate limits: 429 text/plain.
 //  6. Operation-specific input: Range (400 JSON), multipart query (400 text/plain), the
 //     complete body (415/400/422 text/plain), the batch content type (400 text/plain).
-//  7. Metadata headers (400 JSON), the usecase's expiration rules (400 JSON), then the
-//     permission (403 JSON).
+//  7. Metadata headers (400 JSON), the usecase's expiration rules (package usecase; 400
+//     JSON), then the permission (403 JSON).
 //  8. The store, under a concurrency permit (429 JSON at capacity).
 //
 // errorResponse is the one place where an error becomes a status and a body.

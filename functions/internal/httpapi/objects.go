@@ -28,10 +28,20 @@ func (s *Server) writeMetadata(r *http.Request, c *call) (object.Metadata, error
 	if herr != nil {
 		return md, herr
 	}
-	if err := s.opts.Usecases.Check(c.octx.Usecase, md.ExpirationPolicy); err != nil {
+	if err := s.checkUsecase(c.octx.Usecase, md.ExpirationPolicy); err != nil {
 		return md, err
 	}
 	return md, c.grant.Authorize(c.octx, auth.Write)
+}
+
+// checkUsecase applies the usecase's expiration rules (Options.Usecases) to a write: a
+// violation is a 400 "client error: ..." JSON answer, for single writes and batch inserts
+// alike.
+func (s *Server) checkUsecase(usecase string, p object.ExpirationPolicy) error {
+	if err := s.opts.Usecases.Check(usecase, p); err != nil {
+		return clientError(object.Reason(err))
+	}
+	return nil
 }
 
 // handlePost stores the body under a new UUID v4 key: 201 {"key":...}.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratastore/strata/functions/internal/usecase"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/backendtest"
 )
@@ -239,7 +240,7 @@ func TestPut_ShortBody_StoresNothing(t *testing.T) {
 }
 
 func TestPut_ExpirationAndUsecasePolicy(t *testing.T) {
-	policies, err := ParseUsecasePolicies(`{"test":{"expiration":{"manual":{"allowed":false},"ttl":{"max":"7d"}}}}`)
+	policies, err := usecase.ParsePolicies(`{"test":{"expiration":{"manual":{"allowed":false},"ttl":{"max":"7d"}}}}`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stratastore/strata/functions/internal/admission"
 	"github.com/stratastore/strata/functions/internal/auth"
+	"github.com/stratastore/strata/functions/internal/usecase"
 	"github.com/stratastore/strata/tiered"
 )
 
@@ -34,7 +35,7 @@ type Options struct {
 	// admission.DefaultMaxRequests.
 	MaxRequests int
 	// Usecases constrains expiration policies per usecase.
-	Usecases UsecasePolicies
+	Usecases usecase.Policies
 	// Logger receives one line per request; nil means slog.Default().
 	Logger *slog.Logger
 	// TraceProject, when set, makes logged trace ids full Cloud Trace resource names.

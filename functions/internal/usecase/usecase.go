@@ -1,4 +1,16 @@
-package httpapi
+// Package usecase owns the per-usecase storage policy: which expiration policies each
+// usecase may write, and the longest TTL and TTI it may ask for (http-api.md §6.3, the
+// `usecases` configuration of objectstore). Usecases without a policy are unconstrained.
+//
+// The expiration grammar itself (policies, durations, their text forms) is tiered/object's;
+// this package only constrains it. config parses STRATA_USECASES into Policies once, at
+// start-up; the HTTP server calls Check before every write, single or batched, and turns
+// its error into a 400.
+//
+// The policies live here rather than in config or httpapi because both use them: config
+// builds them from the environment and httpapi enforces them, and the server must not
+// depend on how the environment is read, nor the configuration on the server.
+package usecase
 
 import (
 	"bytes"
@@ -9,12 +21,12 @@ import (
 	"github.com/stratastore/strata/tiered/object"
 )
 
-// UsecasePolicies holds the per-usecase expiration constraints of http-api.md §6.3, by
-// usecase name. Usecases absent from the map are unconstrained.
-type UsecasePolicies map[string]UsecasePolicy
+// Policies holds the per-usecase expiration constraints of http-api.md §6.3, by usecase
+// name. Usecases absent from the map are unconstrained; a nil Policies constrains nothing.
+type Policies map[string]Policy
 
-// UsecasePolicy constrains the expiration policies one usecase may write.
-type UsecasePolicy struct {
+// Policy constrains the expiration policies one usecase may write.
+type Policy struct {
 	Manual KindRule
 	TTL    KindRule
 	TTI    KindRule
@@ -27,7 +39,7 @@ type KindRule struct {
 	Max     time.Duration
 }
 
-// ParseUsecasePolicies parses the JSON form of objectstore's `usecases` configuration:
+// ParsePolicies parses the JSON form of objectstore's `usecases` configuration:
 //
 //	{"attachments": {"expiration": {
 //	    "manual": {"allowed": false},
@@ -36,7 +48,7 @@ type KindRule struct {
 //
 // "allowed" defaults to true and "max" is a humantime duration. Unknown fields are errors.
 // Empty text means no constraints.
-func ParseUsecasePolicies(text string) (UsecasePolicies, error) {
+func ParsePolicies(text string) (Policies, error) {
 	if text == "" {
 		return nil, nil
 	}
@@ -80,9 +92,9 @@ func ParseUsecasePolicies(text string) (UsecasePolicies, error) {
 		}
 		return r, nil
 	}
-	policies := make(UsecasePolicies, len(raw))
+	policies := make(Policies, len(raw))
 	for name, u := range raw {
-		var p UsecasePolicy
+		var p Policy
 		var err error
 		if p.Manual, err = rule(name, "manual", u.Expiration.Manual); err != nil {
 			return nil, err
@@ -98,9 +110,10 @@ func ParseUsecasePolicies(text string) (UsecasePolicies, error) {
 	return policies, nil
 }
 
-// Check returns a 400 client error when usecase may not write policy p, worded as
-// objectstore words it.
-func (ps UsecasePolicies) Check(usecase string, p object.ExpirationPolicy) error {
+// Check returns an *object.InvalidError (matching object.ErrInvalidArgument) when usecase
+// may not write policy p. Its Reason is objectstore's wording, which the HTTP server sends
+// as "client error: " + Reason.
+func (ps Policies) Check(usecase string, p object.ExpirationPolicy) error {
 	u, ok := ps[usecase]
 	if !ok {
 		return nil
@@ -113,11 +126,11 @@ func (ps UsecasePolicies) Check(usecase string, p object.ExpirationPolicy) error
 		r = u.TTI
 	}
 	if !r.Allowed {
-		return clientError(fmt.Sprintf("expiration policy '%s' is not allowed for use case '%s'", p, usecase))
+		return object.Invalidf("expiration policy '%s' is not allowed for use case '%s'", p, usecase)
 	}
 	if r.Max > 0 && p.Duration > r.Max {
-		return clientError(fmt.Sprintf("expiration duration %s exceeds maximum of %s for use case '%s'",
-			object.FormatDuration(p.Duration), object.FormatDuration(r.Max), usecase))
+		return object.Invalidf("expiration duration %s exceeds maximum of %s for use case '%s'",
+			object.FormatDuration(p.Duration), object.FormatDuration(r.Max), usecase)
 	}
 	return nil
 }
