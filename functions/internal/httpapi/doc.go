@@ -7,7 +7,7 @@
 // (admission), per-usecase expiration rules (usecase). It logs through the logger it is
 // given, normally one from package logging, which owns the Cloud Logging line format and
 // trace fields. It reads no environment: runtime builds its Options from config, which in
-// turn must not import this package.
+// turn must not import this package (config's TestLayering_ConfigDoesNotImportHTTPAPI).
 //
 // # Routes
 //
