@@ -39,9 +39,10 @@ func (e *RangeError) Error() string {
 // Is reports whether target is ErrRangeNotSatisfiable.
 func (e *RangeError) Is(target error) bool { return target == ErrRangeNotSatisfiable }
 
-// InvalidError reports input that breaks one of this package's rules: a malformed id, scope,
-// range, metadata field or expiration policy. It matches ErrInvalidArgument. Reason is the
-// rule that was broken, phrased for the caller (an HTTP 400 body), without any prefix.
+// InvalidError reports input that breaks a rule: a malformed id, scope, range, metadata field
+// or expiration policy, or a policy built on them (such as a usecase's expiration rules). It
+// matches ErrInvalidArgument. Reason is the rule that was broken, phrased for the caller (an
+// HTTP 400 body), without any prefix.
 type InvalidError struct {
 	Reason string
 }
