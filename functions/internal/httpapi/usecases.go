@@ -9,7 +9,7 @@ import (
 	"github.com/stratastore/strata/tiered/object"
 )
 
-// UsecasePolicies holds the per-usecase expiration constraints of http-api.md §6.3, by
+// UsecasePolicies holds the per-usecase expiration constraints of functions/API.md §6.3, by
 // usecase name. Usecases absent from the map are unconstrained.
 type UsecasePolicies map[string]UsecasePolicy
 
