@@ -319,7 +319,7 @@ func TestLocal_Endpoints_RawHTTP(t *testing.T) {
 	s := start(t, dir, k)
 	var live []object.ID
 
-	// The 22-byte object of http-api.md §7's examples.
+	// The 22-byte object of the examples in functions/API.md §7.
 	const text = "Hello, Range Requests!"
 	h := bearer(t, k.Full)
 	h.Set("Content-Type", "text/plain")

@@ -16,7 +16,7 @@ import (
 	"strings"
 )
 
-// Batch limits of the server (http-api.md §8).
+// Batch limits of the server (functions/API.md §8.1, §14).
 const (
 	// MaxBatchOps is the number of operations one batch request carries; Batch splits
 	// longer lists into several requests.

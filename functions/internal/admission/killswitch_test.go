@@ -16,7 +16,7 @@ func ctxOf(usecase string, kv ...string) object.Context {
 	return c
 }
 
-// specKillswitches is the example of http-api.md §12.1 in JSON.
+// specKillswitches is the example of functions/API.md §12.1.
 const specKillswitches = `[
   {"usecase": "broken_usecase"},
   {"scopes": {"org": "42"}},

@@ -58,7 +58,7 @@ func admits(l *Limiter, ctx object.Context, n int) int {
 }
 
 func TestParseRateLimits(t *testing.T) {
-	// The example of http-api.md §12.2 in JSON.
+	// The example of functions/API.md §12.2.
 	got := mustParseRateLimits(t, `{
 	  "throughput": {"global_rps": 1000, "burst": 100, "usecase_pct": 50, "scope_pct": 25,
 	    "rules": [{"usecase": "high_priority", "scopes": [["org", "123"]], "rps": 500},
@@ -245,7 +245,7 @@ func TestPctOf(t *testing.T) {
 }
 
 func TestBandwidth_DebtBased(t *testing.T) {
-	// http-api.md §12.2: at 100 B/s with burst 0, the first 100-byte upload is admitted, the
+	// functions/API.md §12.2: at 100 B/s with burst 0, the first 100-byte upload is admitted, the
 	// next is refused, and it recovers after one second.
 	c := newClock()
 	l := NewLimiter(mustParseRateLimits(t, `{"bandwidth": {"global_bps": 100, "burst_ms": 0}}`), c.now)

@@ -98,7 +98,7 @@ func TestSignToken_Refuses(t *testing.T) {
 	}
 }
 
-// TestAuthenticate_ErrorTable walks every JWT row of the error table in http-api.md §10.5
+// TestAuthenticate_ErrorTable walks every JWT row of the error table in functions/API.md §10.5
 // (the pre-signed rows are in presign_test.go) plus the claim checks of §10.3.
 func TestAuthenticate_ErrorTable(t *testing.T) {
 	pub, priv := testKey(1)

@@ -19,8 +19,8 @@ import (
 	"filippo.io/edwards25519"
 )
 
-// anchorTestKeyB64 is the DER of the public test key in objectstore's fixtures (http-api.md
-// §10.7).
+// anchorTestKeyB64 is the DER of the public test key in objectstore's fixtures
+// (functions/API.md §10.7).
 const anchorTestKeyB64 = "MCowBQYDK2VwAyEAiVUSuYRtiKvCEMPLn6PAIAvm6gstMvH5gCEEsppTyiU="
 
 func anchorTestKeyPEM() []byte {

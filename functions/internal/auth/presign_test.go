@@ -160,7 +160,7 @@ func TestPresign_RoundTrip(t *testing.T) {
 	}
 }
 
-// TestPresign_ErrorTable walks the pre-signed rows of http-api.md §10.5 and the order of
+// TestPresign_ErrorTable walks the pre-signed rows of functions/API.md §10.5 and the order of
 // checks of §10.6.
 func TestPresign_ErrorTable(t *testing.T) {
 	pub, priv := testKey(1)

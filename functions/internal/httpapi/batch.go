@@ -20,7 +20,7 @@ import (
 	"github.com/stratastore/strata/tiered/object"
 )
 
-// Batch limits (http-api.md §8).
+// Batch limits (functions/API.md §8.1, §14).
 const (
 	// MaxBatchOps is the number of operations one batch request may carry.
 	MaxBatchOps = 1000
@@ -184,7 +184,7 @@ func newBoundary() string {
 	return "os-boundary-" + hex.EncodeToString(b[:])
 }
 
-// handleBatch runs a batch request (http-api.md §8). Once the request-level checks passed
+// handleBatch runs a batch request (functions/API.md §8). Once the request-level checks passed
 // it always answers 200 with a multipart body: one part per operation, in completion
 // order. Operations are read from the request as they arrive and run concurrently, bounded
 // by the bulk concurrency permits.

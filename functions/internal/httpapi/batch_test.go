@@ -92,7 +92,7 @@ func (e *env) batch(parts []batchPart, h http.Header) response {
 	return e.do(req{method: "POST", path: "/v1/objects:batch/test/org=1/", header: h, body: body})
 }
 
-// TestBatch_Golden pins the exact bytes of a batch response (http-api.md §8.3, A.3).
+// TestBatch_Golden pins the exact bytes of a batch response (functions/API.md §8.3, §A.2).
 func TestBatch_Golden(t *testing.T) {
 	e := newEnv(t)
 	e.srv.newBoundary = func() string { return "os-boundary-000000000000000000000000deadbeef" }

@@ -20,7 +20,7 @@
 //
 // # A request, step by step
 //
-// The checks run in objectstore's order (http-api.md §1.4):
+// The checks run in objectstore's order (functions/API.md §1.4):
 //
 //  1. Route: the raw, still percent-encoded path is matched segment by segment. No route
 //     for the path: 404, empty body. A route for the path but not this method (or, on a

@@ -54,9 +54,9 @@ func clientError(msg string) *httpError {
 	return &httpError{status: http.StatusBadRequest, detail: "client error: " + msg}
 }
 
-// errorResponse maps any error to its HTTP answer, per http-api.md §11. It is the only place
-// where an error becomes a status: the single-object handlers, batch parts and the streamed
-// multipart complete all go through it.
+// errorResponse maps any error to its HTTP answer, per functions/API.md §11.3. It is the
+// only place where an error becomes a status: the single-object handlers, batch parts and
+// the streamed multipart complete all go through it.
 func errorResponse(err error) *httpError {
 	var (
 		he  *httpError

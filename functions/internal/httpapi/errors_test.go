@@ -161,7 +161,7 @@ func TestErrors_Auth(t *testing.T) {
 		{"read-only token writes", put(tok(func(c *auth.Claims) { c.Permissions = []auth.Permission{auth.Read} })), 403, forbidden, ctJSON},
 		{"write-only token deletes", req{method: "DELETE", path: path, header: tok(func(c *auth.Claims) { c.Permissions = []auth.Permission{auth.Write} })}, 403, forbidden, ctJSON},
 		{"write-only token reads", req{method: "GET", path: path, header: tok(func(c *auth.Claims) { c.Permissions = []auth.Permission{auth.Write} })}, 403, forbidden, ctJSON},
-		// Auth comes before the path (http-api.md §1.4).
+		// Auth comes before the path (functions/API.md §1.4).
 		{"missing token beats bad path", req{method: "PUT", path: "/v1/objects/test/org/a//b", noAuth: true}, 400, `{"detail":"auth error: bad request: No authorization token provided","causes":["bad request: No authorization token provided"]}`, ctJSON},
 		// A bad metadata header beats a missing permission.
 		{"bad header beats permission", req{method: "PUT", path: path, body: strings.NewReader("x"),

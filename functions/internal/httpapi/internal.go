@@ -32,7 +32,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request, _ *call) {
 }
 
 // handleKeda serves objectstore's autoscaling gauges in the Prometheus text format
-// (http-api.md §13).
+// (functions/API.md §13).
 func (s *Server) handleKeda(w http.ResponseWriter, r *http.Request, _ *call) {
 	var b strings.Builder
 	_, _ = admission.Snapshot(s.opts.Limiter, s.web, s.opts.Concurrency).WriteTo(&b)

@@ -10,7 +10,7 @@ import (
 	"github.com/stratastore/strata/tiered/object"
 )
 
-// Metadata header names, lowercase as objectstore emits them (http-api.md §1.3, §5).
+// Metadata header names, lowercase as objectstore emits them (functions/API.md §1.3, §5).
 const (
 	hdrContentType        = "content-type"
 	hdrContentEncoding    = "content-encoding"
@@ -89,7 +89,7 @@ func first(h http.Header, canonicalName string) (string, bool) {
 }
 
 // parseMetadata builds the metadata of a write from request (or batch part) headers, per
-// http-api.md §5.1: time_created is now and time_expires is now plus the TTL/TTI duration.
+// functions/API.md §5.1: time_created is now and time_expires is now plus the TTL/TTI duration.
 // Unknown headers, and x-sn-time-*, are ignored.
 func parseMetadata(h http.Header, now time.Time) (object.Metadata, *httpError) {
 	md := object.Metadata{Size: -1, TimeCreated: now.UTC()}
@@ -163,9 +163,9 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 // header is one response header, in emission order.
 type header struct{ name, value string }
 
-// metadataHeaders returns the §5.2 response headers of md, in objectstore's order:
-// content-type, content-encoding, x-sn-expiration, x-sn-time-created, x-sn-time-expires,
-// x-sn-origin, x-sn-filename, then x-snme-* by name.
+// metadataHeaders returns the response headers of md (functions/API.md §5.2), in
+// objectstore's order: content-type, content-encoding, x-sn-expiration, x-sn-time-created,
+// x-sn-time-expires, x-sn-origin, x-sn-filename, then x-snme-* by name.
 func metadataHeaders(md object.Metadata) []header {
 	hs := []header{{hdrContentType, md.EffectiveContentType()}}
 	if md.Compression != "" {
@@ -198,7 +198,7 @@ func metadataHeaders(md object.Metadata) []header {
 }
 
 // setHeaders stores hs in h under their lowercase names, bypassing canonicalisation: the
-// Python client compares received names to lowercase literals (http-api.md §1.3).
+// Python client compares received names to lowercase literals (functions/API.md §1.3).
 func setHeaders(h http.Header, hs []header) {
 	for _, kv := range hs {
 		if validHeaderValue(kv.value) {
@@ -219,9 +219,9 @@ func validHeaderValue(v string) bool {
 	return true
 }
 
-// contentDisposition renders objectstore's content-disposition for a filename (§5.3):
-// '/' and '\' become '-', an all-dots name has every '.' turned into '-', and '"' is
-// escaped. It returns false when the result is not a valid header value.
+// contentDisposition renders objectstore's content-disposition for a filename
+// (functions/API.md §5.3): '/' and '\' become '-', an all-dots name has every '.' turned
+// into '-', and '"' is escaped. It returns false when the result is not a valid header value.
 func contentDisposition(filename string) (string, bool) {
 	name := strings.NewReplacer("/", "-", `\`, "-").Replace(filename)
 	if strings.Trim(name, ".") == "" {

@@ -24,7 +24,7 @@ import (
 )
 
 // queryError is a 400 for a bad multipart query string, text/plain as axum's Query
-// extractor answers (http-api.md §9).
+// extractor answers (functions/API.md §9.1).
 func queryError(msg string) *httpError {
 	return &httpError{status: http.StatusBadRequest, text: true, detail: "Failed to deserialize query string: " + msg}
 }
@@ -98,7 +98,7 @@ func parseMultipartQuery(raw string, wantPart, wantList bool) (multipartQuery, *
 }
 
 // handleInitiate starts a multipart upload: PUT with a key, or POST for a server key.
-// 200 {"key":...,"upload_id":...} (http-api.md §9.2).
+// 200 {"key":...,"upload_id":...} (functions/API.md §9.2).
 func (s *Server) handleInitiate(w http.ResponseWriter, r *http.Request, c *call) {
 	if c.route.shape != shapeObject {
 		c.id.Key = uuid.NewString()
@@ -218,7 +218,7 @@ func lastModified(t time.Time) string {
 	return t.Format("2006-01-02T15:04:05.000000000Z")
 }
 
-// handleListParts lists an upload's parts (http-api.md §9.4).
+// handleListParts lists an upload's parts (functions/API.md §9.4).
 func (s *Server) handleListParts(w http.ResponseWriter, r *http.Request, c *call) {
 	q, herr := parseMultipartQuery(r.URL.RawQuery, false, true)
 	if herr != nil {
@@ -313,7 +313,7 @@ type completeFailure struct {
 	Error object.CompleteError `json:"error"`
 }
 
-// handleComplete completes an upload (http-api.md §9.5). Errors found before the work
+// handleComplete completes an upload (functions/API.md §9.5). Errors found before the work
 // starts (query, body, permission) are ordinary 4xx answers. Then it answers 200 at once
 // and sends one space byte every second while the store works, keeping proxies from timing
 // out, and finally exactly one JSON document: {"key":...} or {"error":{...}}.

@@ -22,7 +22,7 @@ type keyResponse struct {
 
 // writeMetadata parses the metadata headers of a write and checks the usecase's expiration
 // constraints, then the permission: objectstore's order, so that a bad header beats a
-// missing permission (http-api.md §1.4).
+// missing permission (functions/API.md §1.4).
 func (s *Server) writeMetadata(r *http.Request, c *call) (object.Metadata, error) {
 	md, herr := parseMetadata(r.Header, s.now())
 	if herr != nil {
@@ -77,7 +77,7 @@ func (s *Server) insert(w http.ResponseWriter, r *http.Request, c *call, status 
 	writeJSON(w, status, keyResponse{Key: c.id.Key})
 }
 
-// handleGet streams an object, or the requested range of it (http-api.md §4.3, §7).
+// handleGet streams an object, or the requested range of it (functions/API.md §4.3, §7).
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, c *call) {
 	v, present := first(r.Header, "Range")
 	rng, herr := parseRange(v, present)
@@ -152,7 +152,7 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// handleHead answers 204 with the object's headers (http-api.md §4.4). Range is ignored.
+// handleHead answers 204 with the object's headers (functions/API.md §4.4). Range is ignored.
 func (s *Server) handleHead(w http.ResponseWriter, r *http.Request, c *call) {
 	if err := c.grant.Authorize(c.octx, auth.Read); err != nil {
 		writeError(w, r, err)

@@ -200,7 +200,7 @@ func TestPut_LargeObjectStreamsToLongTerm(t *testing.T) {
 
 // TestPut_ShortBody_StoresNothing sends fewer bytes than Content-Length and half-closes: the
 // store must not commit the truncated body, and the answer is 400 "error reading client
-// stream" (http-api.md §11.3).
+// stream" (functions/API.md §11.3).
 func TestPut_ShortBody_StoresNothing(t *testing.T) {
 	for _, size := range []int{10, tiered.Threshold + 100, -1} {
 		e := newEnv(t)

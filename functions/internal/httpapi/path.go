@@ -8,7 +8,7 @@ import (
 	"github.com/stratastore/strata/tiered/object"
 )
 
-// invalidURL is a path error: 400, text/plain "Invalid URL: <msg>" (http-api.md §2, §11.2).
+// invalidURL is a path error: 400, text/plain "Invalid URL: <msg>" (functions/API.md §2, §11.2).
 func invalidURL(format string, args ...any) *httpError {
 	return &httpError{status: 400, text: true, detail: "Invalid URL: " + fmt.Sprintf(format, args...)}
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/stratastore/strata/tiered/object"
 )
 
-// rangeError is a 400 for a bad Range header, in objectstore's wording (http-api.md §7).
+// rangeError is a 400 for a bad Range header, in objectstore's wording (functions/API.md §7).
 func rangeError(reason string) *httpError {
 	detail := "client error: invalid Range header"
 	if reason != "" {
@@ -18,7 +18,7 @@ func rangeError(reason string) *httpError {
 	return &httpError{status: http.StatusBadRequest, detail: detail}
 }
 
-// parseRange parses a Range header value (http-api.md §7). It returns nil, nil when there
+// parseRange parses a Range header value (functions/API.md §7). It returns nil, nil when there
 // is no header or when it asks for several ranges, which objectstore ignores. Accepted
 // forms: bytes=A-B (A <= B), bytes=A- and bytes=-N (N >= 1), numbers plain decimal.
 func parseRange(v string, present bool) (*object.ByteRange, *httpError) {

@@ -217,7 +217,7 @@ type call struct {
 	info *reqInfo
 }
 
-// pipeline runs objectstore's request-level checks in its order (http-api.md §1.4): the web
+// pipeline runs objectstore's request-level checks in its order (functions/API.md §1.4): the web
 // concurrency limit, authentication, the path, killswitches, rate limits; then the handler.
 func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, rt *Route, t target) {
 	leave, ok := s.web.TryEnter()

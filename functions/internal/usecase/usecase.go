@@ -1,5 +1,5 @@
 // Package usecase owns the per-usecase storage policy: which expiration policies each
-// usecase may write, and the longest TTL and TTI it may ask for (http-api.md §6.3, the
+// usecase may write, and the longest TTL and TTI it may ask for (functions/API.md §6.3, the
 // `usecases` configuration of objectstore). Usecases without a policy are unconstrained.
 //
 // The expiration grammar itself (policies, durations, their text forms) is tiered/object's;
@@ -21,7 +21,7 @@ import (
 	"github.com/stratastore/strata/tiered/object"
 )
 
-// Policies holds the per-usecase expiration constraints of http-api.md §6.3, by usecase
+// Policies holds the per-usecase expiration constraints of functions/API.md §6.3, by usecase
 // name. Usecases absent from the map are unconstrained; a nil Policies constrains nothing.
 type Policies map[string]Policy
 
