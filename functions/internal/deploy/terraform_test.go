@@ -395,6 +395,32 @@ func TestTerraform_EnvironmentsAreThinCallsOfTheStack(t *testing.T) {
 	}
 }
 
+// TestTerraform_EnvironmentsKeepStateInGCS: every environment has a partial `backend "gcs" {}`
+// (bucket and prefix come from terraform init -backend-config, which `make deploy` passes).
+func TestTerraform_EnvironmentsKeepStateInGCS(t *testing.T) {
+	for _, env := range environments {
+		m := envNamed(t, env)
+		var backends []*hclsyntax.Block
+		for _, body := range m.files {
+			for _, tb := range body.Blocks {
+				if tb.Type == "terraform" {
+					backends = append(backends, nestedBlocks(tb, "backend")...)
+				}
+			}
+		}
+		if len(backends) != 1 {
+			t.Fatalf("environment %s has %d backend blocks, want one", env, len(backends))
+		}
+		b := backends[0]
+		if b.Labels[0] != "gcs" || filepath.Base(b.DefRange().Filename) != "backend.tf" {
+			t.Errorf("environment %s: backend %q in %s, want gcs in backend.tf", env, b.Labels[0], b.DefRange().Filename)
+		}
+		if len(b.Body.Attributes) > 0 || len(b.Body.Blocks) > 0 {
+			t.Errorf("environment %s: the backend block sets %v; bucket and prefix belong in -backend-config (Settings.BackendConfig)", env, sortedKeys(b.Body.Attributes))
+		}
+	}
+}
+
 // TestTerraform_EnvironmentsMoveStateIntoTheStack: state from when the environments declared
 // the stack themselves moves to module.strata: one moved block per module call and resource
 // of modules/strata, and no others.

@@ -1,5 +1,5 @@
 # The prod deployment of Strata: the whole stack lives in modules/strata; this environment
-# only chooses its defaults (variables.tf), and moved.tf
+# only chooses its defaults (variables.tf). State is in GCS (backend.tf), and moved.tf
 # carries state from when the stack's resources were declared here.
 
 module "strata" {
