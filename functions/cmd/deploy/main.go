@@ -8,9 +8,11 @@
 //
 // plan, apply, destroy and outputs work on terraform/environments/$STRATA_ENV (default dev)
 // and read the target from the environment: GOOGLE_CLOUD_PROJECT (or STRATA_PROJECT) and
-// STRATA_REGION (or GOOGLE_CLOUD_REGION). apply packages first, then runs terraform init,
-// plan and apply, and prints the outputs, the load balancer's URL first. TERRAFORM names the
-// terraform binary (default: terraform on PATH).
+// STRATA_REGION (or GOOGLE_CLOUD_REGION). The state is in GCS: plan and apply create the state
+// bucket (<project>-strata-tfstate, or STRATA_TF_STATE_BUCKET) on first use and say so, and
+// every command inits against it with the prefix strata/<env>. apply packages first, then
+// runs terraform init, plan and apply, and prints the outputs, the load balancer's URL first.
+// TERRAFORM names the terraform binary (default: terraform on PATH).
 package main
 
 import (
@@ -36,15 +38,19 @@ const usage = `usage: deploy <command> [flags]
 commands:
   package   build dist/functions.zip (-o path; -verify also builds it like the buildpack
             and starts every function once)
-  plan      terraform init + plan for terraform/environments/$STRATA_ENV
-  apply     package, then terraform init + plan + apply; prints the outputs
-  destroy   terraform destroy (asks for the project id unless -auto-approve)
+  plan      state bucket (created on first use), terraform init + plan for
+            terraform/environments/$STRATA_ENV
+  apply     package, state bucket (created on first use), terraform init + plan + apply;
+            prints the outputs
+  destroy   terraform init + destroy (asks for the project id unless -auto-approve)
   outputs   print the environment's outputs
 
 environment:
   GOOGLE_CLOUD_PROJECT or STRATA_PROJECT   project id (plan, apply, destroy, outputs)
   STRATA_REGION or GOOGLE_CLOUD_REGION     region, e.g. europe-west1
   STRATA_ENV                               dev (default) or prod
+  STRATA_TF_STATE_BUCKET                   state bucket (default <project>-strata-tfstate);
+                                           the state is under strata/$STRATA_ENV
   TERRAFORM                                terraform binary (default: terraform on PATH)
 `
 
@@ -124,7 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 2
 	}
 	d := &deploy.Deployer{Settings: settings, Vars: vars, Stdout: stdout, Stderr: stderr}
-	fmt.Fprintf(stdout, "environment %s: project %s, region %s\n", settings.Environment, settings.Project, settings.Region)
+	fmt.Fprintf(stdout, "environment %s: project %s, region %s, state gs://%s/%s/\n", settings.Environment, settings.Project, settings.Region, settings.StateBucket, settings.StatePrefix())
 	switch cmd {
 	case "plan":
 		_, err = d.Plan(ctx)

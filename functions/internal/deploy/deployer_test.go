@@ -8,9 +8,11 @@ import (
 )
 
 // TestDeployer_PlanAgainstProject runs `deploy plan` for environments/dev against a real
-// project: terraform init (downloads the google provider) and plan. It changes nothing. It
-// needs network access and Google credentials, so it runs only when GOOGLE_CLOUD_PROJECT
-// names the project (and STRATA_REGION or GOOGLE_CLOUD_REGION the region).
+// project: the state bucket, terraform init (downloads the google provider) and plan. It
+// changes nothing but creating the state bucket (STRATA_TF_STATE_BUCKET, default
+// <project>-strata-tfstate) when it does not exist. It needs network access and Google
+// credentials, so it runs only when GOOGLE_CLOUD_PROJECT names the project (and
+// STRATA_REGION or GOOGLE_CLOUD_REGION the region).
 func TestDeployer_PlanAgainstProject(t *testing.T) {
 	if os.Getenv(EnvProject) == "" {
 		t.Skip("set GOOGLE_CLOUD_PROJECT (and STRATA_REGION) to plan environments/dev against a real project; needs credentials and network")

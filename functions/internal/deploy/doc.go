@@ -23,4 +23,11 @@
 //
 // Settings reads the deployment target from the environment, and Deployer runs terraform
 // init, plan, apply, destroy and output through terraform-exec in terraform/environments/<env>.
+//
+// The environments keep their state in GCS with a partial `backend "gcs" {}`. Deployer.Init
+// bootstraps it: EnsureStateBucket creates the state bucket (Settings.StateBucket) when it does
+// not exist, through the small StateStore interface (GCSStateStore in production, a fake in
+// tests), and init passes -backend-config=bucket=… -backend-config=prefix=strata/<env>
+// (Settings.BackendConfig). Destroy and outputs init against the same backend but never create
+// the bucket.
 package deploy

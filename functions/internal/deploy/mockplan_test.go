@@ -3,10 +3,12 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -22,8 +24,12 @@ import (
 // downloaded. mockTree rewrites a copy of terraform/ so that every google_* resource becomes
 // a call of one mock module whose computed attributes stay unknown until apply, like the
 // provider's; everything else (variables and their validations, locals, module wiring and
-// types, for_each keys, preconditions, checks, the dependency graph) is Terraform's own and
-// is planned for real, offline, with exactly the reviewer's command line.
+// types, for_each keys, preconditions, checks, moved blocks, the dependency graph) is
+// Terraform's own and is planned for real, offline, with exactly the reviewer's command line.
+//
+// The environments keep their state in GCS (backend.tf). The copy keeps that backend block
+// and adds backendOverride to each environment, as scripts/tf-plan-real.sh does: init
+// -backend=false would leave the backend uninitialised, and plan then fails.
 
 // mockModule stands in for every google_* resource. It accepts the resource's arguments
 // (nested blocks as lists of objects) and exposes the computed attributes the configuration
@@ -70,6 +76,12 @@ output "service_config" {
 }
 `
 
+// backendOverride swaps an environment's GCS backend for a local one in an offline copy.
+const backendOverride = `terraform {
+  backend "local" {}
+}
+`
+
 var googleRef = regexp.MustCompile(`\b(google_[a-z0-9_]+)\.([a-z0-9_]+)\b`)
 
 // rewriteRefs turns google_T.N references into module.google_T__N.
@@ -94,6 +106,11 @@ func mockTree(t *testing.T) string {
 		out := filepath.Join(dst, rel)
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			t.Fatal(err)
+		}
+		if slices.Contains(envs, dir) {
+			if err := os.WriteFile(filepath.Join(out, "backend_override.tf"), []byte(backendOverride), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 		entries, err := os.ReadDir(dir)
 		if err != nil {
@@ -128,8 +145,16 @@ func mockFile(t *testing.T, m *tfModule, name string) []byte {
 		case blk.Type == "provider":
 			// The mock needs no provider configuration.
 		case blk.Type == "terraform":
+			// Keep the version constraint and the backend; drop required_providers.
+			var inner []string
 			if rv := blk.Body.Attributes["required_version"]; rv != nil {
-				fmt.Fprintf(&b, "terraform {\n  required_version = %s\n}\n\n", m.text(rv.Expr.Range()))
+				inner = append(inner, "  required_version = "+m.text(rv.Expr.Range()))
+			}
+			for _, be := range nestedBlocks(blk, "backend") {
+				inner = append(inner, "  "+m.text(be.Range()))
+			}
+			if len(inner) > 0 {
+				fmt.Fprintf(&b, "terraform {\n%s\n}\n\n", strings.Join(inner, "\n"))
 			}
 		case blk.Type == "resource" && strings.HasPrefix(blk.Labels[0], "google_"):
 			fmt.Fprintf(&b, "module %q {\n  source = \"../../mock\"\n", blk.Labels[0]+"__"+blk.Labels[1])
@@ -236,7 +261,7 @@ func TestEnvironments_PlanWithMockProvider(t *testing.T) {
 			}
 			functions := 0
 			for _, rc := range plan.ResourceChanges {
-				if strings.HasPrefix(rc.Address, "module.functions.module.google_cloudfunctions2_function__function[") && rc.Type == "terraform_data" {
+				if strings.HasPrefix(rc.Address, "module.strata.module.functions.module.google_cloudfunctions2_function__function[") && rc.Type == "terraform_data" {
 					functions++
 				}
 			}
@@ -245,5 +270,99 @@ func TestEnvironments_PlanWithMockProvider(t *testing.T) {
 			}
 			t.Logf("environment %s: %d resource changes planned with the mock provider", env, len(plan.ResourceChanges))
 		})
+	}
+}
+
+// TestEnvironments_MovedBlocksCarryStateFromBeforeTheStack: a deployment made when the
+// environments declared the stack themselves has state at module.storage, ..., and
+// google_project_service.required. The environments' moved blocks must carry all of it to
+// module.strata.… so that plan changes nothing. On the mocked copy: apply, rewrite the state
+// to the old addresses (drop the module.strata. prefix), and plan again.
+func TestEnvironments_MovedBlocksCarryStateFromBeforeTheStack(t *testing.T) {
+	tree := mockTree(t)
+	for _, env := range environments {
+		t.Run(env, func(t *testing.T) {
+			dir := filepath.Join(tree, "environments", env)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			tf := offlineTerraform(t, dir)
+			var stderr bytes.Buffer
+			tf.SetStderr(&stderr)
+			vars := []string{"project_id=x", "region=y", "source_archive_path=" + filepath.Join(t.TempDir(), "not-built.zip")}
+			if err := tf.Init(ctx); err != nil {
+				t.Fatalf("init: %v\n%s", err, stderr.String())
+			}
+			var applyOpts []tfexec.ApplyOption
+			for _, v := range vars {
+				applyOpts = append(applyOpts, tfexec.Var(v))
+			}
+			if err := tf.Apply(ctx, applyOpts...); err != nil {
+				t.Fatalf("apply: %v\n%s", err, stderr.String())
+			}
+			unmoveState(t, filepath.Join(dir, "terraform.tfstate"))
+			planOpts := []tfexec.PlanOption{tfexec.Out("moved.tfplan")}
+			for _, v := range vars {
+				planOpts = append(planOpts, tfexec.Var(v))
+			}
+			if _, err := tf.Plan(ctx, planOpts...); err != nil {
+				t.Fatalf("plan: %v\n%s", err, stderr.String())
+			}
+			plan, err := tf.ShowPlanFile(ctx, "moved.tfplan")
+			if err != nil {
+				t.Fatal(err)
+			}
+			moved := 0
+			for _, rc := range plan.ResourceChanges {
+				if !rc.Change.Actions.NoOp() {
+					t.Errorf("%s: %v (previously %q)", rc.Address, rc.Change.Actions, rc.PreviousAddress)
+				}
+				if rc.PreviousAddress != "" {
+					moved++
+				}
+			}
+			if moved == 0 || moved != len(plan.ResourceChanges) {
+				t.Errorf("%d of %d resources moved", moved, len(plan.ResourceChanges))
+			}
+			t.Logf("environment %s: %d resources moved into module.strata, none changed", env, moved)
+		})
+	}
+}
+
+// unmoveState rewrites a local state file as if the stack's resources were declared in the
+// environment itself: every resource under module.strata loses that prefix.
+func unmoveState(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state map[string]any
+	if err := json.Unmarshal(b, &state); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range state["resources"].([]any) {
+		res := r.(map[string]any)
+		mod, _ := res["module"].(string)
+		switch {
+		case mod == "module.strata":
+			delete(res, "module")
+		case strings.HasPrefix(mod, "module.strata."):
+			res["module"] = strings.TrimPrefix(mod, "module.strata.")
+		default:
+			t.Fatalf("resource outside module.strata in state: %v", res)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no resources in state")
+	}
+	delete(state, "check_results")
+	state["serial"] = state["serial"].(float64) + 1
+	if b, err = json.Marshal(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

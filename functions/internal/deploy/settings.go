@@ -24,6 +24,9 @@ const (
 	EnvEnvironment = "STRATA_ENV"
 	// EnvTerraformBin names the terraform binary (default "terraform" on PATH).
 	EnvTerraformBin = "TERRAFORM"
+	// EnvStateBucket names the GCS bucket of the Terraform state (default
+	// DefaultStateBucket(project)).
+	EnvStateBucket = "STRATA_TF_STATE_BUCKET"
 )
 
 // DefaultEnvironment is the Terraform environment used when STRATA_ENV is unset.
@@ -33,12 +36,20 @@ const DefaultEnvironment = "dev"
 // root.
 const EnvironmentsDir = "terraform/environments"
 
-// The patterns match the environments' validations of project_id and region.
+// The project and region patterns match modules/strata's validations of project_id and
+// region; bucketPattern is the GCS bucket naming rule without dots.
 var (
 	projectPattern = regexp.MustCompile(`^[a-z][-a-z0-9.:]{0,62}$`)
 	regionPattern  = regexp.MustCompile(`^[a-z][-a-z0-9]{0,62}$`)
 	envPattern     = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+	bucketPattern  = regexp.MustCompile(`^[a-z0-9][-_a-z0-9]{1,61}[a-z0-9]$`)
 )
+
+// DefaultStateBucket returns the state bucket used when STRATA_TF_STATE_BUCKET is unset:
+// <project>-strata-tfstate, with the '.' and ':' of a domain-scoped project id as '-'.
+func DefaultStateBucket(project string) string {
+	return strings.NewReplacer(".", "-", ":", "-").Replace(project) + "-strata-tfstate"
+}
 
 // Settings says where to deploy: project, region and Terraform environment, and where the
 // repository and the terraform binary are.
@@ -53,6 +64,9 @@ type Settings struct {
 	RepoRoot string
 	// Terraform is the terraform binary (TERRAFORM, else "terraform" on PATH).
 	Terraform string
+	// StateBucket is the GCS bucket of the Terraform state (STRATA_TF_STATE_BUCKET, else
+	// DefaultStateBucket); the environment's state is under StatePrefix in it.
+	StateBucket string
 }
 
 // EnvironmentDir returns the Terraform root module of s.Environment.
@@ -96,6 +110,16 @@ func SettingsFromEnv(getenv func(string) string, repoRoot string) (Settings, err
 		problems = append(problems, fmt.Sprintf("%s=%q is not an environment name", EnvEnvironment, s.Environment))
 	} else if st, err := os.Stat(s.EnvironmentDir()); err != nil || !st.IsDir() {
 		problems = append(problems, fmt.Sprintf("%s=%q: there is no %s/%s", EnvEnvironment, s.Environment, EnvironmentsDir, s.Environment))
+	}
+	s.StateBucket, from = first(EnvStateBucket)
+	switch {
+	case s.StateBucket != "" && !bucketPattern.MatchString(s.StateBucket):
+		problems = append(problems, fmt.Sprintf("%s=%q is not a bucket name (3-63 lowercase letters, digits, '-' and '_')", from, s.StateBucket))
+	case s.StateBucket == "" && projectPattern.MatchString(s.Project):
+		s.StateBucket = DefaultStateBucket(s.Project)
+		if !bucketPattern.MatchString(s.StateBucket) {
+			problems = append(problems, fmt.Sprintf("the default state bucket %q is not a valid bucket name: set %s", s.StateBucket, EnvStateBucket))
+		}
 	}
 	s.Terraform, _ = first(EnvTerraformBin)
 	if s.Terraform == "" {

@@ -16,17 +16,27 @@ func TestSettingsFromEnv(t *testing.T) {
 		{
 			name: "google names",
 			env:  map[string]string{"GOOGLE_CLOUD_PROJECT": "my-project", "GOOGLE_CLOUD_REGION": "europe-west1"},
-			want: Settings{Project: "my-project", Region: "europe-west1", Environment: "dev", RepoRoot: root, Terraform: "terraform"},
+			want: Settings{Project: "my-project", Region: "europe-west1", Environment: "dev", RepoRoot: root, Terraform: "terraform", StateBucket: "my-project-strata-tfstate"},
 		},
 		{
 			name: "strata names, prod, own terraform",
-			env:  map[string]string{"STRATA_PROJECT": "other-project", "STRATA_REGION": "us-central1", "STRATA_ENV": "prod", "TERRAFORM": "/opt/tf"},
-			want: Settings{Project: "other-project", Region: "us-central1", Environment: "prod", RepoRoot: root, Terraform: "/opt/tf"},
+			env:  map[string]string{"STRATA_PROJECT": "other-project", "STRATA_REGION": "us-central1", "STRATA_ENV": "prod", "TERRAFORM": "/opt/tf", "STRATA_TF_STATE_BUCKET": "team-tfstate"},
+			want: Settings{Project: "other-project", Region: "us-central1", Environment: "prod", RepoRoot: root, Terraform: "/opt/tf", StateBucket: "team-tfstate"},
 		},
 		{
 			name: "first name wins",
 			env:  map[string]string{"GOOGLE_CLOUD_PROJECT": "first-project", "STRATA_PROJECT": "second-project", "STRATA_REGION": "asia-east1", "GOOGLE_CLOUD_REGION": "us-east1"},
-			want: Settings{Project: "first-project", Region: "asia-east1", Environment: "dev", RepoRoot: root, Terraform: "terraform"},
+			want: Settings{Project: "first-project", Region: "asia-east1", Environment: "dev", RepoRoot: root, Terraform: "terraform", StateBucket: "first-project-strata-tfstate"},
+		},
+		{
+			name: "domain-scoped project",
+			env:  map[string]string{"GOOGLE_CLOUD_PROJECT": "example.com:my-project", "STRATA_REGION": "europe-west1"},
+			want: Settings{Project: "example.com:my-project", Region: "europe-west1", Environment: "dev", RepoRoot: root, Terraform: "terraform", StateBucket: "example-com-my-project-strata-tfstate"},
+		},
+		{
+			name:    "malformed state bucket",
+			env:     map[string]string{"GOOGLE_CLOUD_PROJECT": "my-project", "STRATA_REGION": "europe-west1", "STRATA_TF_STATE_BUCKET": "Bad Bucket"},
+			wantErr: []string{`STRATA_TF_STATE_BUCKET="Bad Bucket" is not a bucket name`},
 		},
 		{
 			name:    "nothing set names every variable",

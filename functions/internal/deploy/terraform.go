@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 )
@@ -28,6 +29,9 @@ type Deployer struct {
 	SourceArchive string
 	// Stdout and Stderr receive Terraform's output; nil discards it.
 	Stdout, Stderr io.Writer
+	// State looks up and creates the state bucket; nil means Cloud Storage with Application
+	// Default Credentials (NewGCSStateStore).
+	State StateStore
 }
 
 // terraform returns a terraform-exec handle on the environment's directory.
@@ -61,16 +65,73 @@ func (d *Deployer) vars() []string {
 	return append(v, d.Vars...)
 }
 
-// Init runs terraform init in the environment.
+// Init bootstraps the remote state and runs terraform init in the environment: it creates the
+// state bucket when it does not exist yet (see EnsureStateBucket), then runs
+// terraform init -backend-config=bucket=<bucket> -backend-config=prefix=strata/<env>.
 func (d *Deployer) Init(ctx context.Context) (*tfexec.Terraform, error) {
+	return d.init(ctx, true)
+}
+
+// init runs terraform init against the state bucket, creating the bucket first when
+// bootstrap is true (plan, apply); otherwise a missing bucket is an error (destroy, outputs).
+//
+// A non-empty terraform.tfstate in the environment is state from before the GCS backend.
+// When the bucket was just created, nothing can be overwritten, so init copies that state
+// into it (-force-copy; Terraform keeps terraform.tfstate.backup). Otherwise init stops and
+// prints the command that migrates it, because the prefix may already hold state.
+func (d *Deployer) init(ctx context.Context, bootstrap bool) (*tfexec.Terraform, error) {
 	tf, err := d.terraform()
 	if err != nil {
 		return nil, err
 	}
-	if err := tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
-		return nil, fmt.Errorf("deploy: terraform init in %s: %w", d.Settings.EnvironmentDir(), err)
+	store := d.State
+	if store == nil {
+		gcs, err := NewGCSStateStore(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer gcs.Close()
+		store = gcs
+	}
+	created, err := EnsureStateBucket(ctx, store, d.Settings, bootstrap, d.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	dir := d.Settings.EnvironmentDir()
+	opts := []tfexec.InitOption{tfexec.Upgrade(false)}
+	for _, bc := range d.Settings.BackendConfig() {
+		opts = append(opts, tfexec.BackendConfig(bc))
+	}
+	local, err := hasLocalState(dir)
+	if err != nil {
+		return nil, err
+	}
+	if local {
+		if !created {
+			return nil, fmt.Errorf("deploy: %s holds local state from before the GCS backend, and gs://%s already exists, so it is not copied automatically (it could overwrite state under %s/). Check gs://%s/%s/, then copy it with\n  terraform -chdir=%s init -migrate-state %s",
+				filepath.Join(dir, "terraform.tfstate"), d.Settings.StateBucket, d.Settings.StatePrefix(), d.Settings.StateBucket, d.Settings.StatePrefix(), dir, backendFlags(d.Settings))
+		}
+		if d.Stdout != nil {
+			fmt.Fprintf(d.Stdout, "copying the local state of environment %s to gs://%s/%s/ (terraform.tfstate.backup keeps a local copy)\n", d.Settings.Environment, d.Settings.StateBucket, d.Settings.StatePrefix())
+		}
+		opts = append(opts, tfexec.ForceCopy(true))
+	}
+	if err := tf.Init(ctx, opts...); err != nil {
+		return nil, fmt.Errorf("deploy: terraform init %s in %s: %w", backendFlags(d.Settings), dir, err)
 	}
 	return tf, nil
+}
+
+// backendFlags renders the settings' backend configuration as terraform init flags.
+func backendFlags(s Settings) string {
+	var b strings.Builder
+	for i, bc := range s.BackendConfig() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString("-backend-config=" + bc)
+	}
+	return b.String()
 }
 
 // Plan runs init and plan, writing PlanFile. It reports whether the plan changes anything.
@@ -104,12 +165,13 @@ func (d *Deployer) Apply(ctx context.Context) (map[string]any, error) {
 	if err := tf.Apply(ctx, tfexec.DirOrPlan(PlanFile)); err != nil {
 		return nil, fmt.Errorf("deploy: terraform apply: %w", err)
 	}
-	return d.Outputs(ctx)
+	return readOutputs(ctx, tf)
 }
 
-// Destroy runs init and destroy (without asking; the caller confirms).
+// Destroy runs init against the existing state bucket (it never creates one) and destroy
+// (without asking; the caller confirms).
 func (d *Deployer) Destroy(ctx context.Context) error {
-	tf, err := d.Init(ctx)
+	tf, err := d.init(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -123,12 +185,18 @@ func (d *Deployer) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// Outputs returns the environment's outputs, decoded.
+// Outputs runs init against the existing state bucket and returns the environment's outputs,
+// decoded.
 func (d *Deployer) Outputs(ctx context.Context) (map[string]any, error) {
-	tf, err := d.terraform()
+	tf, err := d.init(ctx, false)
 	if err != nil {
 		return nil, err
 	}
+	return readOutputs(ctx, tf)
+}
+
+// readOutputs returns the outputs of an initialised environment, decoded.
+func readOutputs(ctx context.Context, tf *tfexec.Terraform) (map[string]any, error) {
 	raw, err := tf.Output(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("deploy: terraform output: %w", err)

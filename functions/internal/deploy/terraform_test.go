@@ -82,6 +82,12 @@ func envNamed(t *testing.T, name string) *tfModule {
 	return loadModule(t, terraformDir(t, "environments/"+name))
 }
 
+// stackModule returns modules/strata, the whole deployment that every environment calls.
+func stackModule(t *testing.T) *tfModule {
+	t.Helper()
+	return moduleNamed(t, "strata")
+}
+
 var environments = []string{"dev", "prod"}
 
 func TestTerraform_Formatted(t *testing.T) {
@@ -277,80 +283,205 @@ func TestTerraform_EnvironmentsRequireOnlyProjectAndRegion(t *testing.T) {
 	}
 }
 
-func TestTerraform_EnvironmentsDifferOnlyInDefaults(t *testing.T) {
-	for _, f := range []string{"main.tf", "outputs.tf", "versions.tf"} {
-		dev, err := os.ReadFile(filepath.Join(terraformDir(t, "environments/dev"), f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		prod, err := os.ReadFile(filepath.Join(terraformDir(t, "environments/prod"), f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(dev, prod) {
-			t.Errorf("environments/dev/%s and environments/prod/%s differ; put differences in variables.tf defaults", f, f)
-		}
-	}
-	dev, prod := envNamed(t, "dev"), envNamed(t, "prod")
-	if !slices.Equal(sortedKeys(dev.variables), sortedKeys(prod.variables)) {
-		t.Errorf("dev and prod declare different variables:\n dev  %v\n prod %v", sortedKeys(dev.variables), sortedKeys(prod.variables))
-	}
+// TestTerraform_EnvironmentDefaults: what dev and prod decide differently. The stack module
+// leaves these without a default, so every environment must choose them.
+func TestTerraform_EnvironmentDefaults(t *testing.T) {
 	want := map[string]map[string]cty.Value{
 		"dev": {
-			"allow_plain_http":    cty.True,
-			"deletion_protection": cty.False,
-			"force_destroy":       cty.True,
+			"name":                          cty.StringVal("strata-dev"),
+			"account_prefix":                cty.StringVal("strata-dev-"),
+			"allow_plain_http":              cty.True,
+			"auth_enforce":                  cty.False,
+			"log_level":                     cty.StringVal("debug"),
+			"deletion_protection":           cty.False,
+			"force_destroy":                 cty.True,
+			"soft_delete_retention_seconds": cty.NumberIntVal(0),
 		},
 		"prod": {
-			"allow_plain_http":    cty.False,
-			"deletion_protection": cty.True,
-			"force_destroy":       cty.False,
-			"auth_enforce":        cty.True,
+			"name":                          cty.StringVal("strata"),
+			"account_prefix":                cty.StringVal("strata-"),
+			"allow_plain_http":              cty.False,
+			"auth_enforce":                  cty.True,
+			"log_level":                     cty.StringVal("info"),
+			"deletion_protection":           cty.True,
+			"force_destroy":                 cty.False,
+			"soft_delete_retention_seconds": cty.NumberIntVal(604800),
 		},
 	}
+	maxInstances := map[string]string{"dev": "max_instances = optional(number, 5)", "prod": "max_instances = optional(number, 100)"}
+	stack := stackModule(t)
 	for env, vars := range want {
 		m := envNamed(t, env)
 		for name, v := range vars {
 			if got := m.variableDefault(t, name); !got.RawEquals(v) {
 				t.Errorf("environment %s: %s defaults to %#v, want %#v", env, name, got, v)
 			}
+			if _, ok := stack.variables[name].Body.Attributes["default"]; ok {
+				t.Errorf("modules/strata gives %s a default; the environments decide it", name)
+			}
+		}
+		if typ := m.exprText(m.variables["function_defaults"].Body.Attributes["type"]); !strings.Contains(typ, maxInstances[env]) {
+			t.Errorf("environment %s: function_defaults type %s, want %s", env, typ, maxInstances[env])
 		}
 	}
 }
 
-// TestTerraform_EnvironmentsReadTheRoutesFile: both environments feed the routing module the
-// routes file the route table generates (httpapi's TestRoutesFileUpToDate keeps it current).
+// TestTerraform_EnvironmentsAreThinCallsOfTheStack: an environment holds no resources of its
+// own. Its main.tf calls modules/strata once, passing every variable it declares as itself;
+// a variable that defaults to null goes to a stack variable with a default that is not
+// nullable (so null means the stack's default); and it passes every stack output through.
+func TestTerraform_EnvironmentsAreThinCallsOfTheStack(t *testing.T) {
+	stack := stackModule(t)
+	for _, env := range environments {
+		m := envNamed(t, env)
+		if len(m.resources) > 0 || len(m.locals) > 0 || len(m.checks) > 0 {
+			t.Errorf("environment %s declares resources %v, locals or checks; they belong in modules/strata", env, sortedKeys(m.resources))
+		}
+		if got := sortedKeys(m.modules); !slices.Equal(got, []string{"strata"}) {
+			t.Fatalf("environment %s calls modules %v, want only strata", env, got)
+		}
+		call := m.modules["strata"]
+		if got := literal(t, call.Body.Attributes["source"]).AsString(); got != "../../modules/strata" {
+			t.Errorf("environment %s: module strata source %q", env, got)
+		}
+		src, err := os.ReadFile(filepath.Join(m.dir, "main.tf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(src, []byte("\n")); n >= 60 {
+			t.Errorf("environments/%s/main.tf has %d lines; keep it under 60 (the stack belongs in modules/strata)", env, n)
+		}
+		for name, v := range m.variables {
+			if got := m.exprText(call.Body.Attributes[name]); got != "var."+name {
+				t.Errorf("environment %s: module strata gets %s = %q, want var.%s", env, name, got, name)
+			}
+			sv, ok := stack.variables[name]
+			if !ok {
+				t.Errorf("environment %s declares %s, which modules/strata does not", env, name)
+				continue
+			}
+			d, hasDefault := v.Body.Attributes["default"]
+			if !hasDefault || !literal(t, d).IsNull() {
+				continue
+			}
+			if _, ok := sv.Body.Attributes["default"]; !ok {
+				t.Errorf("environment %s: %s defaults to null, but modules/strata has no default for it", env, name)
+			}
+			if n := sv.Body.Attributes["nullable"]; n == nil || !literal(t, n).RawEquals(cty.False) {
+				t.Errorf("environment %s: %s defaults to null, so modules/strata must declare it nullable = false (null then means its default)", env, name)
+			}
+			if et, st := m.exprText(v.Body.Attributes["type"]), stack.exprText(sv.Body.Attributes["type"]); et != st {
+				t.Errorf("environment %s: %s has type %s, modules/strata %s", env, name, et, st)
+			}
+		}
+		for arg := range call.Body.Attributes {
+			if _, ok := m.variables[arg]; !ok && arg != "source" {
+				t.Errorf("environment %s passes %s to modules/strata, which is not one of its variables", env, arg)
+			}
+		}
+		for name := range stack.outputs {
+			o, ok := m.outputs[name]
+			if !ok {
+				t.Errorf("environment %s does not pass output %s through", env, name)
+				continue
+			}
+			if got := m.exprText(o.Body.Attributes["value"]); got != "module.strata."+name {
+				t.Errorf("environment %s: output %s = %s, want module.strata.%s", env, name, got, name)
+			}
+		}
+		if len(m.outputs) != len(stack.outputs) {
+			t.Errorf("environment %s has outputs %v, modules/strata %v", env, sortedKeys(m.outputs), sortedKeys(stack.outputs))
+		}
+	}
+}
+
+// TestTerraform_EnvironmentsKeepStateInGCS: every environment has a partial `backend "gcs" {}`
+// (bucket and prefix come from terraform init -backend-config, which `make deploy` passes).
+func TestTerraform_EnvironmentsKeepStateInGCS(t *testing.T) {
+	for _, env := range environments {
+		m := envNamed(t, env)
+		var backends []*hclsyntax.Block
+		for _, body := range m.files {
+			for _, tb := range body.Blocks {
+				if tb.Type == "terraform" {
+					backends = append(backends, nestedBlocks(tb, "backend")...)
+				}
+			}
+		}
+		if len(backends) != 1 {
+			t.Fatalf("environment %s has %d backend blocks, want one", env, len(backends))
+		}
+		b := backends[0]
+		if b.Labels[0] != "gcs" || filepath.Base(b.DefRange().Filename) != "backend.tf" {
+			t.Errorf("environment %s: backend %q in %s, want gcs in backend.tf", env, b.Labels[0], b.DefRange().Filename)
+		}
+		if len(b.Body.Attributes) > 0 || len(b.Body.Blocks) > 0 {
+			t.Errorf("environment %s: the backend block sets %v; bucket and prefix belong in -backend-config (Settings.BackendConfig)", env, sortedKeys(b.Body.Attributes))
+		}
+	}
+}
+
+// TestTerraform_EnvironmentsMoveStateIntoTheStack: state from when the environments declared
+// the stack themselves moves to module.strata: one moved block per module call and resource
+// of modules/strata, and no others.
+func TestTerraform_EnvironmentsMoveStateIntoTheStack(t *testing.T) {
+	stack := stackModule(t)
+	var want []string
+	for name := range stack.modules {
+		want = append(want, "module."+name+" -> module.strata.module."+name)
+	}
+	for addr := range stack.resources {
+		want = append(want, addr+" -> module.strata."+addr)
+	}
+	slices.Sort(want)
+	for _, env := range environments {
+		m := envNamed(t, env)
+		var got []string
+		for _, body := range m.files {
+			for _, b := range body.Blocks {
+				if b.Type == "moved" {
+					got = append(got, m.exprText(b.Body.Attributes["from"])+" -> "+m.exprText(b.Body.Attributes["to"]))
+				}
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("environment %s moves\n  %s\nwant\n  %s", env, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+	}
+}
+
+// TestTerraform_EnvironmentsReadTheRoutesFile: the stack, and so every environment, feeds the
+// routing module the routes file the route table generates (httpapi's TestRoutesFileUpToDate
+// keeps it current).
 func TestTerraform_EnvironmentsReadTheRoutesFile(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(repoRoot(t), filepath.FromSlash(httpapi.RoutesFilePath))); err != nil {
 		t.Fatalf("%v (run `make routes`)", err)
 	}
-	for _, env := range environments {
-		m := envNamed(t, env)
-		routing, ok := m.modules["routing"]
-		if !ok {
-			t.Fatalf("environment %s has no routing module", env)
-		}
-		expr := m.exprText(routing.Body.Attributes["routes_json"])
-		rel, _ := filepath.Rel(filepath.Join(repoRoot(t), "terraform", "environments", env), filepath.Join(repoRoot(t), filepath.FromSlash(httpapi.RoutesFilePath)))
-		if wantExpr := `file("${path.module}/` + filepath.ToSlash(rel) + `")`; expr != wantExpr {
-			t.Errorf("environment %s: routes_json = %s, want %s", env, expr, wantExpr)
-		}
+	m := stackModule(t)
+	routing, ok := m.modules["routing"]
+	if !ok {
+		t.Fatal("modules/strata has no routing module")
+	}
+	expr := m.exprText(routing.Body.Attributes["routes_json"])
+	rel, _ := filepath.Rel(m.dir, filepath.Join(repoRoot(t), filepath.FromSlash(httpapi.RoutesFilePath)))
+	if wantExpr := `file("${path.module}/` + filepath.ToSlash(rel) + `")`; expr != wantExpr {
+		t.Errorf("modules/strata: routes_json = %s, want %s", expr, wantExpr)
 	}
 }
 
-// wiring asserts that module call arg in every environment is exactly want.
+// wiring asserts that module call arg in modules/strata (which every environment calls) is
+// exactly want.
 func wiring(t *testing.T, module, arg, want string) {
 	t.Helper()
-	for _, env := range environments {
-		m := envNamed(t, env)
-		call, ok := m.modules[module]
-		if !ok {
-			t.Errorf("environment %s: no module %s", env, module)
-			continue
-		}
-		if got := m.exprText(call.Body.Attributes[arg]); got != want {
-			t.Errorf("environment %s: module %s: %s = %q, want %q", env, module, arg, got, want)
-		}
+	m := stackModule(t)
+	call, ok := m.modules[module]
+	if !ok {
+		t.Errorf("modules/strata: no module %s", module)
+		return
+	}
+	if got := m.exprText(call.Body.Attributes[arg]); got != want {
+		t.Errorf("modules/strata: module %s: %s = %q, want %q", module, arg, got, want)
 	}
 }
 
@@ -817,24 +948,22 @@ func TestTerraform_FrontendRoutesFromRouteRules(t *testing.T) {
 	}
 }
 
-// TestTerraform_FunctionsEnvironmentIsKnownToConfig: every STRATA_* variable the
-// environments set is one functions/internal/config reads (it refuses unknown ones at start
-// up), and the generated set is accepted.
+// TestTerraform_FunctionsEnvironmentIsKnownToConfig: every STRATA_* variable the stack (so
+// every environment) sets is one functions/internal/config reads (it refuses unknown ones at
+// start up), and the generated set is accepted.
 func TestTerraform_FunctionsEnvironmentIsKnownToConfig(t *testing.T) {
 	known := config.Variables()
-	for _, env := range environments {
-		m := envNamed(t, env)
-		keys := objectKeys(m.locals["environment"].Expr)
-		if len(keys) == 0 {
-			t.Fatalf("environment %s: no STRATA_* keys in local.environment", env)
-		}
-		for _, k := range keys {
-			if !slices.Contains(known, k) {
-				t.Errorf("environment %s sets %s, which functions/internal/config does not know: every function would refuse to start", env, k)
-			}
-		}
-		wiring(t, "functions", "environment_variables", "local.environment")
+	m := stackModule(t)
+	keys := objectKeys(m.locals["environment"].Expr)
+	if len(keys) == 0 {
+		t.Fatal("modules/strata: no STRATA_* keys in local.environment")
 	}
+	for _, k := range keys {
+		if !slices.Contains(known, k) {
+			t.Errorf("modules/strata sets %s, which functions/internal/config does not know: every function would refuse to start", k)
+		}
+	}
+	wiring(t, "functions", "environment_variables", "local.environment")
 	sample := map[string]string{
 		"STRATA_STORAGE":                  "gcp",
 		"STRATA_BIGTABLE_PROJECT":         "my-project",
@@ -848,7 +977,7 @@ func TestTerraform_FunctionsEnvironmentIsKnownToConfig(t *testing.T) {
 		"STRATA_AUTH_KEYS":                authKeysAsTerraformEncodesThem(t),
 	}
 	var environ []string
-	for _, k := range objectKeys(envNamed(t, "dev").locals["environment"].Expr) {
+	for _, k := range keys {
 		v, ok := sample[k]
 		if !ok {
 			t.Fatalf("no sample value for %s; add one", k)
@@ -860,7 +989,7 @@ func TestTerraform_FunctionsEnvironmentIsKnownToConfig(t *testing.T) {
 	}
 }
 
-// authKeysAsTerraformEncodesThem returns STRATA_AUTH_KEYS the way the environments build it:
+// authKeysAsTerraformEncodesThem returns STRATA_AUTH_KEYS the way the stack builds it:
 // jsonencode of the auth_keys variable, a map of {public_keys, max_permissions}.
 func authKeysAsTerraformEncodesThem(t *testing.T) string {
 	t.Helper()
@@ -880,11 +1009,11 @@ func authKeysAsTerraformEncodesThem(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The environments declare exactly these object attributes.
-	for _, env := range environments {
-		typ := envNamed(t, env).exprText(envNamed(t, env).variables["auth_keys"].Body.Attributes["type"])
+	// The stack and the environments declare exactly these object attributes.
+	for _, m := range []*tfModule{stackModule(t), envNamed(t, "dev"), envNamed(t, "prod")} {
+		typ := m.exprText(m.variables["auth_keys"].Body.Attributes["type"])
 		if !strings.Contains(typ, "public_keys = list(string)") || !strings.Contains(typ, "max_permissions = optional(list(string), [])") {
-			t.Errorf("environment %s: auth_keys type %s no longer matches STRATA_AUTH_KEYS' fields", env, typ)
+			t.Errorf("%s: auth_keys type %s no longer matches STRATA_AUTH_KEYS' fields", m.dir, typ)
 		}
 	}
 	return string(b)

@@ -307,13 +307,18 @@ func moduleDirs(t *testing.T) (modules, environments []string) {
 }
 
 // traversalRoots lists every variable traversal of every expression in a body, recursively,
-// leaving out type constraints of variable blocks (which read like traversals).
+// leaving out type constraints of variable blocks (which read like traversals) and moved
+// blocks (whose from and to are resource addresses, not values; the environments' test of
+// moved blocks checks those).
 func traversalRoots(body *hclsyntax.Body) []hcl.Traversal {
 	var out []hcl.Traversal
 	for _, a := range body.Attributes {
 		out = append(out, hclsyntax.Variables(a.Expr)...)
 	}
 	for _, b := range body.Blocks {
+		if b.Type == "moved" {
+			continue
+		}
 		if b.Type == "variable" {
 			for name, a := range b.Body.Attributes {
 				if name != "type" {

@@ -1,61 +1,26 @@
+# What this environment exposes. The variables this environment decides have its defaults here;
+# a null default hands the value to modules/strata, which documents and validates every input.
+
 variable "project_id" {
   description = "Project to deploy into."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z][-a-z0-9.:]{0,62}$", var.project_id))
-    error_message = "The project_id must be a Google Cloud project id: lowercase letters, digits and hyphens (domain-scoped ids may contain '.' and ':')."
-  }
 }
 
 variable "region" {
   description = "Region of the functions, the buckets, the scheduler job and the Bigtable cluster."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z][-a-z0-9]{0,62}$", var.region))
-    error_message = "The region must be a Google Cloud region name such as europe-west1."
-  }
-}
-
-variable "project_number" {
-  description = "Project number, if known; empty means it is read from the data bucket after it is created (no data source, so plan needs no API call)."
-  type        = string
-  default     = ""
-
-  validation {
-    condition     = var.project_number == "" || can(regex("^[0-9]+$", var.project_number))
-    error_message = "The project_number must be empty or numeric."
-  }
 }
 
 variable "name" {
   description = "Base name of every resource of this environment."
   type        = string
   default     = "strata-dev"
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{5,18}$", var.name))
-    error_message = "The name must be 6-19 characters of lowercase letters, digits and hyphens, starting with a letter."
-  }
 }
 
-variable "source_archive_path" {
-  description = "Source zip built by `make package`; empty means dist/functions.zip at the repository root. Plan works without it; apply needs it."
+variable "account_prefix" {
+  description = "Prefix of every service account id of this environment (2-12 characters)."
   type        = string
-  default     = ""
-}
-
-variable "enable_apis" {
-  description = "Enable the Google APIs Strata needs (they are never disabled on destroy)."
-  type        = bool
-  default     = true
-}
-
-variable "domain" {
-  description = "Domain for HTTPS with a Google-managed certificate; empty means HTTP only (allow_plain_http)."
-  type        = string
-  default     = ""
+  default     = "strata-dev-"
 }
 
 variable "allow_plain_http" {
@@ -64,86 +29,16 @@ variable "allow_plain_http" {
   default     = true
 }
 
-variable "enable_cloud_armor" {
-  description = "Attach the Cloud Armor per-IP rate limit to the load balancer."
-  type        = bool
-  default     = false
-}
-
 variable "auth_enforce" {
   description = "STRATA_AUTH_ENFORCE: reject requests without a valid token. Off by default in dev; turn it on together with auth_keys."
   type        = bool
   default     = false
 }
 
-variable "auth_keys" {
-  description = "STRATA_AUTH_KEYS as an object: key id => {public_keys (PEM Ed25519 public keys, newest first), max_permissions}."
-  type = map(object({
-    public_keys     = list(string)
-    max_permissions = optional(list(string), [])
-  }))
-  default = {}
-}
-
 variable "log_level" {
   description = "STRATA_LOG_LEVEL of every function: debug, info, warning or error."
   type        = string
   default     = "debug"
-
-  validation {
-    condition     = contains(["debug", "info", "warning", "error"], var.log_level)
-    error_message = "The log_level must be debug, info, warning or error."
-  }
-}
-
-variable "extra_environment" {
-  description = "More STRATA_* variables for every function (e.g. STRATA_USECASES); they override the generated ones."
-  type        = map(string)
-  default     = {}
-}
-
-variable "function_defaults" {
-  description = "Service settings of every function (see the functions module)."
-  type = object({
-    memory          = optional(string, "1Gi")
-    cpu             = optional(string, "1")
-    timeout_seconds = optional(number, 300)
-    concurrency     = optional(number, 80)
-    min_instances   = optional(number, 0)
-    max_instances   = optional(number, 5)
-  })
-  default = {}
-}
-
-variable "function_overrides" {
-  description = "Per-function service settings keyed by route-table name (see the functions module)."
-  type = map(object({
-    memory          = optional(string)
-    cpu             = optional(string)
-    timeout_seconds = optional(number)
-    concurrency     = optional(number)
-    min_instances   = optional(number)
-    max_instances   = optional(number)
-  }))
-  default = {}
-}
-
-variable "recovery_schedule" {
-  description = "Cron schedule of the recovery job."
-  type        = string
-  default     = "*/5 * * * *"
-}
-
-variable "bigtable_num_nodes" {
-  description = "Nodes of the Bigtable cluster (raise for production load)."
-  type        = number
-  default     = 1
-}
-
-variable "account_prefix" {
-  description = "Prefix of every service account id of this environment (2-12 characters)."
-  type        = string
-  default     = "strata-dev-"
 }
 
 variable "deletion_protection" {
@@ -164,8 +59,91 @@ variable "soft_delete_retention_seconds" {
   default     = 0
 }
 
-variable "labels" {
-  description = "Extra labels on the environment's resources."
+variable "function_defaults" {
+  description = "Service settings of every function (see the functions module)."
+  type = object({
+    memory          = optional(string, "1Gi")
+    cpu             = optional(string, "1")
+    timeout_seconds = optional(number, 300)
+    concurrency     = optional(number, 80)
+    min_instances   = optional(number, 0)
+    max_instances   = optional(number, 5)
+  })
+  default = {}
+}
+
+variable "domain" {
+  description = "Domain for HTTPS with a Google-managed certificate; empty means HTTP only (allow_plain_http). Null: the strata module's default."
+  type        = string
+  default     = null
+}
+
+variable "auth_keys" {
+  description = "STRATA_AUTH_KEYS as an object: key id => {public_keys (PEM Ed25519 public keys, newest first), max_permissions}. Null: the strata module's default."
+  type = map(object({
+    public_keys     = list(string)
+    max_permissions = optional(list(string), [])
+  }))
+  default = null
+}
+
+variable "source_archive_path" {
+  description = "Source zip built by `make package`; empty means dist/functions.zip at the repository root. Plan works without it; apply needs it. Null: the strata module's default."
+  type        = string
+  default     = null
+}
+
+variable "project_number" {
+  description = "Project number, if known; empty means it is read from the data bucket after it is created (no data source, so plan needs no API call). Null: the strata module's default."
+  type        = string
+  default     = null
+}
+
+variable "enable_apis" {
+  description = "Enable the Google APIs Strata needs (they are never disabled on destroy). Null: the strata module's default."
+  type        = bool
+  default     = null
+}
+
+variable "enable_cloud_armor" {
+  description = "Attach the Cloud Armor per-IP rate limit to the load balancer. Null: the strata module's default."
+  type        = bool
+  default     = null
+}
+
+variable "extra_environment" {
+  description = "More STRATA_* variables for every function (e.g. STRATA_USECASES); they override the generated ones. Null: the strata module's default."
   type        = map(string)
-  default     = {}
+  default     = null
+}
+
+variable "function_overrides" {
+  description = "Per-function service settings keyed by route-table name (see the functions module). Null: the strata module's default."
+  type = map(object({
+    memory          = optional(string)
+    cpu             = optional(string)
+    timeout_seconds = optional(number)
+    concurrency     = optional(number)
+    min_instances   = optional(number)
+    max_instances   = optional(number)
+  }))
+  default = null
+}
+
+variable "recovery_schedule" {
+  description = "Cron schedule of the recovery job. Null: the strata module's default."
+  type        = string
+  default     = null
+}
+
+variable "bigtable_num_nodes" {
+  description = "Nodes of the Bigtable cluster (raise for production load). Null: the strata module's default."
+  type        = number
+  default     = null
+}
+
+variable "labels" {
+  description = "Extra labels on the environment's resources. Null: the strata module's default."
+  type        = map(string)
+  default     = null
 }

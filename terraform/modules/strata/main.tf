@@ -1,0 +1,166 @@
+# One Strata deployment: the APIs it needs and the modules composed. Each environment
+# (terraform/environments/<env>) calls this module with its own defaults.
+
+locals {
+  # dist/functions.zip at the repository root, wherever the environment calling this lives.
+  source_archive_path = var.source_archive_path != "" ? var.source_archive_path : abspath("${path.module}/../../../dist/functions.zip")
+
+  # The Pub/Sub service agent's email needs the project number. Without a data source (plan
+  # must not call APIs), it comes from the variable or from the data bucket once it exists.
+  project_number = var.project_number != "" ? var.project_number : tostring(module.storage.project_number)
+
+  labels = merge({ app = "strata", deployment = var.name }, var.labels)
+
+  # Pub/Sub waits for the cleanup function as long as the function may run (at most 600s).
+  cleanup_timeout_seconds = coalesce(try(var.function_overrides["cleanup"].timeout_seconds, null), var.function_defaults.timeout_seconds)
+
+  apis = [
+    "artifactregistry.googleapis.com",
+    "bigtable.googleapis.com",
+    "bigtableadmin.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "compute.googleapis.com",
+    "iam.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "storage.googleapis.com",
+  ]
+
+  # The functions' whole configuration (functions/internal/config reads it once at start-up and
+  # refuses unknown STRATA_* names).
+  environment = merge(
+    {
+      STRATA_STORAGE                  = "gcp"
+      STRATA_BIGTABLE_PROJECT         = var.project_id
+      STRATA_BIGTABLE_INSTANCE        = module.storage.bigtable_instance
+      STRATA_BIGTABLE_TABLE           = module.storage.objects_table
+      STRATA_BIGTABLE_CHANGELOG_TABLE = module.storage.changelog_table
+      STRATA_GCS_BUCKET               = module.storage.bucket
+      STRATA_CLEANUP_TOPIC            = module.messaging.cleanup_topic_id
+      STRATA_AUTH_ENFORCE             = tostring(var.auth_enforce)
+      STRATA_LOG_LEVEL                = var.log_level
+    },
+    length(var.auth_keys) > 0 ? { STRATA_AUTH_KEYS = jsonencode(var.auth_keys) } : {},
+    var.extra_environment,
+  )
+}
+
+resource "google_project_service" "required" {
+  for_each = var.enable_apis ? toset(local.apis) : toset([])
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
+
+module "routing" {
+  source = "../routing"
+
+  routes_json    = file("${path.module}/../frontend/routes.json")
+  name_prefix    = "${var.name}-"
+  account_prefix = var.account_prefix
+}
+
+module "storage" {
+  source     = "../storage"
+  depends_on = [google_project_service.required]
+
+  project_id                    = var.project_id
+  region                        = var.region
+  name                          = var.name
+  bigtable_num_nodes            = var.bigtable_num_nodes
+  deletion_protection           = var.deletion_protection
+  force_destroy                 = var.force_destroy
+  soft_delete_retention_seconds = var.soft_delete_retention_seconds
+  labels                        = local.labels
+}
+
+module "iam" {
+  source     = "../iam"
+  depends_on = [google_project_service.required]
+
+  project_id        = var.project_id
+  region            = var.region
+  functions         = module.routing.functions
+  account_prefix    = var.account_prefix
+  bigtable_instance = module.storage.bigtable_instance
+  data_bucket       = module.storage.bucket
+  cleanup_topic     = module.messaging.cleanup_topic
+  cleanup_service   = module.functions.names["cleanup"]
+  recover_service   = module.functions.names["recover"]
+}
+
+module "messaging" {
+  source     = "../messaging"
+  depends_on = [google_project_service.required]
+
+  project_id                 = var.project_id
+  project_number             = local.project_number
+  name                       = var.name
+  cleanup_uri                = module.functions.uris["cleanup"]
+  push_service_account_email = module.iam.push_service_account_email
+  ack_deadline_seconds       = min(600, local.cleanup_timeout_seconds)
+  labels                     = local.labels
+}
+
+module "functions" {
+  source     = "../functions"
+  depends_on = [google_project_service.required]
+
+  project_id               = var.project_id
+  region                   = var.region
+  name                     = var.name
+  functions                = module.routing.functions
+  service_account_emails   = module.iam.function_service_account_emails
+  build_service_account_id = module.iam.build_service_account_id
+  source_archive_path      = local.source_archive_path
+  environment_variables    = local.environment
+  defaults                 = var.function_defaults
+  overrides                = var.function_overrides
+  force_destroy            = var.force_destroy
+  labels                   = local.labels
+}
+
+module "scheduler" {
+  source     = "../scheduler"
+  depends_on = [google_project_service.required]
+
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "${var.name}-recover"
+  recover_uri           = module.functions.uris["recover"]
+  service_account_email = module.iam.scheduler_service_account_email
+  schedule              = var.recovery_schedule
+}
+
+module "frontend" {
+  source     = "../frontend"
+  depends_on = [google_project_service.required]
+
+  project_id         = var.project_id
+  region             = var.region
+  name               = var.name
+  public_functions   = module.functions.public_names
+  route_rules        = module.routing.route_rules
+  default_function   = module.routing.default_function
+  domain             = var.domain
+  allow_plain_http   = var.allow_plain_http
+  enable_cloud_armor = var.enable_cloud_armor
+}
+
+check "auth_configured" {
+  assert {
+    condition     = !var.auth_enforce || length(var.auth_keys) > 0
+    error_message = "auth_enforce is true but auth_keys is empty: every function will refuse to start. Pass auth_keys (or set auth_enforce = false in a throwaway environment)."
+  }
+}
+
+check "listener_configured" {
+  assert {
+    condition     = var.domain != "" || var.allow_plain_http
+    error_message = "Neither domain nor allow_plain_http is set: the load balancer has no listener. Set domain to serve HTTPS."
+  }
+}

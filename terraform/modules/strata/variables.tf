@@ -1,0 +1,173 @@
+variable "project_id" {
+  description = "Project to deploy into."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][-a-z0-9.:]{0,62}$", var.project_id))
+    error_message = "The project_id must be a Google Cloud project id: lowercase letters, digits and hyphens (domain-scoped ids may contain '.' and ':')."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, the buckets, the scheduler job and the Bigtable cluster."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][-a-z0-9]{0,62}$", var.region))
+    error_message = "The region must be a Google Cloud region name such as europe-west1."
+  }
+}
+
+variable "project_number" {
+  description = "Project number, if known; empty means it is read from the data bucket after it is created (no data source, so plan needs no API call)."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.project_number == "" || can(regex("^[0-9]+$", var.project_number))
+    error_message = "The project_number must be empty or numeric."
+  }
+}
+
+variable "name" {
+  description = "Base name of every resource of the deployment (the environment chooses it, e.g. strata-dev)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{5,18}$", var.name))
+    error_message = "The name must be 6-19 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "source_archive_path" {
+  description = "Source zip built by `make package`; empty means dist/functions.zip at the repository root. Plan works without it; apply needs it."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
+variable "enable_apis" {
+  description = "Enable the Google APIs Strata needs (they are never disabled on destroy)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "domain" {
+  description = "Domain for HTTPS with a Google-managed certificate; empty means no HTTPS listener (only allow_plain_http, if set)."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
+variable "allow_plain_http" {
+  description = "Serve plain HTTP on port 80 (development only)."
+  type        = bool
+}
+
+variable "enable_cloud_armor" {
+  description = "Attach the Cloud Armor per-IP rate limit to the load balancer."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "auth_enforce" {
+  description = "STRATA_AUTH_ENFORCE: reject requests without a valid token (needs auth_keys)."
+  type        = bool
+}
+
+variable "auth_keys" {
+  description = "STRATA_AUTH_KEYS as an object: key id => {public_keys (PEM Ed25519 public keys, newest first), max_permissions}."
+  type = map(object({
+    public_keys     = list(string)
+    max_permissions = optional(list(string), [])
+  }))
+  default  = {}
+  nullable = false
+}
+
+variable "log_level" {
+  description = "STRATA_LOG_LEVEL of every function: debug, info, warning or error."
+  type        = string
+
+  validation {
+    condition     = contains(["debug", "info", "warning", "error"], var.log_level)
+    error_message = "The log_level must be debug, info, warning or error."
+  }
+}
+
+variable "extra_environment" {
+  description = "More STRATA_* variables for every function (e.g. STRATA_USECASES); they override the generated ones."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+variable "function_defaults" {
+  description = "Service settings of every function (see the functions module); the environment chooses max_instances."
+  type = object({
+    memory          = optional(string, "1Gi")
+    cpu             = optional(string, "1")
+    timeout_seconds = optional(number, 300)
+    concurrency     = optional(number, 80)
+    min_instances   = optional(number, 0)
+    max_instances   = number
+  })
+}
+
+variable "function_overrides" {
+  description = "Per-function service settings keyed by route-table name (see the functions module)."
+  type = map(object({
+    memory          = optional(string)
+    cpu             = optional(string)
+    timeout_seconds = optional(number)
+    concurrency     = optional(number)
+    min_instances   = optional(number)
+    max_instances   = optional(number)
+  }))
+  default  = {}
+  nullable = false
+}
+
+variable "recovery_schedule" {
+  description = "Cron schedule of the recovery job."
+  type        = string
+  default     = "*/5 * * * *"
+  nullable    = false
+}
+
+variable "bigtable_num_nodes" {
+  description = "Nodes of the Bigtable cluster (raise for production load)."
+  type        = number
+  default     = 1
+  nullable    = false
+}
+
+variable "account_prefix" {
+  description = "Prefix of every service account id of the deployment (2-12 characters)."
+  type        = string
+}
+
+variable "deletion_protection" {
+  description = "Protect the Bigtable instance and tables against deletion (off lets `make destroy` remove them)."
+  type        = bool
+}
+
+variable "force_destroy" {
+  description = "Let destroy delete the data and sources buckets with their objects."
+  type        = bool
+}
+
+variable "soft_delete_retention_seconds" {
+  description = "Soft-delete retention of the data bucket: 0 (off) or 604800-7776000 seconds."
+  type        = number
+}
+
+variable "labels" {
+  description = "Extra labels on the deployment's resources."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
