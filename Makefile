@@ -6,6 +6,11 @@ GO           ?= go
 TEST_TIMEOUT ?= 40m
 export TF_CLI_CONFIG_FILE ?= /dev/null
 
+# The emulator binaries the tests start (backendtest.Emulator): the machine image's copies
+# when present; empty, the tests look the binary up on PATH.
+export CBT_EMULATOR_BIN    ?= $(wildcard /usr/lib/google-cloud-sdk/platform/bigtable-emulator/cbtemulator)
+export PUBSUB_EMULATOR_BIN ?= $(wildcard /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator)
+
 .PHONY: all build run test test-unit test-race lint tf-fmt cover bench soak soak-sim e2e routes package deploy destroy tf-check clean
 
 all: build
