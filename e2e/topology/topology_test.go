@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -68,6 +69,14 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		// The whole suite shares one topology: two emulator binaries and a build of every
+		// function, which is not the fast loop.
+		fmt.Printf("topology: skipped under -short: it starts the emulators ($%s, $%s) and builds the functions; make test runs it\n",
+			backendtest.EnvCBTEmulator, backendtest.EnvPubSubEmulator)
+		return 0
+	}
 	tp := &topology{}
 	defer tp.stop()
 	if err := tp.start(); err != nil {
