@@ -1,4 +1,5 @@
-# Strata. `make run` starts the local all-in-one server; `make test` runs every test.
+# Strata. `make run` starts the local all-in-one server; `make test` runs every test;
+# `make check` is the fast loop.
 #
 # Everything needed is fetched by the go command through the module proxy; the Bigtable and
 # Pub/Sub emulators and terraform ship with the machine image.
@@ -6,7 +7,12 @@ GO           ?= go
 TEST_TIMEOUT ?= 40m
 export TF_CLI_CONFIG_FILE ?= /dev/null
 
-.PHONY: all build run test test-unit test-race lint tf-fmt cover bench soak soak-sim e2e routes package deploy destroy tf-check clean
+# The emulator binaries the tests start (backendtest.Emulator): the machine image's copies
+# when present; empty, the tests look the binary up on PATH.
+export CBT_EMULATOR_BIN    ?= $(wildcard /usr/lib/google-cloud-sdk/platform/bigtable-emulator/cbtemulator)
+export PUBSUB_EMULATOR_BIN ?= $(wildcard /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator)
+
+.PHONY: all build run check gofmt vet test test-unit test-race lint tf-fmt cover bench soak soak-sim e2e routes package deploy destroy tf-check clean
 
 all: build
 
@@ -16,6 +22,13 @@ build:
 ## run: the whole system on 127.0.0.1:8888 over embedded durable storage in ./data.
 run: build
 	STRATA_AUTH_ENFORCE=$${STRATA_AUTH_ENFORCE:-false} ./bin/strata serve
+
+## check: the fast loop (under a minute with a warm build cache): gofmt, go vet, and the unit
+## tests and conformance suites on the in-process fakes (go test -short). Under -short the
+## tests that start emulators, run terraform or build the function zip skip, and so does the
+## e2e topology; make test runs them all.
+check: gofmt vet
+	$(GO) test -short -timeout 5m ./tiered/... ./functions/...
 
 ## test: lint, every test (unit, conformance on fakes and real emulators, e2e), and the race
 ## detector on the concurrency packages.
@@ -28,9 +41,13 @@ test-race:
 	$(GO) test -timeout $(TEST_TIMEOUT) -count=1 -race ./tiered/... \
 		./functions/internal/admission/ ./functions/internal/cleanup/ ./functions/client/
 
-lint: tf-fmt
+lint: tf-fmt gofmt vet
+
+gofmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
 	$(GO) vet ./...
 
 tf-fmt:

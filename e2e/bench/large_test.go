@@ -195,7 +195,7 @@ func readFileCRC(path string, size int64, want uint32) error {
 // memory, not time, so it is deterministic enough for `go test`.
 func TestLargeObjectPeakRSS_FlatInObjectSize(t *testing.T) {
 	if testing.Short() {
-		t.Skip("moves 640 MiB through the strata binary; skipped with -short")
+		t.Skip("moves 640 MiB through the strata binary; skipped under -short; make test runs it")
 	}
 	var peaks []int64
 	for _, size := range []int64{64 * mib, 256 * mib} {

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -33,18 +34,12 @@ import (
 
 	"github.com/stratastore/strata/e2e/internal/harness"
 	"github.com/stratastore/strata/functions/client"
+	"github.com/stratastore/strata/tiered/backendtest"
 	"github.com/stratastore/strata/tiered/bigtablebackend"
 	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/gcsbackend"
 	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/tieredtest"
-)
-
-// The emulator binaries that ship with the machine image (gcp-platform.md §0–2). A missing
-// one fails the suite with its path; it is never skipped.
-const (
-	cbtEmulatorPath    = "/usr/lib/google-cloud-sdk/platform/bigtable-emulator/cbtemulator"
-	pubsubEmulatorPath = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
 )
 
 // Names of the emulated resources. Pub/Sub IDs must be at least 3 characters.
@@ -74,6 +69,14 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		// The whole suite shares one topology: two emulator binaries and a build of every
+		// function, which is not the fast loop.
+		fmt.Printf("topology: skipped under -short: it starts the emulators ($%s, $%s) and builds the functions; make test runs it\n",
+			backendtest.EnvCBTEmulator, backendtest.EnvPubSubEmulator)
+		return 0
+	}
 	tp := &topology{}
 	defer tp.stop()
 	if err := tp.start(); err != nil {
@@ -238,12 +241,16 @@ func (tp *topology) stop() {
 }
 
 func (tp *topology) start() error {
-	for _, bin := range []string{cbtEmulatorPath, pubsubEmulatorPath} {
-		if _, err := os.Stat(bin); err != nil {
-			return fmt.Errorf("emulator binary missing: %s (it ships with the machine image; see reference/gcp-platform.md §0): %w", bin, err)
-		}
+	// The emulator binaries ship with the machine image (gcp-platform.md §0–2); the Makefile
+	// names them. A missing one fails the suite, naming its variable; it is never skipped.
+	cbtEmulator, err := backendtest.LookupEmulator(backendtest.EnvCBTEmulator, backendtest.CBTEmulatorName)
+	if err != nil {
+		return err
 	}
-	var err error
+	pubsubEmulator, err := backendtest.LookupEmulator(backendtest.EnvPubSubEmulator, backendtest.PubSubEmulatorName)
+	if err != nil {
+		return err
+	}
 	if tp.dir, err = os.MkdirTemp("", "strata-topology-"); err != nil {
 		return err
 	}
@@ -257,14 +264,14 @@ func (tp *topology) start() error {
 	// Emulators.
 	tp.btAddr = freeAddr()
 	host, port, _ := net.SplitHostPort(tp.btAddr)
-	bt, err := startProc("cbtemulator", cbtEmulatorPath, []string{"-host", host, "-port", port}, os.Environ())
+	bt, err := startProc("cbtemulator", cbtEmulator, []string{"-host", host, "-port", port}, os.Environ())
 	if err != nil {
 		return err
 	}
 	tp.procs = append(tp.procs, bt)
 	tp.psAddr = freeAddr()
 	host, port, _ = net.SplitHostPort(tp.psAddr)
-	ps, err := startProc("pubsub-emulator", pubsubEmulatorPath, []string{"--host=" + host, "--port=" + port}, os.Environ())
+	ps, err := startProc("pubsub-emulator", pubsubEmulator, []string{"--host=" + host, "--port=" + port}, os.Environ())
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,13 @@
 //     durability across a reopen (ChangeLog.Record), tolerance of unknown stored metadata
 //     (LongTerm), and the on-disk format documented in its doc.go.
 //
+// # Emulators
+//
+// A backend's tests start emulator binaries found by Emulator (LookupEmulator in a TestMain):
+// the file named by an environment variable (EnvCBTEmulator, EnvPubSubEmulator; the Makefile
+// sets them), else the binary on PATH. Under -short such a test skips, naming the variable;
+// otherwise a missing binary fails it.
+//
 // # Fault injection
 //
 // The Hooked wrappers count calls per operation and run Hooks around them: FailOn,

@@ -21,10 +21,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-)
 
-// emulatorBinary is the Bigtable emulator shipped with this machine kind's gcloud SDK.
-const emulatorBinary = "/usr/lib/google-cloud-sdk/platform/bigtable-emulator/cbtemulator"
+	"github.com/stratastore/strata/tiered/backendtest"
+)
 
 // servers shared by the package's tests: one in-process bttest server, and the real emulator
 // binary, started on first use and killed by PID when the tests end.
@@ -64,7 +63,8 @@ const (
 var allKinds = []serverKind{kindBttest, kindEmulator}
 
 // serverAddr returns the address of a running server of the kind, starting it on first use.
-// A missing emulator binary fails the test: CI machines have it, so it must not be skipped.
+// The emulator binary comes from $CBT_EMULATOR_BIN or PATH (backendtest.Emulator): under
+// -short its tests skip; otherwise a missing binary fails them, as CI machines have it.
 func serverAddr(t testing.TB, kind serverKind) string {
 	t.Helper()
 	switch kind {
@@ -77,9 +77,10 @@ func serverAddr(t testing.TB, kind serverKind) string {
 		}
 		return bttestSrv.Addr
 	case kindEmulator:
-		emuOnce.Do(startEmulator)
+		bin := backendtest.Emulator(t, backendtest.EnvCBTEmulator, backendtest.CBTEmulatorName)
+		emuOnce.Do(func() { startEmulator(bin) })
 		if emuErr != nil {
-			t.Fatalf("Bigtable emulator (%s): %v", emulatorBinary, emuErr)
+			t.Fatalf("Bigtable emulator (%s): %v", bin, emuErr)
 		}
 		return emuAddr
 	}
@@ -87,11 +88,7 @@ func serverAddr(t testing.TB, kind serverKind) string {
 	return ""
 }
 
-func startEmulator() {
-	if _, err := os.Stat(emulatorBinary); err != nil {
-		emuErr = fmt.Errorf("emulator binary missing (it ships with the gcloud SDK package google-cloud-cli-bigtable-emulator): %w", err)
-		return
-	}
+func startEmulator(bin string) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		emuErr = err
@@ -100,7 +97,7 @@ func startEmulator() {
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
 	emuAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	emuCmd = exec.Command(emulatorBinary, "-host", "127.0.0.1", "-port", fmt.Sprint(port))
+	emuCmd = exec.Command(bin, "-host", "127.0.0.1", "-port", fmt.Sprint(port))
 	emuCmd.Stdout, emuCmd.Stderr = io.Discard, io.Discard
 	dieWithParent(emuCmd)
 	if err := emuCmd.Start(); err != nil {
@@ -311,7 +308,12 @@ func (e *env) rawApply(t testing.TB, key string, m *bigtable.Mutation) {
 // forKinds runs fn as a subtest against every server kind.
 func forKinds(t *testing.T, fn func(t *testing.T, kind serverKind)) {
 	for _, k := range allKinds {
-		t.Run(string(k), func(t *testing.T) { fn(t, k) })
+		t.Run(string(k), func(t *testing.T) {
+			if k == kindEmulator {
+				serverAddr(t, k) // skips once here under -short, not in every subtest
+			}
+			fn(t, k)
+		})
 	}
 }
 

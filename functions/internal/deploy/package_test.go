@@ -36,6 +36,7 @@ var packaged struct {
 
 func packageForTest(t *testing.T) *PackageResult {
 	t.Helper()
+	skipUnderShort(t, "builds the function zip")
 	if packaged.res == nil && packaged.err == nil {
 		dir, err := os.MkdirTemp("", "strata-package-")
 		if err != nil {
@@ -143,6 +144,7 @@ func readZipEntry(t *testing.T, zr *zip.ReadCloser, name string) []byte {
 }
 
 func TestPackage_Deterministic(t *testing.T) {
+	skipUnderShort(t, "builds the function zip twice")
 	// Two packagings back to back (the shared zip may predate edits made since).
 	dir := t.TempDir()
 	first, err := Package(context.Background(), PackageOptions{RepoRoot: repoRoot(t), Output: filepath.Join(dir, "first.zip")})

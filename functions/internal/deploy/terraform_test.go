@@ -50,10 +50,21 @@ func terraformBinary(t *testing.T) string {
 	return p
 }
 
+// skipUnderShort skips, under -short (make check), a test that runs a tool or a build: the
+// terraform binary, or a build of the function zip. make test runs it.
+func skipUnderShort(t *testing.T, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("skipped under -short: it %s; make test runs it", what)
+	}
+}
+
 // offlineTerraform returns a terraform-exec handle on dir with the CLI configuration
-// disabled (TF_CLI_CONFIG_FILE=/dev/null), as the checks run offline.
+// disabled (TF_CLI_CONFIG_FILE=/dev/null), as the checks run offline. Under -short it skips
+// the test.
 func offlineTerraform(t *testing.T, dir string) *tfexec.Terraform {
 	t.Helper()
+	skipUnderShort(t, "runs terraform")
 	tf, err := tfexec.NewTerraform(dir, terraformBinary(t))
 	if err != nil {
 		t.Fatal(err)
