@@ -9,6 +9,7 @@ import (
 
 	"github.com/stratastore/strata/functions/client"
 	"github.com/stratastore/strata/functions/internal/auth"
+	"github.com/stratastore/strata/functions/wire"
 	"github.com/stratastore/strata/tiered/object"
 )
 
@@ -80,7 +81,7 @@ func TestPresignGet_VerifiedByServerAuth(t *testing.T) {
 		t.Errorf("query %q", query)
 	}
 	// The canonical string is the server's.
-	if got, want := client.CanonicalRequest("GET", path, query), auth.CanonicalRequest("GET", path, query); got != want {
+	if got, want := client.CanonicalRequest("GET", path, query), wire.CanonicalRequest("GET", path, query); got != want {
 		t.Errorf("canonical %q, server's %q", got, want)
 	}
 	for _, method := range []string{"GET", "HEAD"} {
@@ -113,7 +114,7 @@ func TestCanonicalRequest_MatchesServer(t *testing.T) {
 		{"head", "/v1/objects/u/_/a%2Fb", "B=2&a=1&&os_sig=zzz&A&os_SIG=x"},
 		{"GET", "/p", ""},
 	} {
-		if got, want := client.CanonicalRequest(tc.method, tc.path, tc.query), auth.CanonicalRequest(tc.method, tc.path, tc.query); got != want {
+		if got, want := client.CanonicalRequest(tc.method, tc.path, tc.query), wire.CanonicalRequest(tc.method, tc.path, tc.query); got != want {
 			t.Errorf("CanonicalRequest(%q, %q, %q) = %q, server %q", tc.method, tc.path, tc.query, got, want)
 		}
 	}
