@@ -80,7 +80,7 @@ func isHex(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if unhex(s[i]) < 0 {
+		if !strings.Contains("0123456789abcdefABCDEF", s[i:i+1]) {
 			return false
 		}
 	}
