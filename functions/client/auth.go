@@ -13,24 +13,26 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stratastore/strata/functions/wire"
 )
 
-// Permission is an operation class a token grants.
-type Permission string
+// Permission is an operation class a token grants, by its wire name.
+type Permission = wire.Permission
 
 // The permissions objectstore knows. Reads (GET, HEAD, batch get/head) need PermRead;
 // inserts and every multipart operation need PermWrite; deletes need PermDelete.
 const (
 	// PermRead allows GET, HEAD and batch get/head.
-	PermRead Permission = "object.read"
+	PermRead = wire.PermRead
 	// PermWrite allows inserts and every multipart operation.
-	PermWrite Permission = "object.write"
+	PermWrite = wire.PermWrite
 	// PermDelete allows deletes.
-	PermDelete Permission = "object.delete"
+	PermDelete = wire.PermDelete
 )
 
 // AllPermissions lists every permission.
-var AllPermissions = []Permission{PermRead, PermWrite, PermDelete}
+var AllPermissions = wire.Permissions()
 
 // ParsePermission accepts a permission by its wire name ("object.read") or short name
 // ("read", "write", "delete").
@@ -39,7 +41,7 @@ func ParsePermission(s string) (Permission, error) {
 	if !strings.HasPrefix(s, "object.") {
 		p = Permission("object." + s)
 	}
-	if !slices.Contains(AllPermissions, p) {
+	if !p.Valid() {
 		return "", invalidf("unknown permission %q (want read, write or delete)", s)
 	}
 	return p, nil
@@ -92,7 +94,7 @@ func NewKeySigner(priv ed25519.PrivateKey, kid string, perms ...Permission) (*Ke
 		perms = AllPermissions
 	}
 	for _, p := range perms {
-		if !slices.Contains(AllPermissions, p) {
+		if !p.Valid() {
 			return nil, invalidf("unknown permission %q", p)
 		}
 	}
@@ -158,7 +160,7 @@ func SignToken(priv ed25519.PrivateKey, kid string, c Claims) (string, error) {
 	}
 	perms := make([]string, 0, len(c.Permissions))
 	for _, p := range c.Permissions {
-		if !slices.Contains(AllPermissions, p) {
+		if !p.Valid() {
 			return "", invalidf("unknown permission %q", p)
 		}
 		perms = append(perms, string(p))
@@ -185,58 +187,33 @@ func SignToken(priv ed25519.PrivateKey, kid string, c Claims) (string, error) {
 }
 
 // MaxPresignValidity is the longest validity the server accepts for a pre-signed URL.
-const MaxPresignValidity = 7 * 24 * time.Hour
-
-// presignTimeLayout is how os_timestamp is written (objectstore's Python client's format).
-const presignTimeLayout = "2006-01-02T15:04:05Z"
+const MaxPresignValidity = wire.MaxPresignValidity
 
 // PresignedQuery returns the raw query that pre-signs method (GET or HEAD) of rawPath for
-// validity (rounded up to whole seconds), signed at signedAt: os_kid, os_timestamp,
-// os_duration and os_sig. rawPath must be the path exactly as it will be sent.
+// validity (rounded up to whole seconds), signed at signedAt: os_kid, os_timestamp (its
+// colons literal), os_duration and os_sig. rawPath must be the path exactly as it will be
+// sent.
 func (k *KeySigner) PresignedQuery(method, rawPath string, signedAt time.Time, validity time.Duration) (string, error) {
-	m := strings.ToUpper(method)
-	if m != "GET" && m != "HEAD" {
+	if wire.CanonicalMethod(method) != "GET" {
 		return "", invalidf("pre-signed URLs support GET and HEAD only, not %q", method)
 	}
 	secs := int64((validity + time.Second - 1) / time.Second)
 	if validity <= 0 || time.Duration(secs)*time.Second > MaxPresignValidity {
 		return "", invalidf("pre-signed URL validity %v is outside (0, %v]", validity, MaxPresignValidity)
 	}
-	q := "os_kid=" + queryEscape(k.kid) +
-		"&os_timestamp=" + signedAt.UTC().Format(presignTimeLayout) +
-		"&os_duration=" + strconv.FormatInt(secs, 10)
-	sig := ed25519.Sign(k.key, []byte(CanonicalRequest(m, rawPath, q)))
-	return q + "&os_sig=" + b64.EncodeToString(sig), nil
+	q := wire.ParamKeyID + "=" + wire.EscapeQueryValue(k.kid) +
+		"&" + wire.ParamTimestamp + "=" + signedAt.UTC().Format(wire.PresignTimestampLayout) +
+		"&" + wire.ParamDuration + "=" + strconv.FormatInt(secs, 10)
+	return wire.AppendSignature(k.key, method, rawPath, q), nil
 }
 
-// CanonicalRequest returns the string a pre-signed URL signs: the upper-case method (HEAD
-// as GET), the raw path, and the canonical query, separated by newlines. The canonical query
-// is the raw query's non-empty '&'-separated pieces with names lower-cased, os_sig dropped,
-// sorted byte-wise and joined with '&'.
+// CanonicalRequest returns the string a pre-signed URL signs (wire.CanonicalRequest, which
+// the server verifies against): the method in ASCII upper case (HEAD as GET), the raw path,
+// and the canonical query, separated by newlines. The canonical query is the raw query's
+// non-empty '&'-separated pieces with names ASCII lower-cased, os_sig dropped, sorted
+// byte-wise and joined with '&'.
 func CanonicalRequest(method, rawPath, rawQuery string) string {
-	m := strings.ToUpper(method)
-	if m == "HEAD" {
-		m = "GET"
-	}
-	var pieces []string
-	for piece := range strings.SplitSeq(rawQuery, "&") {
-		if piece == "" {
-			continue
-		}
-		name, value, ok := strings.Cut(piece, "=")
-		name = strings.ToLower(name)
-		if name == "os_sig" {
-			continue
-		}
-		if ok {
-			piece = name + "=" + value
-		} else {
-			piece = name
-		}
-		pieces = append(pieces, piece)
-	}
-	slices.Sort(pieces)
-	return m + "\n" + rawPath + "\n" + strings.Join(pieces, "&")
+	return wire.CanonicalRequest(method, rawPath, rawQuery)
 }
 
 // ParsePrivateKeyPEM parses an Ed25519 private key in PEM PKCS#8 form ("-----BEGIN PRIVATE

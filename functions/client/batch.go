@@ -7,34 +7,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
-	"net/url"
-	"strconv"
-	"strings"
+
+	"github.com/stratastore/strata/functions/wire"
 )
 
 // Batch limits of the server (functions/API.md §8.1, §14).
 const (
 	// MaxBatchOps is the number of operations one batch request carries; Batch splits
 	// longer lists into several requests.
-	MaxBatchOps = 1000
+	MaxBatchOps = wire.MaxBatchOps
 	// MaxBatchInsert is the largest insert payload (after compression) of a batch.
-	MaxBatchInsert = 1 << 20
+	MaxBatchInsert = wire.MaxBatchInsert
 )
 
 // Batch operation kinds, as the wire names them.
 const (
 	// KindGet reads an object.
-	KindGet = "get"
+	KindGet = wire.KindGet
 	// KindHead reads an object's metadata.
-	KindHead = "head"
+	KindHead = wire.KindHead
 	// KindInsert stores an object.
-	KindInsert = "insert"
+	KindInsert = wire.KindInsert
 	// KindDelete deletes an object.
-	KindDelete = "delete"
+	KindDelete = wire.KindDelete
 )
 
 // BatchOp is one operation of a batch request. Build it with BatchGet, BatchHead,
@@ -112,14 +108,14 @@ func (s *Session) Batch(ctx context.Context, ops []BatchOp) ([]BatchResult, erro
 
 // encodedOp is an operation ready to be written as a request part.
 type encodedOp struct {
-	header     textproto.MIMEHeader
+	op         wire.Op
 	body       []byte
 	idempotent bool
 }
 
 // encodeOp validates op and renders its part.
 func (s *Session) encodeOp(op BatchOp) (*encodedOp, error) {
-	e := &encodedOp{header: textproto.MIMEHeader{}, idempotent: true}
+	e := &encodedOp{op: wire.Op{Kind: op.kind, Key: op.key}, idempotent: true}
 	switch op.kind {
 	case KindGet, KindHead, KindDelete:
 	case KindInsert:
@@ -131,18 +127,13 @@ func (s *Session) encodeOp(op BatchOp) (*encodedOp, error) {
 		if err := s.checkKey(op.key); err != nil {
 			return nil, err
 		}
-		e.header.Set("X-Sn-Batch-Operation-Key", encodeBatchKey(op.key))
 	}
-	e.header.Set("X-Sn-Batch-Operation-Kind", op.kind)
-	e.header.Set("Content-Disposition", `form-data; name="part"`)
 	if op.kind == KindInsert {
 		p := s.c.putSettings(op.opts)
 		if err := p.validate(); err != nil {
 			return nil, err
 		}
-		for k, vs := range p.header() {
-			e.header[k] = vs
-		}
+		e.op.Header = p.header()
 		e.body = op.data
 		if *p.compress {
 			e.body = s.c.encoder().EncodeAll(op.data, nil)
@@ -154,45 +145,26 @@ func (s *Session) encodeOp(op BatchOp) (*encodedOp, error) {
 	return e, nil
 }
 
-// encodeBatchKey percent-encodes every byte that is not ASCII alphanumeric, as
-// objectstore's Rust client does in x-sn-batch-operation-key.
-func encodeBatchKey(key string) string {
-	var b strings.Builder
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
-			b.WriteByte(c)
-			continue
-		}
-		fmt.Fprintf(&b, "%%%02X", c)
-	}
-	return b.String()
-}
-
 // sendBatch sends the operations at indexes idx as one request and fills their results.
 func (s *Session) sendBatch(ctx context.Context, idx []int, encoded []*encodedOp, results []BatchResult) error {
 	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
+	rw := wire.NewRequestWriter(&body)
 	retry := true
 	for _, i := range idx {
 		e := encoded[i]
 		retry = retry && e.idempotent
-		w, err := mw.CreatePart(e.header)
-		if err != nil {
-			return err
-		}
-		if _, err := w.Write(e.body); err != nil {
+		if err := rw.WriteOp(e.op, e.body); err != nil {
 			return err
 		}
 	}
-	if err := mw.Close(); err != nil {
+	if err := rw.Close(); err != nil {
 		return err
 	}
 	payload := body.Bytes()
 	res, err := s.c.do(ctx, &request{
 		method: http.MethodPost,
 		path:   s.path(epBatch, ""),
-		header: http.Header{"Content-Type": {mw.FormDataContentType()}},
+		header: http.Header{"Content-Type": {rw.ContentType()}},
 		body:   func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(payload)), nil },
 		size:   int64(len(payload)),
 		retry:  retry,
@@ -235,42 +207,27 @@ func (s *Session) sendBatch(ctx context.Context, idx []int, encoded []*encodedOp
 // readBatch parses a multipart batch answer and calls fn with each part's index and
 // result.
 func (s *Session) readBatch(res *http.Response, fn func(int, BatchResult) error) error {
-	mt, params, err := mime.ParseMediaType(res.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+	boundary, err := wire.ParseBatchContentType(res.Header.Get("Content-Type"))
+	if err != nil {
 		return fmt.Errorf("client: batch answer has content type %q", res.Header.Get("Content-Type"))
 	}
-	mr := multipart.NewReader(res.Body, params["boundary"])
+	rr := wire.NewResponseReader(res.Body, boundary)
 	for {
-		part, err := mr.NextRawPart()
+		part, err := rr.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("client: reading the batch answer: %w", err)
 		}
-		h := http.Header(part.Header)
-		pos, err := strconv.Atoi(h.Get("X-Sn-Batch-Operation-Index"))
-		if err != nil {
-			return fmt.Errorf("client: batch answer part without a valid index: %q", h.Get("X-Sn-Batch-Operation-Index"))
-		}
-		statusText, _, _ := strings.Cut(h.Get("X-Sn-Batch-Operation-Status"), " ")
-		status, err := strconv.Atoi(statusText)
-		if err != nil {
-			return fmt.Errorf("client: batch answer part %d without a valid status", pos)
-		}
-		data, err := io.ReadAll(part)
+		data, err := io.ReadAll(part.Body)
 		if err != nil {
 			return fmt.Errorf("client: reading the batch answer: %w", err)
 		}
-		r := BatchResult{Kind: h.Get("X-Sn-Batch-Operation-Kind"), Status: status}
-		if k := h.Get("X-Sn-Batch-Operation-Key"); k != "" {
-			if r.Key, err = url.PathUnescape(k); err != nil {
-				r.Key = k
-			}
-		}
+		r := BatchResult{Kind: part.Kind, Key: part.Key, Status: part.Status}
 		switch {
-		case status >= 400:
-			e := &Error{Status: status, Body: string(data)}
+		case r.Status >= 400:
+			e := &Error{Status: r.Status, Body: string(data)}
 			var doc struct {
 				Detail string `json:"detail"`
 			}
@@ -279,7 +236,7 @@ func (s *Session) readBatch(res *http.Response, fn func(int, BatchResult) error)
 			}
 			r.Err = e
 		case r.Kind == KindGet || r.Kind == KindHead:
-			md := metadataFrom(h)
+			md := metadataFrom(part.Header)
 			r.Metadata = &md
 			if r.Kind == KindGet {
 				r.Body = data
@@ -291,7 +248,7 @@ func (s *Session) readBatch(res *http.Response, fn func(int, BatchResult) error)
 				}
 			}
 		}
-		if err := fn(pos, r); err != nil {
+		if err := fn(part.Index, r); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/stratastore/strata/functions/wire"
 )
 
 // Defaults of a Client. DefaultPartSize and DefaultMultipartThreshold stay well below Cloud
@@ -362,7 +363,7 @@ func (c *Client) send(ctx context.Context, req *request) (*http.Response, error)
 			return nil, fmt.Errorf("client: token: %w", err)
 		}
 		if tok != "" {
-			hr.Header.Set("X-Os-Auth", "Bearer "+tok)
+			hr.Header.Set(wire.HeaderAuth, wire.BearerPrefix+tok)
 		}
 	}
 	res, err := c.hc.Do(hr)

@@ -49,7 +49,9 @@
 // WithToken sends a fixed token; WithSigningKey signs a fresh EdDSA token of one minute for
 // every request, naming the request's usecase and scopes, as the Python client does with a
 // secret key. With a signing key, Session.PresignGet makes pre-signed URLs in objectstore's
-// canonical form. Tokens travel as "x-os-auth: Bearer <token>".
+// canonical form. Tokens travel as "x-os-auth: Bearer <token>". The canonical string, the
+// header and parameter names, the permission names and the batch framing are
+// functions/wire's, the same code the server reads them with.
 //
 // # Errors
 //

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratastore/strata/functions/wire"
 	"github.com/stratastore/strata/tiered/object"
 )
 
@@ -53,7 +54,8 @@ type Metadata struct {
 	Custom map[string]string
 }
 
-// timeLayout parses the x-sn-time-* headers: RFC 3339 with any fraction.
+// timeLayout parses the x-sn-time-* headers: RFC 3339 with any fraction, so it reads the
+// server's wire.TimeFormat and more.
 const timeLayout = time.RFC3339Nano
 
 // metadataFrom reads the metadata headers of a response or batch part. Unparsable values
@@ -62,16 +64,16 @@ func metadataFrom(h http.Header) Metadata {
 	md := Metadata{
 		ContentType: h.Get("Content-Type"),
 		Compression: h.Get("Content-Encoding"),
-		Origin:      h.Get("X-Sn-Origin"),
-		Filename:    h.Get("X-Sn-Filename"),
+		Origin:      h.Get(wire.HeaderOrigin),
+		Filename:    h.Get(wire.HeaderFilename),
 	}
-	if v := h.Get("X-Sn-Expiration"); v != "" {
+	if v := h.Get(wire.HeaderExpiration); v != "" {
 		md.Expiration, _ = object.ParseExpirationPolicy(v)
 	}
-	md.TimeCreated, _ = time.Parse(timeLayout, h.Get("X-Sn-Time-Created"))
-	md.TimeExpires, _ = time.Parse(timeLayout, h.Get("X-Sn-Time-Expires"))
+	md.TimeCreated, _ = time.Parse(timeLayout, h.Get(wire.HeaderTimeCreated))
+	md.TimeExpires, _ = time.Parse(timeLayout, h.Get(wire.HeaderTimeExpires))
 	for name, vs := range h {
-		if rest, ok := cutPrefixFold(name, "x-snme-"); ok && len(vs) > 0 {
+		if rest, ok := cutPrefixFold(name, wire.HeaderCustomPrefix); ok && len(vs) > 0 {
 			if md.Custom == nil {
 				md.Custom = make(map[string]string)
 			}
@@ -166,6 +168,9 @@ func (c *Client) putSettings(opts []PutOption) *putConfig {
 	return p
 }
 
+// customPrefix is wire.HeaderCustomPrefix as net/http spells it: "X-Snme-".
+var customPrefix = http.CanonicalHeaderKey(wire.HeaderCustomPrefix)
+
 // header returns the metadata request headers of the upload.
 func (p *putConfig) header() http.Header {
 	h := http.Header{}
@@ -176,16 +181,18 @@ func (p *putConfig) header() http.Header {
 		h.Set("Content-Encoding", CompressionZstd)
 	}
 	if p.expiration != nil {
-		h.Set("X-Sn-Expiration", p.expiration.String())
+		h.Set(wire.HeaderExpiration, p.expiration.String())
 	}
 	if p.origin != "" {
-		h.Set("X-Sn-Origin", p.origin)
+		h.Set(wire.HeaderOrigin, p.origin)
 	}
 	if p.filename != "" {
-		h.Set("X-Sn-Filename", p.filename)
+		h.Set(wire.HeaderFilename, p.filename)
 	}
 	for k, v := range p.custom {
-		h.Set("X-Snme-"+k, v)
+		// The canonical prefix keeps the name as before even for a name Set cannot
+		// canonicalise (validate refuses those before anything is sent).
+		h.Set(customPrefix+k, v)
 	}
 	return h
 }

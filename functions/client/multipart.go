@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stratastore/strata/functions/wire"
 )
 
 // Part is one uploaded part of a multipart upload, as the server lists it.
@@ -234,7 +236,7 @@ func (s *Session) sendPart(ctx context.Context, key, uploadID string, num int, b
 	res, err := s.c.do(ctx, &request{
 		method: http.MethodPut,
 		path:   s.path(epMultipartParts, key),
-		query:  "upload_id=" + queryEscape(uploadID) + "&part_number=" + strconv.Itoa(num),
+		query:  "upload_id=" + wire.EscapeQueryValue(uploadID) + "&part_number=" + strconv.Itoa(num),
 		header: http.Header{"Content-Md5": {base64.StdEncoding.EncodeToString(sum[:])}},
 		body:   func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
 		size:   int64(len(data)),
@@ -281,7 +283,7 @@ func (s *Session) complete(ctx context.Context, key, uploadID string, parts []co
 	req := &request{
 		method: http.MethodPost,
 		path:   s.path(epMultipartComplete, key),
-		query:  "upload_id=" + queryEscape(uploadID),
+		query:  "upload_id=" + wire.EscapeQueryValue(uploadID),
 		header: http.Header{"Content-Type": {"application/json"}},
 		body:   func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil },
 		size:   int64(len(body)),
@@ -342,7 +344,7 @@ func (s *Session) AbortUpload(ctx context.Context, key, uploadID string) error {
 	}
 	res, err := s.c.do(ctx, &request{
 		method: http.MethodDelete, path: s.path(epMultipart, key),
-		query: "upload_id=" + queryEscape(uploadID), retry: true, scope: s.tokenScope(),
+		query: "upload_id=" + wire.EscapeQueryValue(uploadID), retry: true, scope: s.tokenScope(),
 	})
 	if err != nil {
 		return err
@@ -363,7 +365,7 @@ func (s *Session) ListParts(ctx context.Context, key, uploadID string) ([]Part, 
 	var all []Part
 	marker := 0
 	for range MaxParts + 1 { // each page advances the marker by at least one part
-		q := "upload_id=" + queryEscape(uploadID)
+		q := "upload_id=" + wire.EscapeQueryValue(uploadID)
 		if marker > 0 {
 			q += "&part_number_marker=" + strconv.Itoa(marker)
 		}

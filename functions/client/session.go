@@ -1,7 +1,6 @@
 package client
 
 import (
-	"net/url"
 	"strings"
 
 	"github.com/stratastore/strata/tiered/object"
@@ -155,10 +154,4 @@ func pathSafe(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("-._~/:@!$&'()*+,;=", c) >= 0
-}
-
-// queryEscape encodes a query value so that both form decoding and plain percent decoding
-// restore it: only unreserved characters stay literal.
-func queryEscape(s string) string {
-	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }

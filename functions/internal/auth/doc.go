@@ -32,7 +32,7 @@
 //     order: method GET or HEAD (403), parameters os_kid, os_timestamp, os_duration and os_sig
 //     present and well-formed (400), os_kid known (401), os_duration at most one week (400),
 //     os_timestamp-Leeway <= now <= os_timestamp+os_duration (401), the signature over
-//     CanonicalRequest (401), and the key's max permissions include object.read (403).
+//     wire.CanonicalRequest (401), and the key's max permissions include object.read (403).
 //
 // Grant.Authorize then checks each operation against the object's context: the permission
 // must be granted, the token's usecase must equal the request's, and every scope in the
@@ -64,15 +64,18 @@
 //
 // # Signing
 //
-// SignToken and PresignQuery produce credentials the Verifier accepts; the Go SDK, the CLI
-// and the tests use them. The path a pre-signed URL covers is the request-target exactly as
-// the server receives it (http.Request.RequestURI), so anything in front of the verifier that
-// re-encodes paths (a proxy normalising percent-escapes, for example) breaks pre-signed URLs
-// by design: the signature covers those bytes. CanonicalRequest is the exact byte string a pre-signed URL signs:
+// SignToken and PresignQuery produce credentials the Verifier accepts; the tests use them.
+// The Go SDK (functions/client) signs with its own KeySigner, and what both sides must agree
+// on lives once in functions/wire: the header and parameter names, the permission names,
+// and wire.CanonicalRequest, the exact byte string a pre-signed URL signs:
 //
 //	<METHOD>\n<raw path>\n<canonical query>
 //
 // where METHOD is upper case with HEAD mapped to GET, the path is exactly as sent on the wire,
 // and the canonical query is the raw query's non-empty '&'-separated pieces with their names
-// lower-cased, os_sig removed, sorted byte-wise and joined with '&'.
+// lower-cased, os_sig removed, sorted byte-wise and joined with '&'. The path a pre-signed URL
+// covers is the request-target exactly as the server receives it (http.Request.RequestURI),
+// so anything in front of the verifier that re-encodes paths (a proxy normalising
+// percent-escapes, for example) breaks pre-signed URLs by design: the signature covers those
+// bytes.
 package auth

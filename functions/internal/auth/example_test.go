@@ -51,8 +51,3 @@ func Example() {
 	// delete: auth error: operation not allowed
 	// presigned <nil>
 }
-
-func ExampleCanonicalRequest() {
-	fmt.Printf("%q\n", auth.CanonicalRequest("HEAD", "/v1/objects/u/org=1/a%2Fb", "os_sig=x&B=2&a=1&&os_kid=k"))
-	// Output: "GET\n/v1/objects/u/org=1/a%2Fb\na=1&b=2&os_kid=k"
-}

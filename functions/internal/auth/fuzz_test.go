@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stratastore/strata/functions/wire"
 )
 
 // fuzzVerifier accepts tokens and pre-signed URLs made with testKey(1) under testKid.
@@ -78,58 +80,6 @@ func mustSignFuzz(priv ed25519.PrivateKey, c Claims) string {
 	return tok
 }
 
-// FuzzCanonicalRequest checks the canonical form's invariants: the method line and the path
-// are verbatim, os_sig never survives, the pieces come out sorted, canonicalization is
-// idempotent, and the order of the query's pieces does not matter.
-func FuzzCanonicalRequest(f *testing.F) {
-	f.Add("GET", "/v1/objects/u/org=1/k", "os_kid=relay&os_timestamp=1985-04-12T23:20:50.52Z&os_duration=3600&os_sig=AAAA")
-	f.Add("head", "/p", "B=1&a&&OS_SIG=2&a=0")
-	f.Add("PUT", "/", "")
-	f.Fuzz(func(t *testing.T, method, path, query string) {
-		got := CanonicalRequest(method, path, query)
-		m := asciiUpper(method)
-		if m == "HEAD" {
-			m = "GET"
-		}
-		prefix := m + "\n" + path + "\n"
-		if !strings.HasPrefix(got, prefix) {
-			t.Fatalf("%q does not start with %q", got, prefix)
-		}
-		cq := got[len(prefix):]
-		var pieces []string
-		if cq != "" {
-			pieces = strings.Split(cq, "&")
-		}
-		want := 0
-		for p := range strings.SplitSeq(query, "&") {
-			name, _, _ := strings.Cut(p, "=")
-			if p != "" && asciiLower(name) != "os_sig" {
-				want++
-			}
-		}
-		if len(pieces) != want {
-			t.Fatalf("%d pieces in %q, want %d", len(pieces), cq, want)
-		}
-		if !slices.IsSorted(pieces) {
-			t.Fatalf("pieces not sorted: %q", cq)
-		}
-		for _, p := range pieces {
-			name, _, _ := strings.Cut(p, "=")
-			if name == "os_sig" || name != asciiLower(name) {
-				t.Fatalf("piece %q survived or kept upper case", p)
-			}
-		}
-		if again := CanonicalRequest(method, path, cq); again != got {
-			t.Fatalf("not idempotent: %q then %q", got, again)
-		}
-		rev := strings.Split(query, "&")
-		slices.Reverse(rev)
-		if r := CanonicalRequest(method, path, strings.Join(rev, "&")); r != got {
-			t.Fatalf("piece order matters: %q vs %q", r, got)
-		}
-	})
-}
-
 // FuzzPresign signs arbitrary paths and queries, checks that the verifier accepts them, and
 // that changing any one byte of the path or query either fails or leaves the canonical request
 // and the parameters unchanged (only the case of a non-reserved parameter name may change).
@@ -161,7 +111,7 @@ func FuzzPresign(f *testing.F) {
 		if g2, _ := v.verifyPresigned("GET", mp, mq); g2 != nil {
 			p1, _ := parsePresignParams(q)
 			p2, _ := parsePresignParams(mq)
-			if CanonicalRequest("GET", mp, mq) != CanonicalRequest("GET", path, q) || p1 != p2 {
+			if wire.CanonicalRequest("GET", mp, mq) != wire.CanonicalRequest("GET", path, q) || p1 != p2 {
 				t.Fatalf("accepted %q after changing byte %d of %q", mutated, i, target)
 			}
 		}
@@ -184,14 +134,14 @@ func FuzzPresignParams(f *testing.F) {
 			name, _, _ := strings.Cut(piece, "=")
 			counts[name]++
 		}
-		once := counts[ParamKeyID] == 1 && counts[ParamTimestamp] == 1 && counts[ParamDuration] == 1 && counts[ParamSignature] == 1
+		once := counts[wire.ParamKeyID] == 1 && counts[wire.ParamTimestamp] == 1 && counts[wire.ParamDuration] == 1 && counts[wire.ParamSignature] == 1
 		if ok && !once {
 			t.Fatalf("parsed %q without each parameter exactly once", query)
 		}
 		if ok && p.signedAt.Year() < 1970 {
 			t.Fatalf("timestamp %v before 1970", p.signedAt)
 		}
-		if hasPresignSignature(query) != (counts[ParamSignature] > 0) {
+		if hasPresignSignature(query) != (counts[wire.ParamSignature] > 0) {
 			t.Fatalf("os_sig detection disagrees for %q", query)
 		}
 		for _, method := range []string{"GET", "POST"} {

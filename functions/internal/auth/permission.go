@@ -3,37 +3,27 @@ package auth
 import (
 	"fmt"
 	"slices"
+
+	"github.com/stratastore/strata/functions/wire"
 )
 
-// Permission is an operation class a credential may grant.
-type Permission string
+// Permission is an operation class a credential may grant; the names are the wire's.
+type Permission = wire.Permission
 
-// The permissions objectstore knows.
+// The permissions objectstore knows (see wire for what each allows).
 const (
 	// Read allows GET and HEAD of objects, and batch get and head.
-	Read Permission = "object.read"
+	Read = wire.PermRead
 	// Write allows PUT and POST of objects, batch inserts and every multipart operation.
-	Write Permission = "object.write"
+	Write = wire.PermWrite
 	// Delete allows DELETE of objects and batch deletes.
-	Delete Permission = "object.delete"
+	Delete = wire.PermDelete
 )
 
 // AllPermissions lists every known permission in canonical order, for convenience (a key or
 // token that may do everything). The package never reads it, so changing it affects no
 // verification.
-var AllPermissions = []Permission{Read, Write, Delete}
-
-// canonicalPermissions is the order permissions are reported in.
-var canonicalPermissions = [...]Permission{Read, Write, Delete}
-
-// Valid reports whether p is one of the known permissions.
-func (p Permission) Valid() bool {
-	switch p {
-	case Read, Write, Delete:
-		return true
-	}
-	return false
-}
+var AllPermissions = wire.Permissions()
 
 // ParsePermission returns the permission named s, or an error naming s when it is unknown.
 func ParsePermission(s string) (Permission, error) {
@@ -46,8 +36,9 @@ func ParsePermission(s string) (Permission, error) {
 
 // normalizePermissions returns the distinct known permissions of ps in canonical order.
 func normalizePermissions(ps []Permission) []Permission {
-	out := make([]Permission, 0, len(canonicalPermissions))
-	for _, p := range canonicalPermissions {
+	order := wire.Permissions()
+	out := make([]Permission, 0, len(order))
+	for _, p := range order {
 		if slices.Contains(ps, p) {
 			out = append(out, p)
 		}
@@ -57,8 +48,9 @@ func normalizePermissions(ps []Permission) []Permission {
 
 // intersectPermissions returns the permissions in both a and b, in canonical order.
 func intersectPermissions(a, b []Permission) []Permission {
-	out := make([]Permission, 0, len(canonicalPermissions))
-	for _, p := range canonicalPermissions {
+	order := wire.Permissions()
+	out := make([]Permission, 0, len(order))
+	for _, p := range order {
 		if slices.Contains(a, p) && slices.Contains(b, p) {
 			out = append(out, p)
 		}

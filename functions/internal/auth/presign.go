@@ -9,66 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stratastore/strata/functions/wire"
 )
-
-// Pre-signed URL query parameters.
-const (
-	// ParamKeyID names the key that signed the URL.
-	ParamKeyID = "os_kid"
-	// ParamTimestamp is the signing time, RFC 3339 in UTC.
-	ParamTimestamp = "os_timestamp"
-	// ParamDuration is the validity after the signing time, in seconds.
-	ParamDuration = "os_duration"
-	// ParamSignature is the base64url Ed25519 signature of CanonicalRequest; its presence
-	// makes a request pre-signed.
-	ParamSignature = "os_sig"
-)
-
-// MaxPresignValidity is the longest validity a pre-signed URL may state.
-const MaxPresignValidity = 7 * 24 * time.Hour
-
-// presignTimestampLayout is how PresignQuery writes os_timestamp (the Python client's format).
-const presignTimestampLayout = "2006-01-02T15:04:05Z"
-
-// CanonicalRequest returns the string a pre-signed URL signs:
-//
-//	<METHOD>\n<rawPath>\n<canonical query>
-//
-// METHOD is method in ASCII upper case, with HEAD mapped to GET so one signature serves both.
-// rawPath is used exactly as sent on the wire (still percent-encoded), without the query. The
-// canonical query takes rawQuery's '&'-separated pieces, drops empty ones, lower-cases each
-// piece's name (the part before the first '='; the whole piece if it has none) while keeping
-// the rest verbatim and undecoded, drops os_sig, sorts the pieces byte-wise (keeping
-// duplicates) and joins them with '&'.
-func CanonicalRequest(method, rawPath, rawQuery string) string {
-	m := asciiUpper(method)
-	if m == "HEAD" {
-		m = "GET"
-	}
-	var pieces []string
-	for piece := range strings.SplitSeq(rawQuery, "&") {
-		if piece == "" {
-			continue
-		}
-		name, value, hasValue := strings.Cut(piece, "=")
-		name = asciiLower(name)
-		if name == ParamSignature {
-			continue
-		}
-		if hasValue {
-			piece = name + "=" + value
-		} else {
-			piece = name
-		}
-		pieces = append(pieces, piece)
-	}
-	slices.Sort(pieces)
-	return m + "\n" + rawPath + "\n" + strings.Join(pieces, "&")
-}
 
 // PresignQuery signs a GET or HEAD of rawPath?rawQuery with priv and returns the raw query to
-// send: rawQuery followed by os_kid, os_timestamp (signedAt in UTC, whole seconds),
-// os_duration (validity in whole seconds, at most MaxPresignValidity) and os_sig. rawPath and
+// send: rawQuery followed by os_kid, os_timestamp (signedAt in UTC, whole seconds, its
+// colons escaped as %3A the way the Python client's urlencode writes them), os_duration
+// (validity in whole seconds, at most wire.MaxPresignValidity) and os_sig. rawPath and
 // rawQuery must be exactly what the client will put on the wire, since the signature covers
 // those bytes; rawQuery must not already carry pre-signing parameters.
 func PresignQuery(priv ed25519.PrivateKey, kid, method, rawPath, rawQuery string, signedAt time.Time, validity time.Duration) (string, error) {
@@ -78,11 +26,11 @@ func PresignQuery(priv ed25519.PrivateKey, kid, method, rawPath, rawQuery string
 	if kid == "" {
 		return "", errors.New("auth: pre-signed URL needs a key id")
 	}
-	if m := asciiUpper(method); m != "GET" && m != "HEAD" {
+	if wire.CanonicalMethod(method) != "GET" {
 		return "", fmt.Errorf("auth: pre-signed URLs support GET and HEAD only, not %q", method)
 	}
-	if validity < 0 || validity > MaxPresignValidity {
-		return "", fmt.Errorf("auth: pre-signed URL validity %v is outside 0..%v", validity, MaxPresignValidity)
+	if validity < 0 || validity > wire.MaxPresignValidity {
+		return "", fmt.Errorf("auth: pre-signed URL validity %v is outside 0..%v", validity, wire.MaxPresignValidity)
 	}
 	if validity%time.Second != 0 {
 		return "", fmt.Errorf("auth: pre-signed URL validity %v is not a whole number of seconds", validity)
@@ -95,8 +43,8 @@ func PresignQuery(priv ed25519.PrivateKey, kid, method, rawPath, rawQuery string
 	}
 	for piece := range strings.SplitSeq(rawQuery, "&") {
 		name, _, _ := strings.Cut(piece, "=")
-		switch asciiLower(name) {
-		case ParamKeyID, ParamTimestamp, ParamDuration, ParamSignature:
+		switch wire.CanonicalParamName(name) {
+		case wire.ParamKeyID, wire.ParamTimestamp, wire.ParamDuration, wire.ParamSignature:
 			return "", fmt.Errorf("auth: query already has pre-signing parameter %q", name)
 		}
 	}
@@ -104,17 +52,10 @@ func PresignQuery(priv ed25519.PrivateKey, kid, method, rawPath, rawQuery string
 	if q != "" {
 		q += "&"
 	}
-	q += ParamKeyID + "=" + escapeValue(kid) +
-		"&" + ParamTimestamp + "=" + escapeValue(signedAt.UTC().Format(presignTimestampLayout)) +
-		"&" + ParamDuration + "=" + strconv.FormatInt(int64(validity/time.Second), 10)
-	sig := ed25519.Sign(priv, []byte(CanonicalRequest(method, rawPath, q)))
-	return q + "&" + ParamSignature + "=" + b64.EncodeToString(sig), nil
-}
-
-// escapeValue percent-encodes a query value so that the verifier's plain percent-decoding
-// (which, unlike form decoding, keeps '+') restores it: spaces become %20, not '+'.
-func escapeValue(s string) string {
-	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+	q += wire.ParamKeyID + "=" + wire.EscapeQueryValue(kid) +
+		"&" + wire.ParamTimestamp + "=" + wire.EscapeQueryValue(signedAt.UTC().Format(wire.PresignTimestampLayout)) +
+		"&" + wire.ParamDuration + "=" + strconv.FormatInt(int64(validity/time.Second), 10)
+	return wire.AppendSignature(priv, method, rawPath, q), nil
 }
 
 // presignParams are the parsed pre-signing parameters.
@@ -129,7 +70,7 @@ type presignParams struct {
 // makes the request pre-signed.
 func hasPresignSignature(rawQuery string) bool {
 	for piece := range strings.SplitSeq(rawQuery, "&") {
-		if name, _, _ := strings.Cut(piece, "="); name == ParamSignature {
+		if name, _, _ := strings.Cut(piece, "="); name == wire.ParamSignature {
 			return true
 		}
 	}
@@ -147,13 +88,13 @@ func parsePresignParams(rawQuery string) (presignParams, bool) {
 		var i int
 		var dst *string
 		switch name {
-		case ParamKeyID:
+		case wire.ParamKeyID:
 			i, dst = 0, &p.kid
-		case ParamTimestamp:
+		case wire.ParamTimestamp:
 			i, dst = 1, &ts
-		case ParamDuration:
+		case wire.ParamDuration:
 			i, dst = 2, &dur
-		case ParamSignature:
+		case wire.ParamSignature:
 			i, dst = 3, &p.sig
 		default:
 			continue
@@ -183,7 +124,7 @@ func parsePresignParams(rawQuery string) (presignParams, bool) {
 
 // verifyPresigned checks a pre-signed request in objectstore's order.
 func (v *Verifier) verifyPresigned(method, rawPath, rawQuery string) (*Grant, *Error) {
-	if m := asciiUpper(method); m != "GET" && m != "HEAD" {
+	if wire.CanonicalMethod(method) != "GET" {
 		return nil, errPresignMethod()
 	}
 	p, ok := parsePresignParams(rawQuery)
@@ -194,7 +135,7 @@ func (v *Verifier) verifyPresigned(method, rawPath, rawQuery string) (*Grant, *E
 	if !ok {
 		return nil, errUnknownKey()
 	}
-	if p.duration > uint64(MaxPresignValidity/time.Second) {
+	if p.duration > uint64(wire.MaxPresignValidity/time.Second) {
 		return nil, errPresignDuration()
 	}
 	now := v.now()
@@ -205,7 +146,7 @@ func (v *Verifier) verifyPresigned(method, rawPath, rawQuery string) (*Grant, *E
 	if err != nil {
 		return nil, errVerify()
 	}
-	msg := []byte(CanonicalRequest(method, rawPath, rawQuery))
+	msg := []byte(wire.CanonicalRequest(method, rawPath, rawQuery))
 	verified := false
 	for _, pub := range key.Versions {
 		if verifyStrict(pub, msg, sig) {
@@ -313,34 +254,4 @@ func daysIn(month, year int) int {
 		return 30
 	}
 	return 31
-}
-
-func asciiUpper(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'a' <= s[i] && s[i] <= 'z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'a' <= b[j] && b[j] <= 'z' {
-					b[j] -= 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
-}
-
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }

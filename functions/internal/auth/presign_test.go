@@ -5,38 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-func TestCanonicalRequest(t *testing.T) {
-	tests := []struct {
-		name, method, path, query, want string
-	}{
-		{"spec example", "GET", "/v1/objects/testing/org=17;project=42/foo/bar",
-			"os_kid=relay&os_timestamp=1985-04-12T23:20:50.52Z&os_duration=3600&os_sig=AAAA",
-			"GET\n/v1/objects/testing/org=17;project=42/foo/bar\nos_duration=3600&os_kid=relay&os_timestamp=1985-04-12T23:20:50.52Z"},
-		{"HEAD maps to GET", "HEAD", "/p", "a=1", "GET\n/p\na=1"},
-		{"method upper-cased", "get", "/p", "", "GET\n/p\n"},
-		{"other methods kept", "delete", "/p", "", "DELETE\n/p\n"},
-		{"empty query keeps the newline", "GET", "/p", "", "GET\n/p\n"},
-		{"empty pieces dropped", "GET", "/p", "&&b=2&&a=1&", "GET\n/p\na=1&b=2"},
-		{"names lower-cased, values verbatim", "GET", "/p", "B=X%2Fy&A=Z", "GET\n/p\na=Z&b=X%2Fy"},
-		{"only the first = splits", "GET", "/p", "K=a=B", "GET\n/p\nk=a=B"},
-		{"piece without = lower-cased whole", "GET", "/p", "FLAG&a=1", "GET\n/p\na=1&flag"},
-		{"duplicates kept and sorted", "GET", "/p", "a=2&a=1&a=2", "GET\n/p\na=1&a=2&a=2"},
-		{"os_sig dropped in any case", "GET", "/p", "OS_SIG=x&Os_Sig&os_sig=y&a=1", "GET\n/p\na=1"},
-		{"os_sig prefix is not os_sig", "GET", "/p", "os_sigx=1", "GET\n/p\nos_sigx=1"},
-		{"byte-wise sort", "GET", "/p", "b=1&B=0&a~=1&a=1&_=1", "GET\n/p\n_=1&a=1&a~=1&b=0&b=1"},
-		{"path verbatim", "GET", "/v1/objects/u/_/a%2fb%2F%7E", "", "GET\n/v1/objects/u/_/a%2fb%2F%7E\n"},
-		{"percent-encoding in names kept", "GET", "/p", "A%2Fb=1", "GET\n/p\na%2fb=1"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := CanonicalRequest(tc.method, tc.path, tc.query); got != tc.want {
-				t.Fatalf("got  %q\nwant %q", got, tc.want)
-			}
-		})
-	}
-}
+	"github.com/stratastore/strata/functions/wire"
+)
 
 func TestParseRFC3339Weak(t *testing.T) {
 	ts := func(y, mo, d, h, mi, s, ns int) time.Time {
@@ -171,7 +142,7 @@ func TestPresign_ErrorTable(t *testing.T) {
 
 	// sign builds a query with the given parameter values and a signature over the result.
 	sign := func(p ed25519.PrivateKey, method, path, query string) string {
-		sig := ed25519.Sign(p, []byte(CanonicalRequest(method, path, query)))
+		sig := ed25519.Sign(p, []byte(wire.CanonicalRequest(method, path, query)))
 		return path + "?" + query + "&os_sig=" + b64.EncodeToString(sig)
 	}
 	q := func(kid, ts, dur string) string {
@@ -291,7 +262,7 @@ func TestPresign_Tampering(t *testing.T) {
 	_, err := v.Authenticate(req("GET", strings.Replace(target, "os_sig=", "OS_SIG=", 1)))
 	wantError(t, err, 400, detailNoToken)
 	// A signature for another method does not verify for GET.
-	put := CanonicalRequest("PUT", path, "os_kid=test_kid&os_timestamp=2026-07-23T10%3A00%3A00Z&os_duration=3600")
+	put := wire.CanonicalRequest("PUT", path, "os_kid=test_kid&os_timestamp=2026-07-23T10%3A00%3A00Z&os_duration=3600")
 	sig := ed25519.Sign(priv, []byte(put))
 	_, err = v.Authenticate(req("GET", path+"?os_kid=test_kid&os_timestamp=2026-07-23T10%3A00%3A00Z&os_duration=3600&os_sig="+b64.EncodeToString(sig)))
 	wantError(t, err, 401, detailVerify)
@@ -316,7 +287,7 @@ func TestPresignQuery_Refuses(t *testing.T) {
 	}{
 		{"PUT", testKid, "PUT", objPath, "", time.Hour, priv},
 		{"no kid", "", "GET", objPath, "", time.Hour, priv},
-		{"over a week", testKid, "GET", objPath, "", MaxPresignValidity + time.Second, priv},
+		{"over a week", testKid, "GET", objPath, "", wire.MaxPresignValidity + time.Second, priv},
 		{"negative", testKid, "GET", objPath, "", -time.Second, priv},
 		{"fractional seconds", testKid, "GET", objPath, "", 1500 * time.Millisecond, priv},
 		{"query has os_kid", testKid, "GET", objPath, "os_kid=x", time.Hour, priv},

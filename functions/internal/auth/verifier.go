@@ -8,23 +8,16 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stratastore/strata/functions/wire"
 )
 
 // DefaultLeeway is the default tolerance for clock skew on exp and on the start of a
 // pre-signed URL's window, and on nbf.
 const DefaultLeeway = 60 * time.Second
 
-// Where a token may be sent.
-const (
-	// HeaderAuth is objectstore's token header, looked at first.
-	HeaderAuth = "x-os-auth"
-	// HeaderAuthorization is looked at only when HeaderAuth is absent.
-	HeaderAuthorization = "Authorization"
-	// QueryParamToken carries the token when no header does.
-	QueryParamToken = "os_auth"
-)
-
-// bearerPrefix starts a header token, compared in lower case.
+// bearerPrefix is wire.BearerPrefix in lower case: a header token's start, compared without
+// case.
 const (
 	bearerPrefix      = "bearer "
 	bearerPrefixBytes = len(bearerPrefix)
@@ -185,9 +178,9 @@ func requestTarget(r *http.Request) (path, query string) {
 // is absent. A present header whose first value lacks the prefix or has bytes outside visible
 // ASCII yields no token, and x-os-auth being present stops the fall-through.
 func headerToken(h http.Header) (string, bool) {
-	vals := h[textproto.CanonicalMIMEHeaderKey(HeaderAuth)]
+	vals := h[textproto.CanonicalMIMEHeaderKey(wire.HeaderAuth)]
 	if len(vals) == 0 {
-		vals = h[textproto.CanonicalMIMEHeaderKey(HeaderAuthorization)]
+		vals = h[textproto.CanonicalMIMEHeaderKey(wire.HeaderAuthorization)]
 	}
 	if len(vals) == 0 {
 		return "", false
@@ -201,7 +194,9 @@ func bearerToken(v string) (string, bool) {
 			return "", false
 		}
 	}
-	if len(v) < bearerPrefixBytes || asciiLower(v[:bearerPrefixBytes]) != bearerPrefix {
+	// EqualFold matches exactly the ASCII case variants here: no other rune folds to a letter
+	// of "bearer ".
+	if len(v) < bearerPrefixBytes || !strings.EqualFold(v[:bearerPrefixBytes], bearerPrefix) {
 		return "", false
 	}
 	return v[bearerPrefixBytes:], true
@@ -215,7 +210,7 @@ func queryToken(rawQuery string) (token string, ok bool, e *Error) {
 			continue
 		}
 		name, value, _ := strings.Cut(piece, "=")
-		if formDecode(name) != QueryParamToken {
+		if formDecode(name) != wire.ParamToken {
 			continue
 		}
 		if ok {

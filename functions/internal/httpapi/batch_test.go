@@ -16,6 +16,7 @@ import (
 
 	"github.com/stratastore/strata/functions/internal/auth"
 	"github.com/stratastore/strata/functions/internal/usecase"
+	"github.com/stratastore/strata/functions/wire"
 )
 
 // batchPart is one operation of a test batch request.
@@ -70,7 +71,7 @@ func parseBatchResponse(t *testing.T, res response) map[int]resultPart {
 			t.Fatalf("response: %v\n%s", err, res.body)
 		}
 		b, _ := io.ReadAll(p)
-		idx, err := strconv.Atoi(p.Header.Get(hdrBatchIndex))
+		idx, err := strconv.Atoi(p.Header.Get(wire.HeaderBatchIndex))
 		if err != nil {
 			t.Fatalf("part without index: %v", p.Header)
 		}
@@ -142,22 +143,22 @@ func TestBatch_Operations(t *testing.T) {
 	if len(parts) != 4 {
 		t.Fatalf("got %d parts:\n%s", len(parts), res.body)
 	}
-	gen := parts[0].header.Get(hdrBatchKey)
-	if parts[0].header.Get(hdrBatchStatus) != "201 Created" || len(gen) != 36+4*2 { // 4 hyphens encoded as %2D
+	gen := parts[0].header.Get(wire.HeaderBatchKey)
+	if parts[0].header.Get(wire.HeaderBatchStatus) != "201 Created" || len(gen) != 36+4*2 { // 4 hyphens encoded as %2D
 		t.Errorf("insert without key: %v", parts[0].header)
 	}
 	key, _ := percentDecode(gen, "key")
 	if g := e.do(req{method: "GET", path: "/v1/objects/test/org=1/" + key}); g.body != "generated" {
 		t.Errorf("generated key %q: %d %q", key, g.status, g.body)
 	}
-	if parts[1].header.Get(hdrBatchStatus) != "201 Created" {
+	if parts[1].header.Get(wire.HeaderBatchStatus) != "201 Created" {
 		t.Errorf("overwriting insert: %v", parts[1].header)
 	}
 	// The get may run before or after the overwrite: both are fine, but it must be whole.
 	if b := parts[2].body; b != "old" && b != "new" {
 		t.Errorf("get body %q", b)
 	}
-	if parts[3].body != large || parts[3].header.Get(hdrBatchStatus) != "200 OK" {
+	if parts[3].body != large || parts[3].header.Get(wire.HeaderBatchStatus) != "200 OK" {
 		t.Errorf("large get: %v, %d bytes", parts[3].header, len(parts[3].body))
 	}
 	if g := e.do(req{method: "GET", path: "/v1/objects/test/org=1/existing"}); g.body != "new" || g.header.Get("X-Sn-Expiration") != "tti:1day" {
@@ -169,33 +170,33 @@ func TestBatch_Limits(t *testing.T) {
 	e := newEnv(t)
 	before := e.snapshot()
 	var ops []batchPart
-	for i := 0; i < MaxBatchOps+2; i++ {
+	for i := 0; i < wire.MaxBatchOps+2; i++ {
 		ops = append(ops, batchPart{[]string{"x-sn-batch-operation-kind", "head", "x-sn-batch-operation-key", "k" + strconv.Itoa(i)}, ""})
 	}
 	parts := parseBatchResponse(t, e.batch(ops, nil))
-	if len(parts) != MaxBatchOps+2 {
+	if len(parts) != wire.MaxBatchOps+2 {
 		t.Fatalf("%d parts", len(parts))
 	}
-	for i := MaxBatchOps; i < MaxBatchOps+2; i++ {
+	for i := wire.MaxBatchOps; i < wire.MaxBatchOps+2; i++ {
 		p := parts[i]
-		if p.header.Get(hdrBatchStatus) != "413 Payload Too Large" || p.header.Get(hdrBatchKey) != "" ||
+		if p.header.Get(wire.HeaderBatchStatus) != "413 Payload Too Large" || p.header.Get(wire.HeaderBatchKey) != "" ||
 			p.body != `{"detail":"batch error: batch limit exceeded: exceeded 1000 operations per batch request"}` {
 			t.Errorf("op %d: %v %s", i, p.header, p.body)
 		}
 	}
-	if p := parts[MaxBatchOps-1]; p.header.Get(hdrBatchStatus) != "404 Not Found" || p.header.Get(hdrBatchKind) != "head" {
+	if p := parts[wire.MaxBatchOps-1]; p.header.Get(wire.HeaderBatchStatus) != "404 Not Found" || p.header.Get(wire.HeaderBatchKind) != "head" {
 		t.Errorf("op 999: %v", p.header)
 	}
-	big := strings.Repeat("x", MaxBatchInsert+1)
+	big := strings.Repeat("x", wire.MaxBatchInsert+1)
 	parts = parseBatchResponse(t, e.batch([]batchPart{
 		{[]string{"x-sn-batch-operation-kind", "insert", "x-sn-batch-operation-key", "big"}, big},
 		{[]string{"x-sn-batch-operation-kind", "insert", "x-sn-batch-operation-key", "fits"}, big[1:]},
 	}, nil))
-	if p := parts[0]; p.header.Get(hdrBatchStatus) != "413 Payload Too Large" ||
+	if p := parts[0]; p.header.Get(wire.HeaderBatchStatus) != "413 Payload Too Large" ||
 		p.body != `{"detail":"batch error: batch limit exceeded: individual request in batch exceeds body size limit of 1048576 bytes"}` {
 		t.Errorf("oversized insert: %v %s", p.header, p.body)
 	}
-	if p := parts[1]; p.header.Get(hdrBatchStatus) != "201 Created" {
+	if p := parts[1]; p.header.Get(wire.HeaderBatchStatus) != "201 Created" {
 		t.Errorf("1 MiB insert: %v %s", p.header, p.body)
 	}
 	after := e.snapshot()
@@ -214,11 +215,11 @@ func TestBatch_PerOperationPermissions(t *testing.T) {
 		{[]string{"x-sn-batch-operation-kind", "insert", "x-sn-batch-operation-key", "k"}, "overwrite"},
 		{[]string{"x-sn-batch-operation-kind", "delete", "x-sn-batch-operation-key", "k"}, ""},
 	}, readOnly))
-	if parts[0].body != "v" || parts[0].header.Get(hdrBatchStatus) != "200 OK" {
+	if parts[0].body != "v" || parts[0].header.Get(wire.HeaderBatchStatus) != "200 OK" {
 		t.Errorf("get: %v %q", parts[0].header, parts[0].body)
 	}
 	for _, i := range []int{1, 2} {
-		if p := parts[i]; p.header.Get(hdrBatchStatus) != "403 Forbidden" ||
+		if p := parts[i]; p.header.Get(wire.HeaderBatchStatus) != "403 Forbidden" ||
 			p.body != `{"detail":"auth error: operation not allowed","causes":["operation not allowed"]}` {
 			t.Errorf("op %d: %v %s", i, p.header, p.body)
 		}
@@ -238,7 +239,7 @@ func TestBatch_UsecasePolicy(t *testing.T) {
 	parts := parseBatchResponse(t, e.batch([]batchPart{
 		{[]string{"x-sn-batch-operation-kind", "insert", "x-sn-batch-operation-key", "k", "x-sn-expiration", "ttl:30d"}, "x"},
 	}, nil))
-	if p := parts[0]; p.header.Get(hdrBatchStatus) != "400 Bad Request" ||
+	if p := parts[0]; p.header.Get(wire.HeaderBatchStatus) != "400 Bad Request" ||
 		p.body != `{"detail":"client error: expiration duration 30days exceeds maximum of 7days for use case 'test'"}` {
 		t.Errorf("policy violation: %v %s", p.header, p.body)
 	}
@@ -262,7 +263,7 @@ func TestBatch_RequestErrors(t *testing.T) {
 	res := e.do(req{method: "POST", path: "/v1/objects:batch/test/org=1/", header: hdrs("Content-Type", "multipart/form-data; boundary=b"),
 		body: strings.NewReader("--b\r\nx-sn-batch-operation-kind: head\r\nx-sn-batch-operation-key: k\r\n\r\n\r\n--b\r\nbroken header line\r\n\r\n")})
 	parts := parseBatchResponse(t, res)
-	if res.status != 200 || len(parts) < 2 || parts[1].header.Get(hdrBatchStatus) != "400 Bad Request" ||
+	if res.status != 200 || len(parts) < 2 || parts[1].header.Get(wire.HeaderBatchStatus) != "400 Bad Request" ||
 		!strings.HasPrefix(parts[1].body, `{"detail":"batch error: bad request: `) {
 		t.Errorf("malformed part: %d %v", res.status, parts)
 	}
@@ -275,25 +276,21 @@ func TestBatch_RequestErrors(t *testing.T) {
 	}
 }
 
-func TestEncodeBatchKey(t *testing.T) {
-	for in, want := range map[string]string{
-		"key-1":    "key%2D1",
-		"a/b c":    "a%2Fb%20c",
-		"é":        "%C3%A9",
-		"AZaz09":   "AZaz09",
-		"100%+_.~": "100%25%2B%5F%2E%7E",
-	} {
-		if got := encodeBatchKey(in); got != want {
-			t.Errorf("encodeBatchKey(%q) = %q, want %q", in, got, want)
-		}
-		if back, herr := percentDecode(encodeBatchKey(in), "key"); herr != nil || back != in {
-			t.Errorf("round trip of %q: %q %v", in, back, herr)
-		}
-	}
-}
-
 func ExampleRoutesJSON() {
 	b, _ := RoutesJSON()
 	fmt.Println(strings.Contains(string(b), `"prefix": "/v1/objects:batch/"`))
 	// Output: true
+}
+
+// TestBatchLimitErrors_NameTheWireLimits keeps objectstore's fixed error texts in step with
+// the limits the codec enforces.
+func TestBatchLimitErrors_NameTheWireLimits(t *testing.T) {
+	for _, tc := range []struct {
+		err   *httpError
+		limit int
+	}{{errBatchTooMany, wire.MaxBatchOps}, {errBatchInsert, wire.MaxBatchInsert}, {errBatchBody, wire.MaxBatchBody}} {
+		if !strings.Contains(tc.err.detail, " "+strconv.Itoa(tc.limit)+" ") || tc.err.status != http.StatusRequestEntityTooLarge {
+			t.Errorf("%d %q does not name the limit %d", tc.err.status, tc.err.detail, tc.limit)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stratastore/strata/functions/internal/admission"
 	"github.com/stratastore/strata/functions/internal/auth"
+	"github.com/stratastore/strata/functions/wire"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/object"
 )
@@ -75,8 +76,8 @@ func errorResponse(err error) *httpError {
 		return &httpError{status: http.StatusTooManyRequests, detail: "service error: concurrency limit reached"}
 	case errors.As(err, &re):
 		return &httpError{status: http.StatusRequestedRangeNotSatisfiable, header: []header{
-			{hdrContentRange, "bytes */" + strconv.FormatInt(re.Total, 10)},
-			{hdrAcceptRanges, "bytes"},
+			{Name: hdrContentRange, Value: "bytes */" + strconv.FormatInt(re.Total, 10)},
+			{Name: hdrAcceptRanges, Value: "bytes"},
 		}}
 	case errors.Is(err, object.ErrNotFound):
 		return &httpError{status: http.StatusNotFound}
@@ -100,7 +101,7 @@ func errorResponse(err error) *httpError {
 }
 
 // statusClientClosed is the conventional status for a request the client abandoned.
-const statusClientClosed = 499
+const statusClientClosed = wire.StatusClientClosedRequest
 
 // storeMessage is a store error's message without the "tiered: op path:" wrapping.
 func storeMessage(err error) string {
@@ -153,7 +154,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	h := w.Header()
 	for _, kv := range e.header {
-		h[kv.name] = []string{kv.value}
+		h[kv.Name] = []string{kv.Value}
 	}
 	b, ct := e.body()
 	if ct != "" {

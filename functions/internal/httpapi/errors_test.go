@@ -312,7 +312,7 @@ func TestErrorResponse_Mapping(t *testing.T) {
 		}
 	}
 	re := errorResponse(&object.RangeError{Total: 22})
-	if len(re.header) != 2 || re.header[0] != (header{"content-range", "bytes */22"}) {
+	if len(re.header) != 2 || re.header[0] != (header{Name: "content-range", Value: "bytes */22"}) {
 		t.Errorf("416 headers = %v", re.header)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stratastore/strata/functions/internal/auth"
 	"github.com/stratastore/strata/functions/internal/logging"
+	"github.com/stratastore/strata/functions/wire"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/membackend"
 )
@@ -71,7 +72,7 @@ func FuzzParsePath(f *testing.F) {
 					t.Fatalf("accepted key %q with segment %q", id.Key, seg)
 				}
 			}
-			if back, herr := percentDecode(encodeBatchKey(id.Key), "key"); herr != nil || back != id.Key {
+			if back, herr := percentDecode(wire.EncodeBatchKey(id.Key), "key"); herr != nil || back != id.Key {
 				t.Fatalf("batch key round trip of %q: %q %v", id.Key, back, herr)
 			}
 		}
@@ -135,7 +136,7 @@ func FuzzMetadataHeaders(f *testing.F) {
 		}
 		back := http.Header{}
 		for _, kv := range metadataHeaders(md) {
-			back[http.CanonicalHeaderKey(kv.name)] = []string{kv.value}
+			back[http.CanonicalHeaderKey(kv.Name)] = []string{kv.Value}
 		}
 		md2, herr := parseMetadata(back, now)
 		if herr != nil {
@@ -202,8 +203,8 @@ func FuzzBatchRequest(f *testing.F) {
 			if err != nil {
 				t.Fatalf("malformed response: %v\n%q", err, w.Body.String())
 			}
-			idx, err := strconv.Atoi(p.Header.Get(hdrBatchIndex))
-			if err != nil || seen[idx] || idx < 0 || p.Header.Get(hdrBatchStatus) == "" {
+			idx, err := strconv.Atoi(p.Header.Get(wire.HeaderBatchIndex))
+			if err != nil || seen[idx] || idx < 0 || p.Header.Get(wire.HeaderBatchStatus) == "" {
 				t.Fatalf("bad part header %v", p.Header)
 			}
 			seen[idx] = true

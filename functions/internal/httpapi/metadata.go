@@ -7,26 +7,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratastore/strata/functions/wire"
 	"github.com/stratastore/strata/tiered/object"
 )
 
-// Metadata header names, lowercase as objectstore emits them (functions/API.md §1.3, §5).
+// Standard header names, lowercase as objectstore emits them (functions/API.md §1.3, §5). The
+// protocol's own (x-sn-*, x-snme-*) are the wire package's.
 const (
 	hdrContentType        = "content-type"
 	hdrContentEncoding    = "content-encoding"
-	hdrExpiration         = "x-sn-expiration"
-	hdrTimeCreated        = "x-sn-time-created"
-	hdrTimeExpires        = "x-sn-time-expires"
-	hdrOrigin             = "x-sn-origin"
-	hdrFilename           = "x-sn-filename"
-	hdrCustomPrefix       = "x-snme-"
 	hdrAcceptRanges       = "accept-ranges"
 	hdrContentDisposition = "content-disposition"
 	hdrContentRange       = "content-range"
 )
-
-// timeFormat is RFC 3339 in UTC with exactly six fractional digits, as objectstore sends.
-const timeFormat = "2006-01-02T15:04:05.000000Z"
 
 // metadataError is a 400 for a bad metadata header, in objectstore's shape:
 // {"detail":"service error: metadata error: <msg>","causes":["metadata error: <msg>","<msg>"]}.
@@ -111,7 +104,7 @@ func parseMetadata(h http.Header, now time.Time) (object.Metadata, *httpError) {
 		}
 		md.Compression = v
 	}
-	if v, ok := first(h, "X-Sn-Expiration"); ok {
+	if v, ok := first(h, http.CanonicalHeaderKey(wire.HeaderExpiration)); ok {
 		if !visibleASCII(v) {
 			return md, metadataError("error dealing with http headers")
 		}
@@ -124,7 +117,7 @@ func parseMetadata(h http.Header, now time.Time) (object.Metadata, *httpError) {
 			md.TimeExpires = md.TimeCreated.Add(p.Duration)
 		}
 	}
-	for name, dst := range map[string]*string{"X-Sn-Origin": &md.Origin, "X-Sn-Filename": &md.Filename} {
+	for name, dst := range map[string]*string{http.CanonicalHeaderKey(wire.HeaderOrigin): &md.Origin, http.CanonicalHeaderKey(wire.HeaderFilename): &md.Filename} {
 		if v, ok := first(h, name); ok {
 			if !visibleASCII(v) {
 				return md, metadataError("error dealing with http headers")
@@ -133,7 +126,7 @@ func parseMetadata(h http.Header, now time.Time) (object.Metadata, *httpError) {
 		}
 	}
 	for name, values := range h {
-		custom, ok := cutPrefixFold(name, hdrCustomPrefix)
+		custom, ok := cutPrefixFold(name, wire.HeaderCustomPrefix)
 		if !ok || len(values) == 0 {
 			continue
 		}
@@ -160,31 +153,31 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 	return s[len(prefix):], true
 }
 
-// header is one response header, in emission order.
-type header struct{ name, value string }
+// header is one response header, in emission order; a batch part writes them as they are.
+type header = wire.Field
 
 // metadataHeaders returns the response headers of md (functions/API.md §5.2), in
 // objectstore's order: content-type, content-encoding, x-sn-expiration, x-sn-time-created,
 // x-sn-time-expires, x-sn-origin, x-sn-filename, then x-snme-* by name.
 func metadataHeaders(md object.Metadata) []header {
-	hs := []header{{hdrContentType, md.EffectiveContentType()}}
+	hs := []header{{Name: hdrContentType, Value: md.EffectiveContentType()}}
 	if md.Compression != "" {
-		hs = append(hs, header{hdrContentEncoding, md.Compression})
+		hs = append(hs, header{Name: hdrContentEncoding, Value: md.Compression})
 	}
 	if md.ExpirationPolicy.IsTimeout() {
-		hs = append(hs, header{hdrExpiration, md.ExpirationPolicy.String()})
+		hs = append(hs, header{Name: wire.HeaderExpiration, Value: md.ExpirationPolicy.String()})
 	}
 	if !md.TimeCreated.IsZero() {
-		hs = append(hs, header{hdrTimeCreated, md.TimeCreated.UTC().Format(timeFormat)})
+		hs = append(hs, header{Name: wire.HeaderTimeCreated, Value: md.TimeCreated.UTC().Format(wire.TimeFormat)})
 	}
 	if md.ExpirationPolicy.IsTimeout() && !md.TimeExpires.IsZero() {
-		hs = append(hs, header{hdrTimeExpires, md.TimeExpires.UTC().Format(timeFormat)})
+		hs = append(hs, header{Name: wire.HeaderTimeExpires, Value: md.TimeExpires.UTC().Format(wire.TimeFormat)})
 	}
 	if md.Origin != "" {
-		hs = append(hs, header{hdrOrigin, md.Origin})
+		hs = append(hs, header{Name: wire.HeaderOrigin, Value: md.Origin})
 	}
 	if md.Filename != "" {
-		hs = append(hs, header{hdrFilename, md.Filename})
+		hs = append(hs, header{Name: wire.HeaderFilename, Value: md.Filename})
 	}
 	names := make([]string, 0, len(md.Custom))
 	for k := range md.Custom {
@@ -192,7 +185,7 @@ func metadataHeaders(md object.Metadata) []header {
 	}
 	slices.Sort(names)
 	for _, k := range names {
-		hs = append(hs, header{hdrCustomPrefix + k, md.Custom[k]})
+		hs = append(hs, header{Name: wire.HeaderCustomPrefix + k, Value: md.Custom[k]})
 	}
 	return hs
 }
@@ -201,27 +194,15 @@ func metadataHeaders(md object.Metadata) []header {
 // Python client compares received names to lowercase literals (functions/API.md §1.3).
 func setHeaders(h http.Header, hs []header) {
 	for _, kv := range hs {
-		if validHeaderValue(kv.value) {
-			h[kv.name] = []string{kv.value}
+		if wire.ValidHeaderValue(kv.Value) {
+			h[kv.Name] = []string{kv.Value}
 		}
 	}
 }
 
-// validHeaderValue reports whether v can be sent as a header value: no control characters
-// other than tab. Stored metadata written by another system could violate it; such a header
-// is left out rather than corrupting the response.
-func validHeaderValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// contentDisposition renders objectstore's content-disposition for a filename
-// (functions/API.md §5.3): '/' and '\' become '-', an all-dots name has every '.' turned
-// into '-', and '"' is escaped. It returns false when the result is not a valid header value.
+// contentDisposition renders objectstore's content-disposition for a filename (functions/API.md §5.3):
+// '/' and '\' become '-', an all-dots name has every '.' turned into '-', and '"' is
+// escaped. It returns false when the result is not a valid header value.
 func contentDisposition(filename string) (string, bool) {
 	name := strings.NewReplacer("/", "-", `\`, "-").Replace(filename)
 	if strings.Trim(name, ".") == "" {

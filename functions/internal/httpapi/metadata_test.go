@@ -110,7 +110,7 @@ func TestMetadataHeaders_Order(t *testing.T) {
 	}
 	var got []string
 	for _, h := range metadataHeaders(md) {
-		got = append(got, h.name+": "+h.value)
+		got = append(got, h.Name+": "+h.Value)
 	}
 	want := []string{
 		"content-type: text/plain",
@@ -129,7 +129,7 @@ func TestMetadataHeaders_Order(t *testing.T) {
 	}
 	got = nil
 	for _, h := range metadataHeaders(object.Metadata{}) {
-		got = append(got, h.name+": "+h.value)
+		got = append(got, h.Name+": "+h.Value)
 	}
 	if len(got) != 1 || got[0] != "content-type: application/octet-stream" {
 		t.Errorf("empty metadata headers = %q", got)

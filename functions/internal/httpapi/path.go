@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/stratastore/strata/functions/wire"
 	"github.com/stratastore/strata/tiered/object"
 )
 
@@ -13,44 +15,18 @@ func invalidURL(format string, args ...any) *httpError {
 	return &httpError{status: 400, text: true, detail: "Invalid URL: " + fmt.Sprintf(format, args...)}
 }
 
-// unhex returns the value of a hex digit, or -1.
-func unhex(c byte) int {
-	switch {
-	case '0' <= c && c <= '9':
-		return int(c - '0')
-	case 'a' <= c && c <= 'f':
-		return int(c-'a') + 10
-	case 'A' <= c && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
-}
-
-// percentDecode decodes %XX escapes exactly once. '+' stays '+'. The result must be valid
-// UTF-8. param names the path parameter in error messages.
+// percentDecode decodes %XX escapes exactly once (wire.PercentDecode: '+' stays '+', the
+// result must be valid UTF-8), with objectstore's errors. param names the path parameter in
+// error messages.
 func percentDecode(s, param string) (string, *httpError) {
-	if !strings.Contains(s, "%") {
-		if !utf8.ValidString(s) {
-			return "", invalidURL("Invalid UTF-8 in `%s`", param)
-		}
-		return s, nil
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '%' {
-			if i+2 >= len(s) || unhex(s[i+1]) < 0 || unhex(s[i+2]) < 0 {
-				return "", invalidURL("invalid percent-encoding in `%s`", param)
-			}
-			c = byte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-		}
-		b = append(b, c)
-	}
-	if !utf8.Valid(b) {
+	v, err := wire.PercentDecode(s)
+	switch {
+	case errors.Is(err, wire.ErrPercentEncoding):
+		return "", invalidURL("invalid percent-encoding in `%s`", param)
+	case err != nil:
 		return "", invalidURL("Invalid UTF-8 in `%s`", param)
 	}
-	return string(b), nil
+	return v, nil
 }
 
 // parseScopes parses the decoded scopes segment: "_" for none, else "name=value;...". The
