@@ -36,10 +36,11 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	mem := membackend.Open(nil)
 	e := &env{
-		hv:  membackend.NewHighVolume(nil),
-		lt:  membackend.NewLongTerm(nil),
-		log: membackend.NewChangeLog(nil),
+		hv:  mem.HighVolume(),
+		lt:  mem.LongTerm(),
+		log: mem.ChangeLog(),
 		now: &tieredtest.Clock{},
 	}
 	e.hhv = &backendtest.HookedHighVolume{Inner: e.hv}
@@ -1073,7 +1074,8 @@ func TestStore_RecordFails_NoSideEffects(t *testing.T) {
 }
 
 func TestStore_New_RejectsNilBackends(t *testing.T) {
-	if _, err := tiered.New(nil, membackend.NewLongTerm(nil), membackend.NewChangeLog(nil), nil); !errors.Is(err, object.ErrInvalidArgument) {
+	mem := membackend.Open(nil)
+	if _, err := tiered.New(nil, mem.LongTerm(), mem.ChangeLog(), nil); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Fatal(err)
 	}
 }
