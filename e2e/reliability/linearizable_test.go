@@ -325,7 +325,7 @@ func TestReliability_Linearizable_Memory(t *testing.T) {
 
 // TestReliability_Linearizable_Local is the same run over the embedded durable backend.
 func TestReliability_Linearizable_Local(t *testing.T) {
-	lb, err := localbackend.Open(t.TempDir(), &localbackend.Options{SweepInterval: -1})
+	lb, err := localbackend.Open(context.Background(), t.TempDir(), &localbackend.Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

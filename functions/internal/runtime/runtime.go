@@ -105,7 +105,7 @@ func (rt *Runtime) openBackends(ctx context.Context) (backends, error) {
 	cfg := rt.Config
 	switch cfg.Storage {
 	case config.StorageLocal:
-		lb, err := localbackend.Open(cfg.DataDir, &localbackend.Options{Logger: rt.Logger})
+		lb, err := localbackend.Open(ctx, cfg.DataDir, &localbackend.Options{Logger: rt.Logger})
 		if err != nil {
 			return backends{}, fmt.Errorf("STRATA_DATA_DIR: %w", err)
 		}
