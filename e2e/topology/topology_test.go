@@ -385,12 +385,11 @@ func (tp *topology) start() error {
 		return err
 	}
 	tp.stoppers = append(tp.stoppers, func() { tp.btData.Close() })
-	if tp.gcs, err = storage.NewClient(ctx, option.WithEndpoint(tp.gcsURL+"/storage/v1/"),
-		option.WithoutAuthentication(), storage.WithJSONReads()); err != nil {
+	if tp.gcs, err = gcsbackend.NewEmulatorClient(ctx, tp.gcsURL); err != nil {
 		return err
 	}
 	tp.stoppers = append(tp.stoppers, func() { tp.gcs.Close() })
-	if tp.lt, err = gcsbackend.New(ctx, gcsbackend.Options{Bucket: bucket, Client: tp.gcs}); err != nil {
+	if tp.lt, err = gcsbackend.Open(ctx, tp.gcs, bucket, nil); err != nil {
 		return err
 	}
 	return nil

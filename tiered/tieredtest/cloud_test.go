@@ -65,7 +65,7 @@ func cloudBackends(t *testing.T) tieredtest.Backends {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	gcs, err := gcsbackend.New(ctx, gcsbackend.Options{Bucket: bucket, Client: cl, ChunkSize: 1 << 20})
+	gcs, err := gcsbackend.Open(ctx, cl, bucket, &gcsbackend.Options{ChunkSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

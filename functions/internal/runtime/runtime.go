@@ -14,6 +14,7 @@ import (
 
 	"cloud.google.com/go/bigtable"
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/storage"
 	"google.golang.org/api/option"
 
 	"github.com/stratastore/strata/functions/internal/admission"
@@ -130,14 +131,32 @@ func (rt *Runtime) openBackends(ctx context.Context) (backends, error) {
 			return backends{}, err
 		}
 		rt.closers = append(rt.closers, bt.Close)
-		gcs, err := gcsbackend.New(ctx, gcsbackend.Options{Bucket: cfg.GCS.Bucket, Endpoint: cfg.GCS.Endpoint, Logger: rt.Logger})
+		gcs, err := rt.openGCS(ctx)
 		if err != nil {
 			return backends{}, err
 		}
-		rt.closers = append(rt.closers, gcs.Close)
 		return backends{hv: bt, lt: gcs, log: bt}, nil
 	}
 	return backends{}, fmt.Errorf("STRATA_STORAGE: unknown storage %q", cfg.Storage)
+}
+
+// openGCS makes the storage client (fake GCS at STRATA_GCS_ENDPOINT with emulators, else
+// production GCS with application default credentials, or STORAGE_EMULATOR_HOST when set)
+// and the long-term backend on it. The runtime owns the client and closes it last.
+func (rt *Runtime) openGCS(ctx context.Context) (*gcsbackend.Backend, error) {
+	cfg := rt.Config
+	var client *storage.Client
+	var err error
+	if cfg.Storage == config.StorageEmulators {
+		client, err = gcsbackend.NewEmulatorClient(ctx, cfg.GCS.Endpoint)
+	} else {
+		client, err = storage.NewClient(ctx, storage.WithJSONReads())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gcs client: %w", err)
+	}
+	rt.closers = append(rt.closers, client.Close)
+	return gcsbackend.Open(ctx, client, cfg.GCS.Bucket, &gcsbackend.Options{Logger: rt.Logger})
 }
 
 // openDispatcher returns a Pub/Sub dispatcher when STRATA_CLEANUP_TOPIC is set, else nil (the
