@@ -6,6 +6,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -113,24 +114,10 @@ func (rt *Runtime) openBackends(ctx context.Context) (backends, error) {
 		rt.closers = append(rt.closers, lb.Close)
 		return backends{hv: lb.HighVolume(), lt: lb.LongTerm(), log: lb.ChangeLog()}, nil
 	case config.StorageEmulators, config.StorageGCP:
-		bo := bigtablebackend.Options{
-			Project:        cfg.Bigtable.Project,
-			Instance:       cfg.Bigtable.Instance,
-			Table:          cfg.Bigtable.Table,
-			ChangeLogTable: cfg.Bigtable.ChangeLogTable,
-			Logger:         rt.Logger,
-		}
-		var bt *bigtablebackend.Backend
-		var err error
-		if cfg.Storage == config.StorageEmulators {
-			bt, err = openEmulatorBigtable(ctx, cfg.Bigtable.Emulator, bo)
-		} else {
-			bt, err = bigtablebackend.New(ctx, bo)
-		}
+		bt, err := rt.openBigtable(ctx)
 		if err != nil {
 			return backends{}, err
 		}
-		rt.closers = append(rt.closers, bt.Close)
 		gcs, err := rt.openGCS(ctx)
 		if err != nil {
 			return backends{}, err
@@ -138,6 +125,53 @@ func (rt *Runtime) openBackends(ctx context.Context) (backends, error) {
 		return backends{hv: bt, lt: gcs, log: bt}, nil
 	}
 	return backends{}, fmt.Errorf("STRATA_STORAGE: unknown storage %q", cfg.Storage)
+}
+
+// openBigtable makes the Bigtable client (the emulator at STRATA_BIGTABLE_EMULATOR, or Cloud
+// Bigtable) and the backend on it. The runtime owns the client and closes it at Close. On an
+// emulator it first creates the tables, which an emulator starts without; in production
+// Terraform creates them.
+func (rt *Runtime) openBigtable(ctx context.Context) (*bigtablebackend.Backend, error) {
+	cfg := rt.Config.Bigtable
+	table := cmp.Or(cfg.Table, bigtablebackend.DefaultTable)
+	opts := &bigtablebackend.Options{ChangeLogTable: cfg.ChangeLogTable, Logger: rt.Logger}
+	var client *bigtable.Client
+	if rt.Config.Storage == config.StorageEmulators {
+		if err := createEmulatorTables(ctx, cfg, table, opts); err != nil {
+			return nil, fmt.Errorf("STRATA_BIGTABLE_EMULATOR: create tables: %w", err)
+		}
+		conn, err := bigtablebackend.DialEmulator(cfg.Emulator)
+		if err != nil {
+			return nil, fmt.Errorf("STRATA_BIGTABLE_EMULATOR: %w", err)
+		}
+		if client, err = bigtablebackend.NewEmulatorClient(ctx, conn, cfg.Project, cfg.Instance); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("STRATA_BIGTABLE_EMULATOR: %w", err)
+		}
+	} else {
+		var err error
+		if client, err = bigtable.NewClient(ctx, cfg.Project, cfg.Instance); err != nil {
+			return nil, fmt.Errorf("bigtable client: %w", err)
+		}
+	}
+	rt.closers = append(rt.closers, client.Close)
+	return bigtablebackend.Open(ctx, client, table, opts)
+}
+
+// createEmulatorTables creates the tables on the emulator through an admin client of its
+// own, closed before it returns.
+func createEmulatorTables(ctx context.Context, cfg config.Bigtable, table string, opts *bigtablebackend.Options) error {
+	conn, err := bigtablebackend.DialEmulator(cfg.Emulator)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	admin, err := bigtable.NewAdminClient(ctx, cfg.Project, cfg.Instance, option.WithGRPCConn(conn))
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	return bigtablebackend.CreateTables(ctx, admin, table, opts)
 }
 
 // openGCS makes the storage client (fake GCS at STRATA_GCS_ENDPOINT with emulators, else
@@ -187,25 +221,6 @@ func parseTopic(s string) (project, topic string, ok bool) {
 		return "", "", false
 	}
 	return parts[1], parts[3], true
-}
-
-// openEmulatorBigtable connects to the Bigtable emulator and creates the tables, which an
-// emulator starts without; in production Terraform creates them.
-func openEmulatorBigtable(ctx context.Context, addr string, o bigtablebackend.Options) (*bigtablebackend.Backend, error) {
-	conn, err := bigtablebackend.DialEmulator(addr)
-	if err != nil {
-		return nil, fmt.Errorf("STRATA_BIGTABLE_EMULATOR: %w", err)
-	}
-	admin, err := bigtable.NewAdminClient(ctx, o.Project, o.Instance, option.WithGRPCConn(conn))
-	if err == nil {
-		err = bigtablebackend.CreateTables(ctx, admin, o)
-		// The admin client shares conn; closing it would close the connection too.
-	}
-	_ = conn.Close()
-	if err != nil {
-		return nil, fmt.Errorf("STRATA_BIGTABLE_EMULATOR: create tables: %w", err)
-	}
-	return bigtablebackend.NewEmulator(ctx, addr, o)
 }
 
 // Close drains the store's cleanup work until ctx ends, then releases the backends.
