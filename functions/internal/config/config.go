@@ -61,6 +61,33 @@ type GCS struct {
 	Endpoint string
 }
 
+// Topic names a Pub/Sub topic, projects/<Project>/topics/<ID>. The zero Topic means none.
+type Topic struct {
+	Project string
+	ID      string
+}
+
+// ParseTopic parses "projects/<project>/topics/<topic>"; both names must be non-empty.
+func ParseTopic(s string) (Topic, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "topics" || parts[3] == "" {
+		return Topic{}, fmt.Errorf("%q is not projects/<project>/topics/<topic>", s)
+	}
+	return Topic{Project: parts[1], ID: parts[3]}, nil
+}
+
+// IsZero reports whether t names no topic.
+func (t Topic) IsZero() bool { return t == Topic{} }
+
+// String returns the topic's resource name, projects/<project>/topics/<topic>, or "" for
+// the zero Topic.
+func (t Topic) String() string {
+	if t.IsZero() {
+		return ""
+	}
+	return "projects/" + t.Project + "/topics/" + t.ID
+}
+
 // Config is Strata's validated configuration.
 type Config struct {
 	// HTTPAddr is where the local server listens (STRATA_HTTP_ADDR). Deployed functions
@@ -77,10 +104,10 @@ type Config struct {
 	// Bigtable and GCS configure StorageEmulators and StorageGCP.
 	Bigtable Bigtable
 	GCS      GCS
-	// CleanupTopic is the Pub/Sub topic cleanup tasks are published to, as
-	// projects/<project>/topics/<topic> (STRATA_CLEANUP_TOPIC). Empty means the in-process
-	// cleanup worker.
-	CleanupTopic string
+	// CleanupTopic is the Pub/Sub topic cleanup tasks are published to, parsed from
+	// projects/<project>/topics/<topic> (STRATA_CLEANUP_TOPIC). The zero Topic means the
+	// in-process cleanup worker.
+	CleanupTopic Topic
 	// Killswitches block matching requests (STRATA_KILLSWITCHES).
 	Killswitches admission.Killswitches
 	// RateLimits throttle requests and bandwidth (STRATA_RATE_LIMITS).
@@ -174,13 +201,9 @@ var variables = []variable{
 		c.GCS.Endpoint = v
 		return nil
 	}},
-	{"STRATA_CLEANUP_TOPIC", func(c *Config, v string) error {
-		parts := strings.Split(v, "/")
-		if len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "topics" || parts[3] == "" {
-			return fmt.Errorf("%q is not projects/<project>/topics/<topic>", v)
-		}
-		c.CleanupTopic = v
-		return nil
+	{"STRATA_CLEANUP_TOPIC", func(c *Config, v string) (err error) {
+		c.CleanupTopic, err = ParseTopic(v)
+		return err
 	}},
 	{"STRATA_KILLSWITCHES", func(c *Config, v string) (err error) {
 		c.Killswitches, err = admission.ParseKillswitches(v)

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"cloud.google.com/go/bigtable"
 	"cloud.google.com/go/pubsub/v2"
@@ -197,30 +196,17 @@ func (rt *Runtime) openGCS(ctx context.Context) (*gcsbackend.Backend, error) {
 // Store's in-process worker). The Pub/Sub client honours PUBSUB_EMULATOR_HOST.
 func (rt *Runtime) openDispatcher(ctx context.Context) (tiered.Dispatcher, error) {
 	topic := rt.Config.CleanupTopic
-	if topic == "" {
+	if topic.IsZero() {
 		return nil, nil
 	}
-	project, id, ok := parseTopic(topic)
-	if !ok {
-		return nil, fmt.Errorf("STRATA_CLEANUP_TOPIC: %q is not projects/<project>/topics/<topic>", topic)
-	}
-	c, err := pubsub.NewClient(ctx, project)
+	c, err := pubsub.NewClient(ctx, topic.Project)
 	if err != nil {
 		return nil, fmt.Errorf("STRATA_CLEANUP_TOPIC: pubsub client: %w", err)
 	}
-	d := cleanup.NewDispatcher(cleanup.NewPublisher(c, id))
+	d := cleanup.NewDispatcher(cleanup.NewPublisher(c, topic.ID))
 	rt.closers = append(rt.closers, c.Close)
 	rt.dispatcher = d
 	return d, nil
-}
-
-// parseTopic splits "projects/<project>/topics/<topic>".
-func parseTopic(s string) (project, topic string, ok bool) {
-	parts := strings.Split(s, "/")
-	if len(parts) != 4 || parts[0] != "projects" || parts[2] != "topics" || parts[1] == "" || parts[3] == "" {
-		return "", "", false
-	}
-	return parts[1], parts[3], true
 }
 
 // Close drains the store's cleanup work until ctx ends, then releases the backends.

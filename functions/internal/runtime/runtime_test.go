@@ -173,14 +173,3 @@ func TestOpen_CleanupTopic_PublishesCleanupTasks(t *testing.T) {
 		t.Fatalf("published %d cleanup tasks, want 1", n)
 	}
 }
-
-func TestParseTopic(t *testing.T) {
-	if p, tp, ok := parseTopic("projects/p/topics/t"); !ok || p != "p" || tp != "t" {
-		t.Fatal(p, tp, ok)
-	}
-	for _, bad := range []string{"", "t", "projects/p/topics/", "projects//topics/t", "projects/p/subscriptions/t", "projects/p/topics/t/x"} {
-		if _, _, ok := parseTopic(bad); ok {
-			t.Errorf("parseTopic(%q) succeeded", bad)
-		}
-	}
-}
