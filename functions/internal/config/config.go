@@ -34,6 +34,11 @@ const (
 	StorageGCP Storage = "gcp"
 )
 
+// NoGracePeriod is Config.GracePeriod for STRATA_GRACE_PERIOD=0s: superseded revisions are
+// deleted at once. It is negative because a zero GracePeriod means the default, in Config
+// as in tiered.Options.
+const NoGracePeriod time.Duration = -1
+
 // Defaults of the optional variables.
 const (
 	DefaultHTTPAddr       = "127.0.0.1:8888"
@@ -118,8 +123,10 @@ type Config struct {
 	MaxConcurrency int
 	// MaxRequests bounds in-flight object requests (STRATA_MAX_REQUESTS).
 	MaxRequests int
-	// GracePeriod delays deleting superseded revisions (STRATA_GRACE_PERIOD); zero means
-	// no delay.
+	// GracePeriod delays deleting superseded revisions (STRATA_GRACE_PERIOD). It reads as
+	// tiered.Options.GracePeriod does, so it is passed on unchanged: zero means
+	// tiered.DefaultGracePeriod and a negative value means no delay. STRATA_GRACE_PERIOD=0s
+	// is stored as NoGracePeriod.
 	GracePeriod time.Duration
 	// MaxClockSkew bounds the clock difference between any two instances and the backends
 	// (STRATA_MAX_CLOCK_SKEW); commits are fenced 2× this before a lease can be claimed.
@@ -224,10 +231,14 @@ var variables = []variable{
 		if err != nil {
 			return err
 		}
-		if d < 0 {
+		switch {
+		case d < 0:
 			return errors.New("must not be negative")
+		case d == 0:
+			c.GracePeriod = NoGracePeriod
+		default:
+			c.GracePeriod = d
 		}
-		c.GracePeriod = d
 		return nil
 	}},
 	{"STRATA_MAX_CLOCK_SKEW", setDuration(func(c *Config) *time.Duration { return &c.MaxClockSkew })},

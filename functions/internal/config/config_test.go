@@ -75,7 +75,7 @@ func TestLoad_EveryVariable(t *testing.T) {
 		{[]string{`STRATA_USECASES={"a":{"expiration":{"manual":{"allowed":false}}}}`}, func(c Config) bool { return !c.Usecases["a"].Manual.Allowed }},
 		{[]string{"STRATA_MAX_CONCURRENCY=7"}, func(c Config) bool { return c.MaxConcurrency == 7 }},
 		{[]string{"STRATA_MAX_REQUESTS=9"}, func(c Config) bool { return c.MaxRequests == 9 }},
-		{[]string{"STRATA_GRACE_PERIOD=0s"}, func(c Config) bool { return c.GracePeriod == 0 }},
+		{[]string{"STRATA_GRACE_PERIOD=0s"}, func(c Config) bool { return c.GracePeriod == NoGracePeriod && c.GracePeriod < 0 }},
 		{[]string{"STRATA_GRACE_PERIOD=1m30s"}, func(c Config) bool { return c.GracePeriod == 90*time.Second }},
 		{[]string{"STRATA_MAX_CLOCK_SKEW=500ms"}, func(c Config) bool { return c.MaxClockSkew == 500*time.Millisecond }},
 		{[]string{"STRATA_LONG_TERM_SETTLE=1h"}, func(c Config) bool { return c.LongTermSettle == time.Hour }},

@@ -63,16 +63,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
 	}
-	grace := cfg.GracePeriod
-	if grace == 0 {
-		grace = -1 // tiered reads zero as "default"; the configuration means "none"
-	}
 	// Every backend call is recorded (backend, op, outcome, latency) and served at /metrics.
 	rec := observe.NewRecorder()
 	hv := &observe.HighVolume{Inner: b.hv, Rec: rec}
 	lt := &observe.LongTerm{Inner: b.lt, Rec: rec}
 	clog := &observe.ChangeLog{Inner: b.log, Rec: rec}
-	rt.Store, err = tiered.New(hv, lt, clog, &tiered.Options{Dispatcher: dispatcher, GracePeriod: grace,
+	rt.Store, err = tiered.New(hv, lt, clog, &tiered.Options{Dispatcher: dispatcher, GracePeriod: cfg.GracePeriod,
 		MaxClockSkew: cfg.MaxClockSkew, LongTermSettle: cfg.LongTermSettle, Logger: log})
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
