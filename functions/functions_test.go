@@ -65,7 +65,8 @@ var seedContext = object.Context{Usecase: "test", Scopes: []object.Scope{{Name: 
 
 // memoryInstance builds an instance over in-memory backends, without auth.
 func memoryInstance(seedJSON string) (*instance, error) {
-	store, err := tiered.New(membackend.NewHighVolume(nil), membackend.NewLongTerm(nil), membackend.NewChangeLog(nil), &tiered.Options{GracePeriod: -1})
+	mem := membackend.Open(nil)
+	store, err := tiered.New(mem.HighVolume(), mem.LongTerm(), mem.ChangeLog(), &tiered.Options{GracePeriod: -1})
 	if err != nil {
 		return nil, err
 	}

@@ -476,7 +476,13 @@ func (s *Store) Cleanup(ctx context.Context, t CleanupTask) error {
 		}
 	}
 	if c.UploadID != "" && c.New != nil && e.Phase != PhaseUpdated {
-		if err := s.lt.AbortMultipart(ctx, *c.New, c.UploadID); err != nil && !errors.Is(err, object.ErrNotFound) {
+		// Only a Store with multipart logs an upload; a Store without it that shares the log
+		// leaves the entry (ErrUnimplemented) for one that can abort the upload.
+		mp, err := s.multipart()
+		if err == nil {
+			err = mp.AbortMultipart(ctx, *c.New, c.UploadID)
+		}
+		if err != nil && !errors.Is(err, object.ErrNotFound) {
 			return wrapErr("cleanup", c.ID, fmt.Errorf("abort upload: %w", err))
 		}
 	}

@@ -9,11 +9,12 @@ import (
 
 func TestCrash_Memory(t *testing.T) {
 	tieredtest.TestCrash(t, func(t *testing.T) tieredtest.Backends {
-		lt := membackend.NewLongTerm(nil)
+		mem := membackend.Open(nil)
+		lt := mem.LongTerm()
 		return tieredtest.Backends{
-			HV:      membackend.NewHighVolume(nil),
+			HV:      mem.HighVolume(),
 			LT:      lt,
-			Log:     membackend.NewChangeLog(nil),
+			Log:     mem.ChangeLog(),
 			Objects: memObjects(lt),
 			Uploads: lt.Uploads,
 		}

@@ -162,7 +162,9 @@
 // Multipart upload: InitiateMultipart starts a long-term upload into a fresh revision and
 // returns objectstore's tiered upload id, base64url(JSON{revision, upload_id}). Parts,
 // listing and abort go straight to the long-term backend; the revision in an upload id must
-// belong to the request's own key. Complete:
+// belong to the request's own key. Multipart is optional: when the long-term backend does
+// not implement driver.Multipart, every multipart operation returns ErrUnimplemented (501).
+// Complete:
 //  1. GetTieredMetadata: if the tombstone already points to the revision, an earlier
 //     attempt committed, and the result is success.
 //  2. Take the upload's entry, named by the revision's UUID and shared by every attempt

@@ -55,10 +55,24 @@ func decodeUploadID(id object.ID, uploadID string) (object.ID, string, error) {
 	return rev, t.UploadID, nil
 }
 
+// multipart returns the long-term backend's Multipart capability, or an error matching
+// object.ErrUnimplemented when it has none.
+func (s *Store) multipart() (driver.Multipart, error) {
+	if s.mp == nil {
+		return nil, fmt.Errorf("%w: the long-term backend %s does not support multipart uploads", object.ErrUnimplemented, s.lt.Name())
+	}
+	return s.mp, nil
+}
+
 // InitiateMultipart starts a multipart upload for id with the final object's metadata and
 // returns its upload id. The upload writes a fresh revision; nothing is visible at id until
-// CompleteMultipart commits.
+// CompleteMultipart commits. This and the other multipart operations fail with
+// object.ErrUnimplemented when the long-term backend does not implement driver.Multipart.
 func (s *Store) InitiateMultipart(ctx context.Context, id object.ID, md object.Metadata) (string, error) {
+	mp, err := s.multipart()
+	if err != nil {
+		return "", wrapErr("initiate multipart", id, err)
+	}
 	if err := id.Validate(); err != nil {
 		return "", wrapErr("initiate multipart", id, err)
 	}
@@ -66,7 +80,7 @@ func (s *Store) InitiateMultipart(ctx context.Context, id object.ID, md object.M
 		return "", wrapErr("initiate multipart", id, err)
 	}
 	rev := s.newRevision(id)
-	u, err := s.lt.InitiateMultipart(ctx, rev, md)
+	u, err := mp.InitiateMultipart(ctx, rev, md)
 	if err != nil {
 		return "", wrapErr("initiate multipart", id, err)
 	}
@@ -76,7 +90,7 @@ func (s *Store) InitiateMultipart(ctx context.Context, id object.ID, md object.M
 // UploadPart stores part partNumber (1..10000) of an upload; body must hold exactly size
 // bytes. Uploading a part number again replaces the part.
 func (s *Store) UploadPart(ctx context.Context, id object.ID, uploadID string, partNumber int, size int64, body io.Reader) (string, error) {
-	rev, u, err := s.checkUpload(id, uploadID)
+	mp, rev, u, err := s.checkUpload(id, uploadID)
 	if err != nil {
 		return "", wrapErr("upload part", id, err)
 	}
@@ -86,41 +100,48 @@ func (s *Store) UploadPart(ctx context.Context, id object.ID, uploadID string, p
 	if size < 0 || size > object.MaxPartSize {
 		return "", wrapErr("upload part", id, fmt.Errorf("%w: part size %d exceeds %d bytes", object.ErrTooLarge, size, object.MaxPartSize))
 	}
-	etag, err := s.lt.UploadPart(ctx, rev, u, partNumber, size, body)
+	etag, err := mp.UploadPart(ctx, rev, u, partNumber, size, body)
 	return etag, wrapErr("upload part", id, err)
 }
 
 // ListParts lists an upload's parts with numbers above marker, at most maxParts (0: all).
 func (s *Store) ListParts(ctx context.Context, id object.ID, uploadID string, maxParts, marker int) (object.PartList, error) {
-	rev, u, err := s.checkUpload(id, uploadID)
+	mp, rev, u, err := s.checkUpload(id, uploadID)
 	if err != nil {
 		return object.PartList{}, wrapErr("list parts", id, err)
 	}
 	if maxParts < 0 || marker < 0 {
 		return object.PartList{}, wrapErr("list parts", id, object.Invalidf("negative max_parts or marker"))
 	}
-	l, err := s.lt.ListParts(ctx, rev, u, maxParts, marker)
+	l, err := mp.ListParts(ctx, rev, u, maxParts, marker)
 	return l, wrapErr("list parts", id, err)
 }
 
 // AbortMultipart discards an upload and its parts. Aborting twice succeeds.
 func (s *Store) AbortMultipart(ctx context.Context, id object.ID, uploadID string) error {
-	rev, u, err := s.checkUpload(id, uploadID)
+	mp, rev, u, err := s.checkUpload(id, uploadID)
 	if err != nil {
 		return wrapErr("abort multipart", id, err)
 	}
-	err = s.lt.AbortMultipart(ctx, rev, u)
+	err = mp.AbortMultipart(ctx, rev, u)
 	if errors.Is(err, object.ErrNotFound) {
 		err = nil
 	}
 	return wrapErr("abort multipart", id, err)
 }
 
-func (s *Store) checkUpload(id object.ID, uploadID string) (object.ID, string, error) {
-	if err := id.Validate(); err != nil {
-		return object.ID{}, "", err
+// checkUpload returns the Multipart capability and the revision and backend upload id that
+// uploadID names for id.
+func (s *Store) checkUpload(id object.ID, uploadID string) (driver.Multipart, object.ID, string, error) {
+	mp, err := s.multipart()
+	if err != nil {
+		return nil, object.ID{}, "", err
 	}
-	return decodeUploadID(id, uploadID)
+	if err := id.Validate(); err != nil {
+		return nil, object.ID{}, "", err
+	}
+	rev, u, err := decodeUploadID(id, uploadID)
+	return mp, rev, u, err
 }
 
 // CompleteMultipart assembles the listed parts into the upload's revision and commits a
@@ -129,14 +150,14 @@ func (s *Store) checkUpload(id object.ID, uploadID string) (object.ID, string, e
 // failure the assembled revision, if any, is kept for MultipartCompleteCleanupDelay, and a
 // retry after a commit whose response was lost reports success.
 func (s *Store) CompleteMultipart(ctx context.Context, id object.ID, uploadID string, parts []object.CompletedPart) (*object.CompleteError, error) {
-	rev, u, err := s.checkUpload(id, uploadID)
+	mp, rev, u, err := s.checkUpload(id, uploadID)
 	if err != nil {
 		return nil, wrapErr("complete multipart", id, err)
 	}
 	if len(parts) == 0 {
 		return &object.CompleteError{Code: "InvalidRequest", Message: "at least one part is required"}, nil
 	}
-	ce, err := s.completeMultipart(ctx, id, rev, u, parts)
+	ce, err := s.completeMultipart(ctx, mp, id, rev, u, parts)
 	return ce, wrapErr("complete multipart", id, err)
 }
 
@@ -148,7 +169,7 @@ var (
 	errCompleteUnsettled = fmt.Errorf("%w: an earlier attempt to complete this upload has an unknown outcome that is being settled; retry later", object.ErrUnavailable)
 )
 
-func (s *Store) completeMultipart(ctx context.Context, id, rev object.ID, u string, parts []object.CompletedPart) (*object.CompleteError, error) {
+func (s *Store) completeMultipart(ctx context.Context, mp driver.Multipart, id, rev object.ID, u string, parts []object.CompletedPart) (*object.CompleteError, error) {
 	// 1. Read the row: the commit's precondition, and the retry shortcut.
 	e, err := s.hv.GetTieredMetadata(ctx, id)
 	if err != nil {
@@ -172,7 +193,7 @@ func (s *Store) completeMultipart(ctx context.Context, id, rev object.ID, u stri
 		// upload. Only a live upload proves the first: committing after the second would
 		// bring back a superseded revision that is about to be deleted. The proof is logged
 		// (Assembling) before anything is assembled under this entry.
-		if _, err := s.lt.ListParts(ctx, rev, u, 1, 0); err != nil {
+		if _, err := mp.ListParts(ctx, rev, u, 1, 0); err != nil {
 			if !errors.Is(err, object.ErrNotFound) {
 				return nil, err // the entry stays unproven, released, for a retry
 			}
@@ -190,7 +211,7 @@ func (s *Store) completeMultipart(ctx context.Context, id, rev object.ID, u stri
 	}
 	// 3. Assemble. An error may hide a success (a lost response, or an earlier attempt that
 	// already assembled), so only a reported CompleteError is final here.
-	ce, completeErr := s.lt.CompleteMultipart(ctx, rev, u, parts)
+	ce, completeErr := mp.CompleteMultipart(ctx, rev, u, parts)
 	if completeErr == nil && ce != nil {
 		if s.regress == regressCompleteErrorRemoves {
 			g.drop = true

@@ -109,8 +109,8 @@ type world struct {
 
 func newWorld() *world {
 	c := newManualClock()
-	o := &membackend.Options{Now: c.Now}
-	w := &world{clock: c, hv: membackend.NewHighVolume(o), lt: membackend.NewLongTerm(o), log: membackend.NewChangeLog(o)}
+	mem := membackend.Open(&membackend.Options{Now: c.Now})
+	w := &world{clock: c, hv: mem.HighVolume(), lt: mem.LongTerm(), log: mem.ChangeLog()}
 	w.hhv = &backendtest.HookedHighVolume{Inner: w.hv}
 	w.hlt = &backendtest.HookedLongTerm{Inner: w.lt}
 	w.hlog = &backendtest.HookedChangeLog{Inner: w.log}

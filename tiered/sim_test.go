@@ -671,9 +671,9 @@ func newSim(seed uint64, bug regression) *sim {
 	}
 	skew := func() time.Duration { return s.durN(simMaxSkew) - simMaxSkew/2 }
 	s.hvSkew, s.ltSkew, s.lgSkew = skew(), skew(), skew()
-	s.hv = membackend.NewHighVolume(&membackend.Options{Now: func() time.Time { return simEpoch.Add(s.now + s.hvSkew) }})
-	s.lt = membackend.NewLongTerm(&membackend.Options{Now: func() time.Time { return simEpoch.Add(s.now + s.ltSkew) }})
-	s.log = membackend.NewChangeLog(&membackend.Options{Now: func() time.Time { return simEpoch.Add(s.now + s.lgSkew) }})
+	s.hv = membackend.Open(&membackend.Options{Now: func() time.Time { return simEpoch.Add(s.now + s.hvSkew) }}).HighVolume()
+	s.lt = membackend.Open(&membackend.Options{Now: func() time.Time { return simEpoch.Add(s.now + s.ltSkew) }}).LongTerm()
+	s.log = membackend.Open(&membackend.Options{Now: func() time.Time { return simEpoch.Add(s.now + s.lgSkew) }}).ChangeLog()
 	s.grace = s.durN(2 * time.Minute)
 	n := 2 + s.rng.IntN(2)
 	for i := range n {

@@ -31,8 +31,10 @@ const (
 //
 // A Store is safe for concurrent use.
 type Store struct {
-	hv         driver.HighVolume
-	lt         driver.Multipart
+	hv driver.HighVolume
+	lt driver.LongTerm
+	// mp is lt as a driver.Multipart, or nil when lt lacks the capability.
+	mp         driver.Multipart
 	log        driver.ChangeLog
 	dispatcher Dispatcher
 	ownsWorker bool
@@ -43,8 +45,11 @@ type Store struct {
 	regress regression
 }
 
-// New returns a Store over the three backends.
-func New(hv driver.HighVolume, lt driver.Multipart, log driver.ChangeLog, opts *Options) (*Store, error) {
+// New returns a Store over the three backends. All three are required. Multipart is an
+// optional capability of lt, found by type assertion: when lt does not implement
+// driver.Multipart, every multipart operation (and the cleanup of an upload another Store
+// logged) fails with object.ErrUnimplemented, and everything else works.
+func New(hv driver.HighVolume, lt driver.LongTerm, log driver.ChangeLog, opts *Options) (*Store, error) {
 	if hv == nil || lt == nil || log == nil {
 		return nil, object.Invalidf("tiered.New needs a high-volume, a long-term and a change-log backend")
 	}
@@ -53,6 +58,7 @@ func New(hv driver.HighVolume, lt driver.Multipart, log driver.ChangeLog, opts *
 		return nil, err
 	}
 	s := &Store{hv: hv, lt: lt, log: log, opts: o}
+	s.mp, _ = lt.(driver.Multipart)
 	s.owner = s.opts.NewUUID().String()
 	s.dispatcher = s.opts.Dispatcher
 	if s.dispatcher == nil {

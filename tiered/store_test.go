@@ -36,10 +36,11 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	mem := membackend.Open(nil)
 	e := &env{
-		hv:  membackend.NewHighVolume(nil),
-		lt:  membackend.NewLongTerm(nil),
-		log: membackend.NewChangeLog(nil),
+		hv:  mem.HighVolume(),
+		lt:  mem.LongTerm(),
+		log: mem.ChangeLog(),
 		now: &tieredtest.Clock{},
 	}
 	e.hhv = &backendtest.HookedHighVolume{Inner: e.hv}
@@ -1073,8 +1074,56 @@ func TestStore_RecordFails_NoSideEffects(t *testing.T) {
 }
 
 func TestStore_New_RejectsNilBackends(t *testing.T) {
-	if _, err := tiered.New(nil, membackend.NewLongTerm(nil), membackend.NewChangeLog(nil), nil); !errors.Is(err, object.ErrInvalidArgument) {
+	mem := membackend.Open(nil)
+	if _, err := tiered.New(nil, mem.LongTerm(), mem.ChangeLog(), nil); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Fatal(err)
+	}
+}
+
+// longTermOnly hides every method of its backend but driver.LongTerm's.
+type longTermOnly struct{ driver.LongTerm }
+
+// TestStore_LongTermWithoutMultipart_MultipartUnimplemented: Multipart is optional. A Store
+// over a LongTerm without it is built, stores and reads large objects, and answers every
+// multipart operation with ErrUnimplemented.
+func TestStore_LongTermWithoutMultipart_MultipartUnimplemented(t *testing.T) {
+	mem := membackend.Open(nil)
+	s, err := tiered.New(mem.HighVolume(), longTermOnly{mem.LongTerm()}, mem.ChangeLog(), &tiered.Options{GracePeriod: -1})
+	if err != nil {
+		t.Fatalf("New with a LongTerm without Multipart: %v", err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	ctx := context.Background()
+	oid := id("no-multipart")
+	big := bytes.Repeat([]byte("x"), tiered.Threshold+1)
+	if r, err := s.Put(ctx, oid, object.Metadata{}, bytes.NewReader(big)); err != nil || r.Backend != tiered.BackendLongTerm {
+		t.Fatalf("large put: %+v, %v", r, err)
+	}
+	o, err := s.Get(ctx, oid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(o.Body)
+	o.Body.Close()
+	if !bytes.Equal(got, big) {
+		t.Fatalf("read %d bytes, want %d", len(got), len(big))
+	}
+	if _, err := s.InitiateMultipart(ctx, oid, object.Metadata{}); !errors.Is(err, object.ErrUnimplemented) {
+		t.Errorf("InitiateMultipart: %v, want ErrUnimplemented", err)
+	}
+	// Any upload id: the capability is checked first.
+	const u = "eyJyZXZpc2lvbiI6IngiLCJ1cGxvYWRfaWQiOiJ5In0"
+	if _, err := s.UploadPart(ctx, oid, u, 1, 1, strings.NewReader("x")); !errors.Is(err, object.ErrUnimplemented) {
+		t.Errorf("UploadPart: %v, want ErrUnimplemented", err)
+	}
+	if _, err := s.ListParts(ctx, oid, u, 0, 0); !errors.Is(err, object.ErrUnimplemented) {
+		t.Errorf("ListParts: %v, want ErrUnimplemented", err)
+	}
+	if _, err := s.CompleteMultipart(ctx, oid, u, []object.CompletedPart{{PartNumber: 1, ETag: "e"}}); !errors.Is(err, object.ErrUnimplemented) {
+		t.Errorf("CompleteMultipart: %v, want ErrUnimplemented", err)
+	}
+	if err := s.AbortMultipart(ctx, oid, u); !errors.Is(err, object.ErrUnimplemented) {
+		t.Errorf("AbortMultipart: %v, want ErrUnimplemented", err)
 	}
 }
 

@@ -340,7 +340,7 @@ func waitFor(t testing.TB, what string, limit time.Duration, cond func() bool) {
 // when the test ends or by the returned func, whichever comes first.
 func openDir(t testing.TB, dir string) (*localbackend.Backend, func()) {
 	t.Helper()
-	b, err := localbackend.Open(dir, &localbackend.Options{LockTimeout: 5 * time.Second, SweepInterval: -1})
+	b, err := localbackend.Open(context.Background(), dir, &localbackend.Options{LockTimeout: 5 * time.Second, SweepInterval: -1})
 	if err != nil {
 		t.Fatalf("open %s: %v", dir, err)
 	}

@@ -91,7 +91,8 @@ func TestReliability_FaultsUnderLoad_Memory(t *testing.T) {
 		keys[i] = fmt.Sprintf("faults/key-%d", i)
 	}
 	base := seed(t)
-	hv, lt, log := membackend.NewHighVolume(nil), membackend.NewLongTerm(nil), membackend.NewChangeLog(nil)
+	mem := membackend.Open(nil)
+	hv, lt, log := mem.HighVolume(), mem.LongTerm(), mem.ChangeLog()
 	hhv := &backendtest.HookedHighVolume{Inner: hv}
 	hlt := &backendtest.HookedLongTerm{Inner: lt}
 	hlog := &backendtest.HookedChangeLog{Inner: log}

@@ -150,7 +150,7 @@ func TestReliability_Kill9UnderLoad(t *testing.T) {
 	}
 	t.Logf("%d rounds: %d acknowledged writes, %d writes in flight at the kills", rounds, totalAcked, totalInFlight)
 
-	lb, err := localbackend.Open(dir, &localbackend.Options{SweepInterval: -1})
+	lb, err := localbackend.Open(context.Background(), dir, &localbackend.Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

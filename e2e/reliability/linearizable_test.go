@@ -304,7 +304,8 @@ func defaultLinConfig() linConfig {
 // backend with a 50 ms grace period and slow long-term reads, which exercises the re-read of
 // a tombstone whose revision vanished. Afterwards the Store is drained: no orphan, empty log.
 func TestReliability_Linearizable_Memory(t *testing.T) {
-	hv, lt, log := membackend.NewHighVolume(nil), membackend.NewLongTerm(nil), membackend.NewChangeLog(nil)
+	mem := membackend.Open(nil)
+	hv, lt, log := mem.HighVolume(), mem.LongTerm(), mem.ChangeLog()
 	hlt := &backendtest.HookedLongTerm{Inner: lt}
 	var missing counter
 	hlt.Add(slowLongTermReads(rand.Uint64(), 25, &missing))
@@ -324,7 +325,7 @@ func TestReliability_Linearizable_Memory(t *testing.T) {
 
 // TestReliability_Linearizable_Local is the same run over the embedded durable backend.
 func TestReliability_Linearizable_Local(t *testing.T) {
-	lb, err := localbackend.Open(t.TempDir(), &localbackend.Options{SweepInterval: -1})
+	lb, err := localbackend.Open(context.Background(), t.TempDir(), &localbackend.Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

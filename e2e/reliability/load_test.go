@@ -134,7 +134,7 @@ func TestReliability_Load(t *testing.T) {
 	if err := srv.Stop(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("graceful stop: %v", err)
 	}
-	lb, err := localbackend.Open(dir, &localbackend.Options{SweepInterval: -1})
+	lb, err := localbackend.Open(context.Background(), dir, &localbackend.Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

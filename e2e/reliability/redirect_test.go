@@ -33,7 +33,8 @@ type readerKey struct{}
 // commits and its cleanup (synchronous, no grace period) deletes the revision the reader
 // is about to open.
 func TestReliability_GetUnderOverwrites_No404(t *testing.T) {
-	hv, lt, log := membackend.NewHighVolume(nil), membackend.NewLongTerm(nil), membackend.NewChangeLog(nil)
+	mem := membackend.Open(nil)
+	hv, lt, log := mem.HighVolume(), mem.LongTerm(), mem.ChangeLog()
 	hlt := &backendtest.HookedLongTerm{Inner: lt}
 	d := &syncDispatcher{}
 	s, err := tiered.New(hv, hlt, log, &tiered.Options{Dispatcher: d, GracePeriod: -1})

@@ -378,26 +378,23 @@ func (tp *topology) start() error {
 	tp.stoppers = append(tp.stoppers, tp.front.Close)
 
 	// The test process's own view of the storage, for orphan and change-log checks.
-	bo := bigtablebackend.Options{Project: project, Instance: instance, Table: objectsTable, ChangeLogTable: changeLogTable}
-	if tp.bt, err = bigtablebackend.NewEmulator(ctx, tp.btAddr, bo); err != nil {
-		return err
-	}
-	tp.stoppers = append(tp.stoppers, func() { tp.bt.Close() })
 	conn, err := bigtablebackend.DialEmulator(tp.btAddr)
 	if err != nil {
 		return err
 	}
-	if tp.btData, err = bigtable.NewClientWithConfig(ctx, project, instance,
-		bigtable.ClientConfig{MetricsProvider: bigtable.NoopMetricsProvider{}}, option.WithGRPCConn(conn)); err != nil {
+	if tp.btData, err = bigtablebackend.NewEmulatorClient(ctx, conn, project, instance); err != nil {
+		conn.Close()
 		return err
 	}
 	tp.stoppers = append(tp.stoppers, func() { tp.btData.Close() })
-	if tp.gcs, err = storage.NewClient(ctx, option.WithEndpoint(tp.gcsURL+"/storage/v1/"),
-		option.WithoutAuthentication(), storage.WithJSONReads()); err != nil {
+	if tp.bt, err = bigtablebackend.Open(ctx, tp.btData, objectsTable, &bigtablebackend.Options{ChangeLogTable: changeLogTable}); err != nil {
+		return err
+	}
+	if tp.gcs, err = gcsbackend.NewEmulatorClient(ctx, tp.gcsURL); err != nil {
 		return err
 	}
 	tp.stoppers = append(tp.stoppers, func() { tp.gcs.Close() })
-	if tp.lt, err = gcsbackend.New(ctx, gcsbackend.Options{Bucket: bucket, Client: tp.gcs}); err != nil {
+	if tp.lt, err = gcsbackend.Open(ctx, tp.gcs, bucket, nil); err != nil {
 		return err
 	}
 	return nil
@@ -446,9 +443,7 @@ func (tp *topology) createTables(ctx context.Context) error {
 		return err
 	}
 	defer admin.Close()
-	return bigtablebackend.CreateTables(ctx, admin, bigtablebackend.Options{
-		Project: project, Instance: instance, Table: objectsTable, ChangeLogTable: changeLogTable,
-	})
+	return bigtablebackend.CreateTables(ctx, admin, objectsTable, &bigtablebackend.Options{ChangeLogTable: changeLogTable})
 }
 
 // functionEnv is a function process's environment: the deployed configuration, pointed at

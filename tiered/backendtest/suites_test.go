@@ -32,7 +32,7 @@ var brokenBackends = map[string]struct {
 	"NonIdempotentCAS": {
 		run: func(t *testing.T) {
 			TestHighVolume(t, func(t *testing.T) driver.HighVolume {
-				mem := membackend.NewHighVolume(nil)
+				mem := membackend.Open(nil).HighVolume()
 				return WithBumpInterceptor(nonIdempotentCAS{mem}, mem)
 			})
 		},
@@ -42,7 +42,7 @@ var brokenBackends = map[string]struct {
 	"BumpSeamIgnored": {
 		run: func(t *testing.T) {
 			TestHighVolume(t, func(t *testing.T) driver.HighVolume {
-				return WithBumpInterceptor(membackend.NewHighVolume(nil), ignoreBumpSeam{})
+				return WithBumpInterceptor(membackend.Open(nil).HighVolume(), ignoreBumpSeam{})
 			})
 		},
 		subtest:   "TTIBump/LosesToConcurrentWrite/Object/GetTiered/Overwrite",
@@ -50,14 +50,14 @@ var brokenBackends = map[string]struct {
 	},
 	"PartialPutVisible": {
 		run: func(t *testing.T) {
-			TestLongTerm(t, func(t *testing.T) driver.LongTerm { return partialPut{membackend.NewLongTerm(nil)} })
+			TestLongTerm(t, func(t *testing.T) driver.LongTerm { return partialPut{membackend.Open(nil).LongTerm()} })
 		},
 		subtest:   "Put/BodyFails/NothingVisible",
 		wantFails: "Put/BodyFails/NothingVisible",
 	},
 	"DoubleClaim": {
 		run: func(t *testing.T) {
-			TestChangeLog(t, func(t *testing.T) driver.ChangeLog { return &doubleClaim{ChangeLog: membackend.NewChangeLog(nil)} })
+			TestChangeLog(t, func(t *testing.T) driver.ChangeLog { return &doubleClaim{ChangeLog: membackend.Open(nil).ChangeLog()} })
 		},
 		subtest:   "ClaimStale/ConcurrentClaimersNeverShare",
 		wantFails: "ClaimStale/ConcurrentClaimersNeverShare",

@@ -13,17 +13,22 @@ import (
 // objectsGCMaxAge is the GC rule of fg: a cell is collectable 1s after its deadline.
 const objectsGCMaxAge = time.Second
 
-// CreateTables creates the objects table (families fg with GC maxage=1s, fm without GC) and
-// the change-log table (family c, GC maxversions=1) named by o, for development and tests;
-// production tables come from Terraform. It is idempotent: existing tables and families are
-// kept, and the GC policies are set again.
+// CreateTables creates the tables Open(ctx, client, table, opts) uses, for development and
+// tests: the objects table named table (families fg with GC maxage=1s, fm without GC) and the
+// change-log table opts.ChangeLogTable (family c, GC maxversions=1). Production tables come
+// from Terraform. It is idempotent: existing tables and families are kept, and the GC
+// policies are set again. The caller owns admin, an admin client for the same instance as
+// the data client.
 //
 // The policies are always set with SetGCPolicy (a ModifyColumnFamilies call) after the
 // families exist, because the emulator starts its GC loop only on such a call; a table created
 // with GC rules alone is never collected there.
-func CreateTables(ctx context.Context, admin *bigtable.AdminClient, o Options) error {
-	o = o.withDefaults()
-	if err := ensureTable(ctx, admin, o.Table, []familySpec{
+func CreateTables(ctx context.Context, admin *bigtable.AdminClient, table string, opts *Options) error {
+	o, err := opts.resolve(table)
+	if err != nil {
+		return err
+	}
+	if err := ensureTable(ctx, admin, table, []familySpec{
 		{familyTimed, bigtable.MaxAgePolicy(objectsGCMaxAge)},
 		{familyManual, nil}, // no GC rule
 	}); err != nil {

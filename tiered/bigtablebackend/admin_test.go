@@ -2,7 +2,6 @@ package bigtablebackend
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -63,11 +62,11 @@ func TestCreateTables_IdempotentAndPolicies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := CreateTables(context.Background(), admin, e.opts); err != nil {
+		if err := CreateTables(context.Background(), admin, e.table, &e.opts); err != nil {
 			t.Fatalf("second CreateTables: %v", err)
 		}
 		for table, want := range map[string]map[string]bigtable.GCPolicy{
-			e.opts.Table:          {familyTimed: bigtable.MaxAgePolicy(time.Second), familyManual: bigtable.NoGcPolicy()},
+			e.table:               {familyTimed: bigtable.MaxAgePolicy(time.Second), familyManual: bigtable.NoGcPolicy()},
 			e.opts.ChangeLogTable: {familyChange: bigtable.MaxVersionsPolicy(1)},
 		} {
 			info, err := admin.TableInfo(context.Background(), table)
@@ -90,15 +89,6 @@ func TestCreateTables_IdempotentAndPolicies(t *testing.T) {
 	})
 }
 
-func TestNew_RequiresProjectAndInstance(t *testing.T) {
-	if _, err := New(context.Background(), Options{Instance: "i"}); !errors.Is(err, object.ErrInvalidArgument) {
-		t.Errorf("New without a project: %v, want ErrInvalidArgument", err)
-	}
-	if _, err := New(context.Background(), Options{Project: "p"}); !errors.Is(err, object.ErrInvalidArgument) {
-		t.Errorf("New without an instance: %v, want ErrInvalidArgument", err)
-	}
-}
-
 func TestBackend_Prime_OnePing(t *testing.T) {
 	forKinds(t, func(t *testing.T, kind serverKind) {
 		e := newEnv(t, kind, envConfig{})
@@ -110,23 +100,4 @@ func TestBackend_Prime_OnePing(t *testing.T) {
 			t.Errorf("Prime sent %v, want one PingAndWarm", got)
 		}
 	})
-}
-
-func TestNewEmulator_OwnsConnection(t *testing.T) {
-	addr := serverAddr(t, kindBttest)
-	e := newEnv(t, kindBttest, envConfig{}) // tables
-	b, err := NewEmulator(context.Background(), addr, e.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := testID("own-conn")
-	if _, err := b.PutNonTombstone(context.Background(), id, manualMD("x"), []byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if _, err := b.GetTiered(context.Background(), id); err == nil {
-		t.Error("GetTiered after Close succeeded; the connection should be closed")
-	}
 }

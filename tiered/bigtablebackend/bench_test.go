@@ -26,11 +26,15 @@ const (
 func benchEnv(b *testing.B) (*bigtable.Table, *Backend, []object.ID) {
 	b.Helper()
 	e := newEnv(b, kindBttest, envConfig{})
-	be, err := NewEmulator(context.Background(), e.addr, e.opts)
+	conn, err := DialEmulator(e.addr)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = be.Close() })
+	b.Cleanup(func() { _ = conn.Close() })
+	be, err := openOn(context.Background(), conn, e.table, &e.opts)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ids := make([]object.ID, benchKeys)
 	for i := range ids {
 		ids[i] = testID(fmt.Sprintf("bench/%04d", i))

@@ -2,6 +2,27 @@
 // Bigtable. Its objects table uses objectstore's layout, so Strata and objectstore read each
 // other's tables; the change log lives in a table of its own.
 //
+//	client, err := bigtable.NewClient(ctx, project, instance)
+//	defer client.Close()
+//	b, err := bigtablebackend.Open(ctx, client, "objectstore", nil)
+//	store, err := tiered.New(b, gcs, b, nil) // b is the high-volume tier and the change log
+//
+// # Opening
+//
+// Open(ctx, client, table, opts) is the shape every Strata backend's Open has: the caller
+// makes the *bigtable.Client for one instance, passes it in and keeps owning it, so it closes
+// the client itself after the last use of the Backend; the Backend has no Close. A nil
+// *Options means the defaults.
+//
+// The name is the objects table, the one objectstore shares (objectstore's development
+// setup calls it DefaultTable, "objectstore"). The change log is Strata's own table in the
+// same instance, Options.ChangeLogTable (default DefaultChangeLogTable), and must be another
+// table: its rows and GC rule are not the objects table's. One Backend serves both roles
+// because both live on the one client and every deployment wants both on Bigtable; a
+// second constructor per role would bring back the shapes Open replaced. A caller that wants
+// only one role uses only that one: an unused change-log table is never touched. CreateTables
+// takes the same (table, opts), so it creates exactly the tables Open will use.
+//
 // # Objects table
 //
 // One row per logical object. The row key is the object's storage path, for example
@@ -195,12 +216,13 @@
 //
 // # Connections
 //
-// New uses the library's production transport: credentials, a channel pool
-// (Options.ChannelPoolSize), 256 MiB messages, and the pool's channel priming (PingAndWarm on
-// every new channel). NewWithConn and NewEmulator take a connection to the emulator or bttest;
-// DialEmulator sets 256 MiB call options there, because the library's
-// BIGTABLE_EMULATOR_HOST path keeps gRPC's 4 MiB default and fails reads of larger rows.
-// Prime sends one PingAndWarm to open a lazily dialed connection at start-up. CreateTables
-// creates both tables for development and tests and sets the GC policies with SetGCPolicy,
-// which the emulator needs to start its GC loop at all.
+// The caller's client decides the transport. bigtable.NewClient (or NewClientWithConfig, for
+// an app profile or option.WithGRPCConnectionPool) gives the library's production transport:
+// credentials, a channel pool, 256 MiB messages, and the pool's channel priming (PingAndWarm
+// on every new channel). For an emulator or bttest, DialEmulator makes a connection with
+// 256 MiB call options, because the library's BIGTABLE_EMULATOR_HOST path keeps gRPC's 4 MiB
+// default and fails reads of larger rows, and NewEmulatorClient makes a client on it. Prime
+// sends one PingAndWarm to open a lazily dialed connection at start-up. CreateTables creates
+// both tables for development and tests and sets the GC policies with SetGCPolicy, which the
+// emulator needs to start its GC loop at all.
 package bigtablebackend

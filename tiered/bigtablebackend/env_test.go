@@ -213,6 +213,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 type env struct {
 	kind    serverKind
 	addr    string
+	table   string // the objects table
 	opts    Options
 	b       *Backend
 	rec     *recorder
@@ -235,12 +236,12 @@ func newEnv(t testing.TB, kind serverKind, cfg envConfig) *env {
 	addr := serverAddr(t, kind)
 	n := tableSeq.Add(1)
 	o := cfg.opts
-	o.Table = fmt.Sprintf("objects_%d_%d", os.Getpid(), n)
+	table := fmt.Sprintf("objects_%d_%d", os.Getpid(), n)
 	o.ChangeLogTable = fmt.Sprintf("changes_%d_%d", os.Getpid(), n)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	e := &env{kind: kind, addr: addr, rec: &recorder{}}
+	e := &env{kind: kind, addr: addr, table: table, rec: &recorder{}}
 	if cfg.clock {
 		e.clock = newFakeClock()
 		o.Now = e.clock.Now
@@ -257,11 +258,11 @@ func newEnv(t testing.TB, kind serverKind, cfg envConfig) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CreateTables(ctx, admin, o); err != nil {
+	if err := CreateTables(ctx, admin, table, &o); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = admin.DeleteTable(context.Background(), o.Table)
+		_ = admin.DeleteTable(context.Background(), table)
 		_ = admin.DeleteTable(context.Background(), o.ChangeLogTable)
 	})
 	rawClient, err := bigtable.NewClientWithConfig(ctx, emulatorProject, emulatorInstance,
@@ -269,7 +270,7 @@ func newEnv(t testing.TB, kind serverKind, cfg envConfig) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.raw = rawClient.Open(o.Table)
+	e.raw = rawClient.Open(table)
 	e.rawLog = rawClient.Open(o.ChangeLogTable)
 
 	conn, err := DialEmulator(addr, grpc.WithChainUnaryInterceptor(e.rec.unary), grpc.WithChainStreamInterceptor(e.rec.stream))
@@ -277,11 +278,10 @@ func newEnv(t testing.TB, kind serverKind, cfg envConfig) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	b, err := NewWithConn(ctx, conn, o)
+	b, err := openOn(ctx, conn, table, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = b.Close() })
 	e.b = b
 	return e
 }
@@ -325,11 +325,10 @@ func (e *env) second(t testing.TB) *Backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewWithConn(context.Background(), conn, e.opts)
+	t.Cleanup(func() { _ = conn.Close() })
+	b, err := openOn(context.Background(), conn, e.table, &e.opts)
 	if err != nil {
-		_ = conn.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = b.Close() })
 	return b
 }

@@ -34,7 +34,9 @@ type LongTerm interface {
 	Delete(ctx context.Context, id object.ID) error
 }
 
-// Multipart is the optional S3-style upload capability of a LongTerm backend.
+// Multipart is the optional S3-style upload capability of a LongTerm backend. tiered.New
+// takes any LongTerm and finds this capability by type assertion; without it the Store's
+// multipart operations return object.ErrUnimplemented.
 //
 // Every implementation must:
 //   - InitiateMultipart: remember md for the final object and return an upload id that is a

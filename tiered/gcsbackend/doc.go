@@ -1,6 +1,18 @@
 // Package gcsbackend implements driver.LongTerm and driver.Multipart on Google Cloud Storage
 // with cloud.google.com/go/storage (JSON API for every call, reads included).
 //
+//	client, err := storage.NewClient(ctx, storage.WithJSONReads())
+//	defer client.Close()
+//	lt, err := gcsbackend.Open(ctx, client, "my-bucket", nil)
+//
+// # Opening
+//
+// Open(ctx, client, bucket, opts) is the shape every Strata backend's Open has: the caller
+// makes the *storage.Client (credentials, endpoint, transport), passes it in and keeps
+// owning it, so it closes the client itself after the last use of the Backend; the Backend
+// has no Close. The name is the bucket. A nil *Options means the defaults. For an emulator,
+// either set STORAGE_EMULATOR_HOST before making the client or use NewEmulatorClient.
+//
 // # Naming
 //
 // An object lives at its storage path, id.StoragePath(), as one GCS object in one bucket:
@@ -155,7 +167,7 @@
 //
 // # Emulators
 //
-// Options.Endpoint (or STORAGE_EMULATOR_HOST) points the client at fake-gcs-server without
+// NewEmulatorClient (or STORAGE_EMULATOR_HOST) makes a client for fake-gcs-server without
 // authentication and with JSON reads. fake-gcs-server v1.56.1 ignores PATCH and compose
 // preconditions, drops customTime from compose requests, and merges a compose into an
 // existing destination's attributes. CompleteMultipart verifies the composed attributes and

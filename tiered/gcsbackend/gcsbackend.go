@@ -32,19 +32,9 @@ const (
 	DefaultDeleteConcurrency = 8
 )
 
-// Options configures a Backend. Zero fields take the documented defaults.
+// Options configures a Backend. A nil *Options, or a zero field, means the documented
+// default.
 type Options struct {
-	// Bucket is the GCS bucket holding the objects. Required.
-	Bucket string
-	// Client is the storage client to use; the caller owns it and Close leaves it open.
-	// When nil, New creates one (see Endpoint) and Close closes it.
-	Client *storage.Client
-	// Endpoint selects emulator mode when Client is nil: a host:port or URL of a GCS emulator
-	// such as fake-gcs-server, in STORAGE_EMULATOR_HOST's format. The client then uses no
-	// authentication and the JSON API for reads too (the XML read path of an emulator needs a
-	// matching -public-host). Empty means production GCS with application default
-	// credentials, or STORAGE_EMULATOR_HOST when that variable is set.
-	Endpoint string
 	// ChunkSize is the upload chunk size in bytes; 0 means DefaultChunkSize. The client rounds
 	// it up to a multiple of 256 KiB. Each in-flight upload holds one chunk buffer.
 	ChunkSize int
@@ -63,16 +53,15 @@ type Options struct {
 }
 
 // Backend stores objects in one GCS bucket. It implements driver.LongTerm and
-// driver.Multipart and is safe for concurrent use.
+// driver.Multipart and is safe for concurrent use. It holds nothing that needs closing: the
+// client it uses belongs to the caller.
 type Backend struct {
-	client     *storage.Client
-	ownsClient bool
-	bucket     *storage.BucketHandle
-	chunkSize  int
-	timeout    time.Duration
-	deleteN    int
-	now        func() time.Time
-	log        *slog.Logger
+	bucket    *storage.BucketHandle
+	chunkSize int
+	timeout   time.Duration
+	deleteN   int
+	now       func() time.Time
+	log       *slog.Logger
 }
 
 var (
@@ -80,22 +69,37 @@ var (
 	_ driver.Multipart = (*Backend)(nil)
 )
 
-// New returns a Backend on opts.Bucket. It makes no network call: a missing bucket shows up
-// on the first operation.
-func New(ctx context.Context, opts Options) (*Backend, error) {
-	if opts.Bucket == "" {
-		return nil, fmt.Errorf("gcsbackend: %w: Options.Bucket is required", object.ErrInvalidArgument)
+// Open returns a Backend on the GCS bucket named bucket, reached through client. A nil
+// *Options means the defaults. Open makes no network call: a missing bucket shows up on the
+// first operation.
+//
+// The caller makes and owns client: it chooses credentials and endpoint (production GCS, or
+// an emulator through STORAGE_EMULATOR_HOST, option.WithEndpoint or NewEmulatorClient), and
+// closes it once the Backend is no longer used; the Backend never closes it. The client
+// should use the JSON API for reads (storage.WithJSONReads()), as the costs in the package
+// documentation assume. The retry policy is set on the Backend's own bucket handle, so the
+// client's other users are not affected.
+func Open(ctx context.Context, client *storage.Client, bucket string, opts *Options) (*Backend, error) {
+	_ = ctx // no call is made; ctx is there for the shape every backend's Open shares
+	if client == nil {
+		return nil, fmt.Errorf("gcsbackend: %w: a storage client is required", object.ErrInvalidArgument)
 	}
-	if opts.ChunkSize < 0 || opts.CallTimeout < 0 || opts.MaxAttempts < 0 || opts.DeleteConcurrency < 0 {
+	if bucket == "" {
+		return nil, fmt.Errorf("gcsbackend: %w: a bucket name is required", object.ErrInvalidArgument)
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.ChunkSize < 0 || o.CallTimeout < 0 || o.MaxAttempts < 0 || o.DeleteConcurrency < 0 {
 		return nil, fmt.Errorf("gcsbackend: %w: negative option", object.ErrInvalidArgument)
 	}
 	b := &Backend{
-		client:    opts.Client,
-		chunkSize: cmp.Or(opts.ChunkSize, DefaultChunkSize),
-		timeout:   cmp.Or(opts.CallTimeout, DefaultCallTimeout),
-		deleteN:   cmp.Or(opts.DeleteConcurrency, DefaultDeleteConcurrency),
-		now:       opts.Now,
-		log:       opts.Logger,
+		chunkSize: cmp.Or(o.ChunkSize, DefaultChunkSize),
+		timeout:   cmp.Or(o.CallTimeout, DefaultCallTimeout),
+		deleteN:   cmp.Or(o.DeleteConcurrency, DefaultDeleteConcurrency),
+		now:       o.Now,
+		log:       o.Logger,
 	}
 	if b.now == nil {
 		b.now = time.Now
@@ -103,45 +107,39 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if b.log == nil {
 		b.log = slog.Default()
 	}
-	if b.client == nil {
-		cl, err := newClient(ctx, opts.Endpoint)
-		if err != nil {
-			return nil, fmt.Errorf("gcsbackend: %w", err)
-		}
-		b.client, b.ownsClient = cl, true
-	}
 	// Every request this package issues is safe to repeat (doc.go, "Retries"), so all of them
 	// retry on transient errors, not only the ones the client deems idempotent.
-	b.bucket = b.client.Bucket(opts.Bucket).Retryer(
+	b.bucket = client.Bucket(bucket).Retryer(
 		storage.WithPolicy(storage.RetryAlways),
-		storage.WithMaxAttempts(cmp.Or(opts.MaxAttempts, DefaultMaxAttempts)),
+		storage.WithMaxAttempts(cmp.Or(o.MaxAttempts, DefaultMaxAttempts)),
 		storage.WithBackoff(gax.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2}),
 	)
 	return b, nil
 }
 
-func newClient(ctx context.Context, endpoint string) (*storage.Client, error) {
+// NewEmulatorClient returns a storage client for a GCS emulator such as fake-gcs-server at
+// endpoint, a host:port or base URL in STORAGE_EMULATOR_HOST's format ("127.0.0.1:4443" or
+// "http://127.0.0.1:4443"). The client uses no authentication and the JSON API for reads too
+// (the XML read path of an emulator needs a matching -public-host). It makes a client, not a
+// Backend: pass it to Open, and Close it when done.
+func NewEmulatorClient(ctx context.Context, endpoint string) (*storage.Client, error) {
 	if endpoint == "" {
-		return storage.NewClient(ctx, storage.WithJSONReads())
+		return nil, fmt.Errorf("gcsbackend: %w: an emulator endpoint is required", object.ErrInvalidArgument)
 	}
 	u := endpoint
 	if !strings.Contains(u, "://") {
 		u = "http://" + u
 	}
 	u = strings.TrimSuffix(u, "/") + "/storage/v1/"
-	return storage.NewClient(ctx,
+	c, err := storage.NewClient(ctx,
 		option.WithEndpoint(u),
 		option.WithoutAuthentication(),
 		storage.WithJSONReads(),
 	)
-}
-
-// Close releases the client when New created it. It does not wait for open readers.
-func (b *Backend) Close() error {
-	if b.ownsClient {
-		return b.client.Close()
+	if err != nil {
+		return nil, fmt.Errorf("gcsbackend: emulator client: %w", err)
 	}
-	return nil
+	return c, nil
 }
 
 // Name returns "gcs".

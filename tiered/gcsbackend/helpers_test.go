@@ -131,19 +131,16 @@ func newFake(t testing.TB) *fake {
 	return &fake{srv: srv, tr: tr, client: cl}
 }
 
-// backend returns a Backend on the fake; opts.Bucket and opts.Client are filled in.
+// backend returns a Backend on the fake's test bucket through its client.
 func (f *fake) backend(t testing.TB, opts Options) *Backend {
 	t.Helper()
-	opts.Bucket = testBucket
-	opts.Client = f.client
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	b, err := New(context.Background(), opts)
+	b, err := Open(context.Background(), f.client, testBucket, &opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
 	return b
 }
 

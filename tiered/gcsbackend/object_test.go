@@ -516,34 +516,49 @@ func TestBackend_Errors_Translated(t *testing.T) {
 	}
 }
 
-func TestNew_Options(t *testing.T) {
-	if _, err := New(context.Background(), Options{}); !errors.Is(err, object.ErrInvalidArgument) {
+func TestOpen_Options(t *testing.T) {
+	f := newFake(t)
+	ctx := context.Background()
+	if _, err := Open(ctx, nil, testBucket, nil); !errors.Is(err, object.ErrInvalidArgument) {
+		t.Errorf("nil client: %v", err)
+	}
+	if _, err := Open(ctx, f.client, "", nil); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("missing bucket: %v", err)
 	}
-	if _, err := New(context.Background(), Options{Bucket: "b", ChunkSize: -1}); !errors.Is(err, object.ErrInvalidArgument) {
+	if _, err := Open(ctx, f.client, testBucket, &Options{ChunkSize: -1}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("negative chunk size: %v", err)
 	}
-	f := newFake(t)
-	b := f.backend(t, Options{})
+	b, err := Open(ctx, f.client, testBucket, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if b.chunkSize != DefaultChunkSize || b.timeout != DefaultCallTimeout || b.deleteN != DefaultDeleteConcurrency || b.Name() != "gcs" {
 		t.Errorf("defaults: chunk %d timeout %v delete %d", b.chunkSize, b.timeout, b.deleteN)
 	}
 }
 
-// TestNew_EmulatorEndpoint runs the backend in emulator mode against fake-gcs-server on a
+// TestNewEmulatorClient runs the backend on an emulator client against fake-gcs-server on a
 // real 127.0.0.1 listener, the way the end-to-end topology does.
-func TestNew_EmulatorEndpoint(t *testing.T) {
+func TestNewEmulatorClient(t *testing.T) {
 	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", Port: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: testBucket})
-	b, err := New(context.Background(), Options{Bucket: testBucket, Endpoint: srv.URL(), ChunkSize: 256 << 10})
+	ctx := context.Background()
+	if _, err := NewEmulatorClient(ctx, ""); !errors.Is(err, object.ErrInvalidArgument) {
+		t.Errorf("empty endpoint: %v", err)
+	}
+	cl, err := NewEmulatorClient(ctx, srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() { cl.Close() })
+	b, err := Open(ctx, cl, testBucket, &Options{ChunkSize: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
 	id := testID("emu")
 	data := payload(600<<10, 5) // chunked: exercises the resumable session URL
 	mustPut(t, b, id, object.Metadata{ContentType: "text/plain"}, data)
@@ -553,12 +568,16 @@ func TestNew_EmulatorEndpoint(t *testing.T) {
 		t.Errorf("got %v %+v", got, o.Metadata)
 	}
 	// The host:port form (STORAGE_EMULATOR_HOST's) works too.
-	b2, err := New(context.Background(), Options{Bucket: testBucket, Endpoint: strings.TrimPrefix(srv.URL(), "http://")})
+	cl2, err := NewEmulatorClient(ctx, strings.TrimPrefix(srv.URL(), "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b2.Close() })
-	if _, err := b2.Head(context.Background(), id); err != nil {
+	t.Cleanup(func() { cl2.Close() })
+	b2, err := Open(ctx, cl2, testBucket, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b2.Head(ctx, id); err != nil {
 		t.Errorf("host:port endpoint: %v", err)
 	}
 }

@@ -89,10 +89,20 @@ type Backend struct {
 
 // Open opens (creating if needed) the data directory dir: it takes the directory's exclusive
 // lock, creates the layout, removes temporary files a crashed process left behind, and starts
-// the committer and, unless disabled, the expiry sweeper. A second Open of the same directory,
-// from this process or another, fails after Options.LockTimeout with a "data directory in use"
-// error.
-func Open(dir string, opts *Options) (*Backend, error) {
+// the committer and, unless disabled, the expiry sweeper. A nil *Options means the defaults.
+//
+// dir plays the part of both the client and the name of the other backends' Open: there is
+// no client to pass in, and the Backend owns what it opens, so the caller must Close it.
+//
+// A second Open of the same directory, from this process or another, fails after
+// Options.LockTimeout with a "data directory in use" error. ctx bounds Open only: if it is
+// done, Open fails with its error before touching dir, and the wait for the lock ends at
+// ctx's deadline when that comes before LockTimeout. Cancelling ctx later has no effect on
+// the Backend.
+func Open(ctx context.Context, dir string, opts *Options) (*Backend, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("localbackend: open %s: %w", dir, err)
+	}
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -117,7 +127,12 @@ func Open(dir string, opts *Options) (*Backend, error) {
 	}
 	// bbolt flocks the database file: that lock is the directory lock. Everything below
 	// (the temp sweep in particular) relies on holding it.
-	db, err := bolt.Open(filepath.Join(dir, dbFile), 0o644, &bolt.Options{Timeout: o.LockTimeout})
+	lockWait := o.LockTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		// bbolt reads a zero Timeout as "wait forever": keep it positive.
+		lockWait = max(min(lockWait, time.Until(dl)), time.Millisecond)
+	}
+	db, err := bolt.Open(filepath.Join(dir, dbFile), 0o644, &bolt.Options{Timeout: lockWait})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("localbackend: data directory %s in use (locked by another process or Backend): %w", dir, err)
 	}

@@ -2,6 +2,7 @@ package localbackend
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -19,12 +20,12 @@ import (
 
 func TestOpen_SecondOpen_DataDirectoryInUse(t *testing.T) {
 	dir := t.TempDir()
-	b, err := Open(dir, &Options{SweepInterval: -1})
+	b, err := Open(context.Background(), dir, &Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	b2, err := Open(dir, &Options{SweepInterval: -1, LockTimeout: 100 * time.Millisecond})
+	b2, err := Open(context.Background(), dir, &Options{SweepInterval: -1, LockTimeout: 100 * time.Millisecond})
 	if err == nil {
 		b2.Close()
 		t.Fatal("second Open of a locked directory succeeded")
@@ -38,15 +39,52 @@ func TestOpen_SecondOpen_DataDirectoryInUse(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b2, err = Open(dir, &Options{SweepInterval: -1})
+	b2, err = Open(context.Background(), dir, &Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatalf("Open after Close: %v", err)
 	}
 	b2.Close()
 }
 
+func TestOpen_ContextDone_TouchesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b, err := Open(ctx, dir, nil)
+	if err == nil {
+		b.Close()
+		t.Fatal("Open with a cancelled context succeeded")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v does not match context.Canceled", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Open with a cancelled context created the directory (stat: %v)", err)
+	}
+}
+
+func TestOpen_LockWaitEndsAtContextDeadline(t *testing.T) {
+	dir := t.TempDir()
+	b, err := Open(context.Background(), dir, &Options{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	b2, err := Open(ctx, dir, &Options{SweepInterval: -1, LockTimeout: time.Minute})
+	if err == nil {
+		b2.Close()
+		t.Fatal("second Open of a locked directory succeeded")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("second Open took %v; the context's deadline (100ms) should end the lock wait", d)
+	}
+}
+
 func TestBackend_Close_Idempotent_RefusesFurtherWork(t *testing.T) {
-	b, err := Open(t.TempDir(), &Options{SweepInterval: -1})
+	b, err := Open(context.Background(), t.TempDir(), &Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +112,7 @@ func TestBackend_Close_Idempotent_RefusesFurtherWork(t *testing.T) {
 func TestBackend_Reopen_PersistsEverything(t *testing.T) {
 	dir := t.TempDir()
 	ctx := t.Context()
-	b, err := Open(dir, &Options{SweepInterval: -1})
+	b, err := Open(context.Background(), dir, &Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +146,7 @@ func TestBackend_Reopen_PersistsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b, err = Open(dir, &Options{SweepInterval: -1})
+	b, err = Open(context.Background(), dir, &Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +398,7 @@ func TestBackend_Sweeper_RunsInBackground(t *testing.T) {
 
 func TestOpen_RemovesStaleTempFiles(t *testing.T) {
 	dir := t.TempDir()
-	b, err := Open(dir, &Options{SweepInterval: -1})
+	b, err := Open(context.Background(), dir, &Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +411,7 @@ func TestOpen_RemovesStaleTempFiles(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, tmpDir, "upload-1", "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b, err = Open(dir, &Options{SweepInterval: -1})
+	b, err = Open(context.Background(), dir, &Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

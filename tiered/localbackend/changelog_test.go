@@ -1,6 +1,7 @@
 package localbackend
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
@@ -16,7 +17,7 @@ import (
 func TestChangeLog_Claim_IsDurableAcrossReopen(t *testing.T) {
 	dir := t.TempDir()
 	ctx := t.Context()
-	b, err := Open(dir, &Options{SweepInterval: -1})
+	b, err := Open(context.Background(), dir, &Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestChangeLog_Claim_IsDurableAcrossReopen(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b, err = Open(dir, &Options{SweepInterval: -1})
+	b, err = Open(context.Background(), dir, &Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestChangeLog_OldRecord_DecodesAsRecorded(t *testing.T) {
 func TestChangeLog_PhaseAndNotBefore_DurableAcrossReopen(t *testing.T) {
 	dir := t.TempDir()
 	ctx := t.Context()
-	b, err := Open(dir, &Options{SweepInterval: -1})
+	b, err := Open(context.Background(), dir, &Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func TestChangeLog_PhaseAndNotBefore_DurableAcrossReopen(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b, err = Open(dir, &Options{SweepInterval: -1})
+	b, err = Open(context.Background(), dir, &Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

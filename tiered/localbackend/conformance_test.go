@@ -1,6 +1,7 @@
 package localbackend
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stratastore/strata/tiered/backendtest"
@@ -18,7 +19,7 @@ func openTest(t testing.TB, opts *Options) *Backend {
 	if o.SweepInterval == 0 {
 		o.SweepInterval = -1
 	}
-	b, err := Open(t.TempDir(), &o)
+	b, err := Open(context.Background(), t.TempDir(), &o)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

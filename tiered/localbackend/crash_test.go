@@ -77,7 +77,7 @@ func TestHelperWriter(t *testing.T) {
 		fmt.Printf("CRASH error %s: %v\n", crashStallEnv, err)
 		os.Exit(2)
 	}
-	b, err := Open(dir, &Options{SweepInterval: -1})
+	b, err := Open(context.Background(), dir, &Options{SweepInterval: -1})
 	if err != nil {
 		fmt.Printf("CRASH error open %v\n", err)
 		os.Exit(2)
@@ -252,7 +252,7 @@ wait:
 	if names := tmpFiles(t, dir); len(names) == 0 {
 		t.Fatalf("no temp file after killing a writer mid-stream")
 	}
-	b, err := Open(dir, &Options{SweepInterval: -1})
+	b, err := Open(context.Background(), dir, &Options{SweepInterval: -1})
 	if err != nil {
 		t.Fatalf("reopen after kill: %v", err)
 	}

@@ -2,7 +2,7 @@
 // high-volume role and the change log live in one bbolt database, the long-term role (with
 // multipart uploads) on the filesystem, all under one data directory.
 //
-//	b, err := localbackend.Open("./data", nil)
+//	b, err := localbackend.Open(ctx, "./data", nil)
 //	store, err := tiered.New(b.HighVolume(), b.LongTerm(), b.ChangeLog(), nil)
 //	defer b.Close()
 //

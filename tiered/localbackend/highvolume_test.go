@@ -2,6 +2,7 @@ package localbackend
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -58,7 +59,7 @@ func TestHighVolume_ExpiredRow_AbsentEverywhere(t *testing.T) {
 func TestHighVolume_TTIBump_IsDurableAndForwardOnly(t *testing.T) {
 	clk := newClock()
 	dir := t.TempDir()
-	b, err := Open(dir, &Options{Now: clk.Now, SweepInterval: -1})
+	b, err := Open(context.Background(), dir, &Options{Now: clk.Now, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestHighVolume_TTIBump_IsDurableAndForwardOnly(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b, err = Open(dir, &Options{Now: clk.Now, SweepInterval: -1})
+	b, err = Open(context.Background(), dir, &Options{Now: clk.Now, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

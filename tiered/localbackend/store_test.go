@@ -26,7 +26,7 @@ import (
 
 func openLocal(t *testing.T, dir string) *localbackend.Backend {
 	t.Helper()
-	b, err := localbackend.Open(dir, &localbackend.Options{SweepInterval: -1, Logger: slog.New(slog.DiscardHandler)})
+	b, err := localbackend.Open(context.Background(), dir, &localbackend.Options{SweepInterval: -1, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

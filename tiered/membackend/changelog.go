@@ -13,21 +13,13 @@ import (
 )
 
 // ChangeLog is an in-memory driver.ChangeLog. "Durable" here means: until the value is
-// dropped. The zero value is not usable; call NewChangeLog.
+// dropped. The zero value is not usable; get one from Open.
 type ChangeLog struct {
 	mu      sync.Mutex
 	entries map[driver.ChangeID]driver.LogEntry
 }
 
 var _ driver.ChangeLog = (*ChangeLog)(nil)
-
-// NewChangeLog returns an empty log. It has no clock of its own: every time it uses comes
-// from its callers (LogEntry.Heartbeat, Claim.Now, Claim.StaleBefore); opts is accepted for
-// symmetry with the other constructors.
-func NewChangeLog(opts *Options) *ChangeLog {
-	_ = opts
-	return &ChangeLog{entries: map[driver.ChangeID]driver.LogEntry{}}
-}
 
 func cloneEntry(e driver.LogEntry) driver.LogEntry {
 	e.Change.ID = cloneID(e.Change.ID)

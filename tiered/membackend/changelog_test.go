@@ -12,7 +12,7 @@ import (
 )
 
 func TestChangeLog_Entries_SortedCopies(t *testing.T) {
-	log := membackend.NewChangeLog(nil)
+	log := membackend.Open(nil).ChangeLog()
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	newRev := rev(id, 1)
@@ -41,7 +41,7 @@ func TestChangeLog_Entries_SortedCopies(t *testing.T) {
 }
 
 func TestChangeLog_InvalidArguments(t *testing.T) {
-	log := membackend.NewChangeLog(nil)
+	log := membackend.Open(nil).ChangeLog()
 	ctx := t.Context()
 	if err := log.Record(ctx, driver.LogEntry{}); !errors.Is(err, object.ErrInvalidArgument) {
 		t.Errorf("Record with an empty id: %v, want ErrInvalidArgument", err)
@@ -55,7 +55,7 @@ func TestChangeLog_InvalidArguments(t *testing.T) {
 }
 
 func TestChangeLog_ClaimStale_OldestIDFirst(t *testing.T) {
-	log := membackend.NewChangeLog(nil)
+	log := membackend.Open(nil).ChangeLog()
 	ctx := t.Context()
 	old := time.Unix(1000, 0)
 	for _, cid := range []driver.ChangeID{"c", "a", "b"} {

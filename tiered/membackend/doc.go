@@ -3,6 +3,20 @@
 // driver.LongTerm) and ChangeLog (driver.ChangeLog). Each is a separate value guarded by its
 // own mutex, safe for concurrent use, and passes the backendtest conformance suites.
 //
+//	mem := membackend.Open(nil)
+//	store, err := tiered.New(mem.HighVolume(), mem.LongTerm(), mem.ChangeLog(), nil)
+//
+// # Constructor
+//
+// Every Strata backend is opened the same way, go-cloud style: Open(ctx, client, name, opts),
+// where the caller passes in (and owns) the client, name says which table, bucket or
+// directory to use, and a nil *Options means the documented defaults. Memory has neither a
+// client nor a name and does no I/O, so what is left of that shape is Open(opts): no context,
+// no error, nothing to close. Open returns one Backend that hands out the three roles with
+// the same accessors as localbackend.Backend, so a test switches between the two by changing
+// one line; a test that needs one role, or roles with different clocks (the simulator's
+// skewed clocks), calls Open once per role.
+//
 // They behave like the production backends where a test could tell the difference:
 //
 //   - Expiry is exact and immediate: a TTL or TTI object or tombstone whose deadline is

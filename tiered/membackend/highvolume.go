@@ -11,8 +11,8 @@ import (
 	"github.com/stratastore/strata/tiered/object"
 )
 
-// HighVolume is an in-memory driver.HighVolume. The zero value is not usable; call
-// NewHighVolume.
+// HighVolume is an in-memory driver.HighVolume. The zero value is not usable; get one from
+// Open.
 type HighVolume struct {
 	now func() time.Time
 
@@ -63,11 +63,6 @@ func (r *row) entry(withPayload bool) driver.Entry {
 func cloneTombstone(t driver.Tombstone) driver.Tombstone {
 	t.Target = cloneID(t.Target)
 	return t
-}
-
-// NewHighVolume returns an empty backend.
-func NewHighVolume(opts *Options) *HighVolume {
-	return &HighVolume{now: opts.clock(), rows: map[string]*row{}}
 }
 
 // Name returns "memory".

@@ -47,7 +47,7 @@ func tombstoneWrite(target object.ID, p object.ExpirationPolicy) driver.Write {
 
 func TestHighVolume_Entry_ShowsExpiredRows(t *testing.T) {
 	clk := newClock()
-	hv := membackend.NewHighVolume(&membackend.Options{Now: clk.Now})
+	hv := membackend.Open(&membackend.Options{Now: clk.Now}).HighVolume()
 	ctx := t.Context()
 	obj := backendtest.NewID(t, "obj")
 	md := object.Metadata{ExpirationPolicy: object.TTL(time.Minute), TimeExpires: clk.Now().Add(time.Minute)}
@@ -89,7 +89,7 @@ func TestHighVolume_Entry_ShowsExpiredRows(t *testing.T) {
 }
 
 func TestHighVolume_Size_IsPayloadLength(t *testing.T) {
-	hv := membackend.NewHighVolume(nil)
+	hv := membackend.Open(nil).HighVolume()
 	ctx := t.Context()
 	for _, tc := range []struct {
 		name    string
@@ -116,7 +116,7 @@ func TestHighVolume_Size_IsPayloadLength(t *testing.T) {
 
 func TestHighVolume_TombstoneExpires_IsWriteTimePlusDuration(t *testing.T) {
 	clk := newClock()
-	hv := membackend.NewHighVolume(&membackend.Options{Now: clk.Now})
+	hv := membackend.Open(&membackend.Options{Now: clk.Now}).HighVolume()
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	// The caller's Expires is ignored: the backend computes it.
@@ -144,7 +144,7 @@ func TestHighVolume_TombstoneExpires_IsWriteTimePlusDuration(t *testing.T) {
 func TestHighVolume_CompareAndWrite_ReappliesObjectWhenNoTombstone(t *testing.T) {
 	// current != nil and no live tombstone: the write is re-applied, so it replaces whatever
 	// inline object is there (storage-internals §14.3: accepted as last writer wins).
-	hv := membackend.NewHighVolume(nil)
+	hv := membackend.Open(nil).HighVolume()
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	if _, err := hv.PutNonTombstone(ctx, id, object.Metadata{}, []byte("newer object")); err != nil {
@@ -161,7 +161,7 @@ func TestHighVolume_CompareAndWrite_ReappliesObjectWhenNoTombstone(t *testing.T)
 }
 
 func TestHighVolume_CompareAndWrite_UnknownKind(t *testing.T) {
-	hv := membackend.NewHighVolume(nil)
+	hv := membackend.Open(nil).HighVolume()
 	id := backendtest.NewID(t, "k")
 	ok, err := hv.CompareAndWrite(t.Context(), id, nil, driver.Write{Kind: 42})
 	if ok || !errors.Is(err, object.ErrInvalidArgument) {
@@ -174,7 +174,7 @@ func TestHighVolume_CompareAndWrite_UnknownKind(t *testing.T) {
 
 func TestHighVolume_TTIBump_ExactDeadline(t *testing.T) {
 	clk := newClock()
-	hv := membackend.NewHighVolume(&membackend.Options{Now: clk.Now})
+	hv := membackend.Open(&membackend.Options{Now: clk.Now}).HighVolume()
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	md := object.Metadata{ExpirationPolicy: object.TTI(time.Hour), TimeExpires: clk.Now().Add(time.Hour)}
@@ -203,7 +203,7 @@ func TestHighVolume_TTIBump_ExactDeadline(t *testing.T) {
 
 func TestHighVolume_TTIBump_SkippedWhenRowExpiresBeforeBump(t *testing.T) {
 	clk := newClock()
-	hv := membackend.NewHighVolume(&membackend.Options{Now: clk.Now})
+	hv := membackend.Open(&membackend.Options{Now: clk.Now}).HighVolume()
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	deadline := clk.Now().Add(time.Minute)
@@ -227,7 +227,7 @@ func TestHighVolume_TTIBump_SkippedWhenRowExpiresBeforeBump(t *testing.T) {
 }
 
 func TestHighVolume_CancelledContext(t *testing.T) {
-	hv := membackend.NewHighVolume(nil)
+	hv := membackend.Open(nil).HighVolume()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	id := backendtest.NewID(t, "k")
@@ -250,7 +250,7 @@ func TestHighVolume_CancelledContext(t *testing.T) {
 // version: the payload names the metadata it was written with. Run it with -race.
 func TestHighVolume_ConcurrentMixedOps_ReadsNeverMixVersions(t *testing.T) {
 	clk := newClock()
-	hv := membackend.NewHighVolume(&membackend.Options{Now: clk.Now})
+	hv := membackend.Open(&membackend.Options{Now: clk.Now}).HighVolume()
 	ctx := t.Context()
 	const workers, ops, keys = 8, 300, 3
 	var wg sync.WaitGroup
@@ -306,7 +306,7 @@ func TestHighVolume_CompareAndWrite_DeadlineOnBackendClock(t *testing.T) {
 	// The fake clock is far behind the wall clock: a deadline just after it applies, so the
 	// backend reads its own clock, and one equal to it ("reads Deadline or later") does not.
 	clk := newClock()
-	hv := membackend.NewHighVolume(&membackend.Options{Now: clk.Now})
+	hv := membackend.Open(&membackend.Options{Now: clk.Now}).HighVolume()
 	ctx := t.Context()
 	id := backendtest.NewID(t, "deadline")
 	w := tombstoneWrite(rev(id, 1), object.TTL(time.Hour))

@@ -20,7 +20,7 @@ import (
 )
 
 // LongTerm is an in-memory driver.Multipart (and so driver.LongTerm). The zero value is not
-// usable; call NewLongTerm.
+// usable; get one from Open.
 type LongTerm struct {
 	now func() time.Time
 
@@ -49,11 +49,6 @@ type part struct {
 	data     []byte
 	etag     string
 	modified time.Time
-}
-
-// NewLongTerm returns an empty backend.
-func NewLongTerm(opts *Options) *LongTerm {
-	return &LongTerm{now: opts.clock(), objects: map[string]*stored{}, uploads: map[string]*upload{}}
 }
 
 // Name returns "memory".

@@ -30,7 +30,7 @@ func TestETag(t *testing.T) {
 
 func TestLongTerm_Inspection_KeysLenUploads(t *testing.T) {
 	clk := newClock()
-	lt := membackend.NewLongTerm(&membackend.Options{Now: clk.Now})
+	lt := membackend.Open(&membackend.Options{Now: clk.Now}).LongTerm()
 	ctx := t.Context()
 	put := func(key string, md object.Metadata) object.ID {
 		id := backendtest.NewID(t, key)
@@ -87,7 +87,7 @@ func TestLongTerm_Inspection_KeysLenUploads(t *testing.T) {
 }
 
 func TestLongTerm_UploadID_IsUUID(t *testing.T) {
-	lt := membackend.NewLongTerm(nil)
+	lt := membackend.Open(nil).LongTerm()
 	u, err := lt.InitiateMultipart(t.Context(), backendtest.NewID(t, "k"), object.Metadata{})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestLongTerm_UploadID_IsUUID(t *testing.T) {
 }
 
 func TestLongTerm_Complete_UnquotedETagAccepted(t *testing.T) {
-	lt := membackend.NewLongTerm(nil)
+	lt := membackend.Open(nil).LongTerm()
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	u, _ := lt.InitiateMultipart(ctx, id, object.Metadata{})
@@ -113,7 +113,7 @@ func TestLongTerm_Complete_UnquotedETagAccepted(t *testing.T) {
 }
 
 func TestLongTerm_InvalidArguments(t *testing.T) {
-	lt := membackend.NewLongTerm(nil)
+	lt := membackend.Open(nil).LongTerm()
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	u, _ := lt.InitiateMultipart(ctx, id, object.Metadata{})
@@ -133,7 +133,7 @@ func TestLongTerm_InvalidArguments(t *testing.T) {
 
 func TestLongTerm_TTIBump_ExactDeadline(t *testing.T) {
 	clk := newClock()
-	lt := membackend.NewLongTerm(&membackend.Options{Now: clk.Now})
+	lt := membackend.Open(&membackend.Options{Now: clk.Now}).LongTerm()
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	deadline := clk.Now().Add(2 * time.Hour)
@@ -153,7 +153,7 @@ func TestLongTerm_TTIBump_ExactDeadline(t *testing.T) {
 }
 
 func TestLongTerm_Get_BodyIsACopy(t *testing.T) {
-	lt := membackend.NewLongTerm(nil)
+	lt := membackend.Open(nil).LongTerm()
 	ctx := t.Context()
 	id := backendtest.NewID(t, "k")
 	src := []byte("original")

@@ -10,38 +10,38 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Run("HighVolume", func(t *testing.T) {
-		backendtest.TestHighVolume(t, func(t *testing.T) driver.HighVolume { return membackend.NewHighVolume(nil) })
+		backendtest.TestHighVolume(t, func(t *testing.T) driver.HighVolume { return membackend.Open(nil).HighVolume() })
 	})
 	t.Run("LongTerm", func(t *testing.T) {
-		backendtest.TestLongTerm(t, func(t *testing.T) driver.LongTerm { return membackend.NewLongTerm(nil) })
+		backendtest.TestLongTerm(t, func(t *testing.T) driver.LongTerm { return membackend.Open(nil).LongTerm() })
 	})
 	t.Run("Multipart", func(t *testing.T) {
-		backendtest.TestMultipart(t, func(t *testing.T) driver.Multipart { return membackend.NewLongTerm(nil) })
+		backendtest.TestMultipart(t, func(t *testing.T) driver.Multipart { return membackend.Open(nil).LongTerm() })
 	})
 	t.Run("ChangeLog", func(t *testing.T) {
-		backendtest.TestChangeLog(t, func(t *testing.T) driver.ChangeLog { return membackend.NewChangeLog(nil) })
+		backendtest.TestChangeLog(t, func(t *testing.T) driver.ChangeLog { return membackend.Open(nil).ChangeLog() })
 	})
 	// The same suites through the fault-injection wrappers with no hooks installed: a
 	// decorator must not change behaviour.
 	t.Run("Hooked/HighVolume", func(t *testing.T) {
 		backendtest.TestHighVolume(t, func(t *testing.T) driver.HighVolume {
-			mem := membackend.NewHighVolume(nil)
+			mem := membackend.Open(nil).HighVolume()
 			return &backendtest.HookedHighVolume{Inner: mem}
 		})
 	})
 	t.Run("Hooked/LongTerm", func(t *testing.T) {
 		backendtest.TestLongTerm(t, func(t *testing.T) driver.LongTerm {
-			return &backendtest.HookedLongTerm{Inner: membackend.NewLongTerm(nil)}
+			return &backendtest.HookedLongTerm{Inner: membackend.Open(nil).LongTerm()}
 		})
 	})
 	t.Run("Hooked/Multipart", func(t *testing.T) {
 		backendtest.TestMultipart(t, func(t *testing.T) driver.Multipart {
-			return &backendtest.HookedLongTerm{Inner: membackend.NewLongTerm(nil)}
+			return &backendtest.HookedLongTerm{Inner: membackend.Open(nil).LongTerm()}
 		})
 	})
 	t.Run("Hooked/ChangeLog", func(t *testing.T) {
 		backendtest.TestChangeLog(t, func(t *testing.T) driver.ChangeLog {
-			return &backendtest.HookedChangeLog{Inner: membackend.NewChangeLog(nil)}
+			return &backendtest.HookedChangeLog{Inner: membackend.Open(nil).ChangeLog()}
 		})
 	})
 }

@@ -19,16 +19,16 @@ import (
 func TestConformance_ThroughDecorators(t *testing.T) {
 	rec := observe.NewRecorder()
 	backendtest.TestHighVolume(t, func(t *testing.T) driver.HighVolume {
-		return &observe.HighVolume{Inner: membackend.NewHighVolume(nil), Rec: rec}
+		return &observe.HighVolume{Inner: membackend.Open(nil).HighVolume(), Rec: rec}
 	})
 	backendtest.TestLongTerm(t, func(t *testing.T) driver.LongTerm {
-		return &observe.LongTerm{Inner: membackend.NewLongTerm(nil), Rec: rec}
+		return &observe.LongTerm{Inner: membackend.Open(nil).LongTerm(), Rec: rec}
 	})
 	backendtest.TestMultipart(t, func(t *testing.T) driver.Multipart {
-		return &observe.LongTerm{Inner: membackend.NewLongTerm(nil), Rec: rec}
+		return &observe.LongTerm{Inner: membackend.Open(nil).LongTerm(), Rec: rec}
 	})
 	backendtest.TestChangeLog(t, func(t *testing.T) driver.ChangeLog {
-		return &observe.ChangeLog{Inner: membackend.NewChangeLog(nil), Rec: rec}
+		return &observe.ChangeLog{Inner: membackend.Open(nil).ChangeLog(), Rec: rec}
 	})
 	if rec.Get(observe.Key{Backend: membackend.Name, Op: "CompareAndWrite", Outcome: observe.OutcomeOK}).Count == 0 {
 		t.Fatal("no calls recorded")
@@ -56,7 +56,7 @@ func TestOutcome(t *testing.T) {
 func TestRecorder_ClassifiesExpectedOutcomes(t *testing.T) {
 	ctx := context.Background()
 	rec := observe.NewRecorder()
-	hv := &observe.HighVolume{Inner: membackend.NewHighVolume(nil), Rec: rec}
+	hv := &observe.HighVolume{Inner: membackend.Open(nil).HighVolume(), Rec: rec}
 	id := backendtest.NewID(t, "k")
 	if _, err := hv.GetTiered(ctx, id); err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestRecorder_ClassifiesExpectedOutcomes(t *testing.T) {
 	if ok, err := hv.CompareAndWrite(ctx, id, &other, driver.Write{Kind: driver.WriteDelete}); ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	lt := &observe.LongTerm{Inner: membackend.NewLongTerm(nil), Rec: rec}
+	lt := &observe.LongTerm{Inner: membackend.Open(nil).LongTerm(), Rec: rec}
 	if _, err := lt.Head(ctx, id); !errors.Is(err, object.ErrNotFound) {
 		t.Fatal(err)
 	}

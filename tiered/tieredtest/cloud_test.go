@@ -34,7 +34,8 @@ func cloudBackends(t *testing.T) tieredtest.Backends {
 	}
 	t.Cleanup(srv.Close)
 	n := tableSeq.Add(1)
-	opts := bigtablebackend.Options{Table: fmt.Sprintf("objects%d", n), ChangeLogTable: fmt.Sprintf("changelog%d", n)}
+	table := fmt.Sprintf("objects%d", n)
+	opts := &bigtablebackend.Options{ChangeLogTable: fmt.Sprintf("changelog%d", n)}
 	adminConn, err := bigtablebackend.DialEmulator(srv.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -44,14 +45,22 @@ func cloudBackends(t *testing.T) tieredtest.Backends {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	if err := bigtablebackend.CreateTables(ctx, admin, opts); err != nil {
+	if err := bigtablebackend.CreateTables(ctx, admin, table, opts); err != nil {
 		t.Fatal(err)
 	}
-	bt, err := bigtablebackend.NewEmulator(ctx, srv.Addr, opts)
+	conn, err := bigtablebackend.DialEmulator(srv.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { bt.Close() })
+	client, err := bigtablebackend.NewEmulatorClient(ctx, conn, "strata", "strata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	bt, err := bigtablebackend.Open(ctx, client, table, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	fs, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
 	if err != nil {
@@ -65,7 +74,7 @@ func cloudBackends(t *testing.T) tieredtest.Backends {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	gcs, err := gcsbackend.New(ctx, gcsbackend.Options{Bucket: bucket, Client: cl, ChunkSize: 1 << 20})
+	gcs, err := gcsbackend.Open(ctx, cl, bucket, &gcsbackend.Options{ChunkSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

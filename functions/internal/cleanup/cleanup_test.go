@@ -59,7 +59,8 @@ type backends struct {
 }
 
 func newBackends() backends {
-	return backends{membackend.NewHighVolume(nil), membackend.NewLongTerm(nil), membackend.NewChangeLog(nil)}
+	mem := membackend.Open(nil)
+	return backends{mem.HighVolume(), mem.LongTerm(), mem.ChangeLog()}
 }
 
 func (b backends) store(t *testing.T, d tiered.Dispatcher) *tiered.Store {

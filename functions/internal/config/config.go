@@ -34,6 +34,11 @@ const (
 	StorageGCP Storage = "gcp"
 )
 
+// NoGracePeriod is Config.GracePeriod for STRATA_GRACE_PERIOD=0s: superseded revisions are
+// deleted at once. It is negative because a zero GracePeriod means the default, in Config
+// as in tiered.Options.
+const NoGracePeriod time.Duration = -1
+
 // Defaults of the optional variables.
 const (
 	DefaultHTTPAddr       = "127.0.0.1:8888"
@@ -61,6 +66,33 @@ type GCS struct {
 	Endpoint string
 }
 
+// Topic names a Pub/Sub topic, projects/<Project>/topics/<ID>. The zero Topic means none.
+type Topic struct {
+	Project string
+	ID      string
+}
+
+// ParseTopic parses "projects/<project>/topics/<topic>"; both names must be non-empty.
+func ParseTopic(s string) (Topic, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "topics" || parts[3] == "" {
+		return Topic{}, fmt.Errorf("%q is not projects/<project>/topics/<topic>", s)
+	}
+	return Topic{Project: parts[1], ID: parts[3]}, nil
+}
+
+// IsZero reports whether t names no topic.
+func (t Topic) IsZero() bool { return t == Topic{} }
+
+// String returns the topic's resource name, projects/<project>/topics/<topic>, or "" for
+// the zero Topic.
+func (t Topic) String() string {
+	if t.IsZero() {
+		return ""
+	}
+	return "projects/" + t.Project + "/topics/" + t.ID
+}
+
 // Config is Strata's validated configuration.
 type Config struct {
 	// HTTPAddr is where the local server listens (STRATA_HTTP_ADDR). Deployed functions
@@ -77,10 +109,10 @@ type Config struct {
 	// Bigtable and GCS configure StorageEmulators and StorageGCP.
 	Bigtable Bigtable
 	GCS      GCS
-	// CleanupTopic is the Pub/Sub topic cleanup tasks are published to, as
-	// projects/<project>/topics/<topic> (STRATA_CLEANUP_TOPIC). Empty means the in-process
-	// cleanup worker.
-	CleanupTopic string
+	// CleanupTopic is the Pub/Sub topic cleanup tasks are published to, parsed from
+	// projects/<project>/topics/<topic> (STRATA_CLEANUP_TOPIC). The zero Topic means the
+	// in-process cleanup worker.
+	CleanupTopic Topic
 	// Killswitches block matching requests (STRATA_KILLSWITCHES).
 	Killswitches admission.Killswitches
 	// RateLimits throttle requests and bandwidth (STRATA_RATE_LIMITS).
@@ -91,8 +123,10 @@ type Config struct {
 	MaxConcurrency int
 	// MaxRequests bounds in-flight object requests (STRATA_MAX_REQUESTS).
 	MaxRequests int
-	// GracePeriod delays deleting superseded revisions (STRATA_GRACE_PERIOD); zero means
-	// no delay.
+	// GracePeriod delays deleting superseded revisions (STRATA_GRACE_PERIOD). It reads as
+	// tiered.Options.GracePeriod does, so it is passed on unchanged: zero means
+	// tiered.DefaultGracePeriod and a negative value means no delay. STRATA_GRACE_PERIOD=0s
+	// is stored as NoGracePeriod.
 	GracePeriod time.Duration
 	// MaxClockSkew bounds the clock difference between any two instances and the backends
 	// (STRATA_MAX_CLOCK_SKEW); commits are fenced 2× this before a lease can be claimed.
@@ -174,13 +208,9 @@ var variables = []variable{
 		c.GCS.Endpoint = v
 		return nil
 	}},
-	{"STRATA_CLEANUP_TOPIC", func(c *Config, v string) error {
-		parts := strings.Split(v, "/")
-		if len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "topics" || parts[3] == "" {
-			return fmt.Errorf("%q is not projects/<project>/topics/<topic>", v)
-		}
-		c.CleanupTopic = v
-		return nil
+	{"STRATA_CLEANUP_TOPIC", func(c *Config, v string) (err error) {
+		c.CleanupTopic, err = ParseTopic(v)
+		return err
 	}},
 	{"STRATA_KILLSWITCHES", func(c *Config, v string) (err error) {
 		c.Killswitches, err = admission.ParseKillswitches(v)
@@ -201,10 +231,14 @@ var variables = []variable{
 		if err != nil {
 			return err
 		}
-		if d < 0 {
+		switch {
+		case d < 0:
 			return errors.New("must not be negative")
+		case d == 0:
+			c.GracePeriod = NoGracePeriod
+		default:
+			c.GracePeriod = d
 		}
-		c.GracePeriod = d
 		return nil
 	}},
 	{"STRATA_MAX_CLOCK_SKEW", setDuration(func(c *Config) *time.Duration { return &c.MaxClockSkew })},

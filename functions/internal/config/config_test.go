@@ -69,13 +69,13 @@ func TestLoad_EveryVariable(t *testing.T) {
 		{[]string{"STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i", "STRATA_GCS_BUCKET=b"},
 			func(c Config) bool { return c.Storage == StorageGCP && c.Bigtable.Table == "" && c.GCS.Endpoint == "" }},
 		{[]string{"STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i", "STRATA_GCS_BUCKET=b",
-			"STRATA_CLEANUP_TOPIC=projects/p/topics/strata-cleanup"}, func(c Config) bool { return c.CleanupTopic == "projects/p/topics/strata-cleanup" }},
+			"STRATA_CLEANUP_TOPIC=projects/p/topics/strata-cleanup"}, func(c Config) bool { return c.CleanupTopic == Topic{Project: "p", ID: "strata-cleanup"} }},
 		{[]string{`STRATA_KILLSWITCHES=[{"usecase":"broken"}]`}, func(c Config) bool { return len(c.Killswitches) == 1 }},
 		{[]string{`STRATA_RATE_LIMITS={"throughput":{"global_rps":10}}`}, func(c Config) bool { return c.RateLimits.Throughput != nil }},
 		{[]string{`STRATA_USECASES={"a":{"expiration":{"manual":{"allowed":false}}}}`}, func(c Config) bool { return !c.Usecases["a"].Manual.Allowed }},
 		{[]string{"STRATA_MAX_CONCURRENCY=7"}, func(c Config) bool { return c.MaxConcurrency == 7 }},
 		{[]string{"STRATA_MAX_REQUESTS=9"}, func(c Config) bool { return c.MaxRequests == 9 }},
-		{[]string{"STRATA_GRACE_PERIOD=0s"}, func(c Config) bool { return c.GracePeriod == 0 }},
+		{[]string{"STRATA_GRACE_PERIOD=0s"}, func(c Config) bool { return c.GracePeriod == NoGracePeriod && c.GracePeriod < 0 }},
 		{[]string{"STRATA_GRACE_PERIOD=1m30s"}, func(c Config) bool { return c.GracePeriod == 90*time.Second }},
 		{[]string{"STRATA_MAX_CLOCK_SKEW=500ms"}, func(c Config) bool { return c.MaxClockSkew == 500*time.Millisecond }},
 		{[]string{"STRATA_LONG_TERM_SETTLE=1h"}, func(c Config) bool { return c.LongTermSettle == time.Hour }},
@@ -185,5 +185,20 @@ func TestLoad_IgnoresOtherToolsVariables(t *testing.T) {
 	}
 	if _, err := Load(append(dev, "STRATA_URLS=x")); err == nil || !strings.Contains(err.Error(), "STRATA_URLS") {
 		t.Fatalf("a near miss must still be refused: %v", err)
+	}
+}
+
+func TestParseTopic(t *testing.T) {
+	tp, err := ParseTopic("projects/p/topics/t")
+	if err != nil || tp != (Topic{Project: "p", ID: "t"}) || tp.String() != "projects/p/topics/t" || tp.IsZero() {
+		t.Fatal(tp, err)
+	}
+	if (Topic{}).String() != "" || !(Topic{}).IsZero() {
+		t.Error("the zero Topic should be empty")
+	}
+	for _, bad := range []string{"", "t", "projects/p/topics/", "projects//topics/t", "projects/p/subscriptions/t", "projects/p/topics/t/x"} {
+		if tp, err := ParseTopic(bad); err == nil {
+			t.Errorf("ParseTopic(%q) = %+v, want an error", bad, tp)
+		}
 	}
 }

@@ -119,7 +119,8 @@ func startMemStrata(tb testing.TB) benchServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	store, err := tiered.New(membackend.NewHighVolume(nil), membackend.NewLongTerm(nil), membackend.NewChangeLog(nil),
+	mem := membackend.Open(nil)
+	store, err := tiered.New(mem.HighVolume(), mem.LongTerm(), mem.ChangeLog(),
 		&tiered.Options{GracePeriod: -1})
 	if err != nil {
 		tb.Fatal(err)

@@ -165,7 +165,8 @@ func FuzzBatchRequest(f *testing.F) {
 	f.Add("multipart/form-data; boundary=b", []byte("--b\r\nx-sn-batch-operation-kind: head\r\n\r\n\r\n--b--"))
 	f.Add("multipart/form-data; boundary=b", []byte("--b\r\nbroken\r\n\r\n"))
 	f.Add("multipart/form-data", []byte(""))
-	store, err := tiered.New(membackend.NewHighVolume(nil), membackend.NewLongTerm(nil), membackend.NewChangeLog(nil), &tiered.Options{GracePeriod: -1})
+	mem := membackend.Open(nil)
+	store, err := tiered.New(mem.HighVolume(), mem.LongTerm(), mem.ChangeLog(), &tiered.Options{GracePeriod: -1})
 	if err != nil {
 		f.Fatal(err)
 	}

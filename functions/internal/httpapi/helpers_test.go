@@ -47,9 +47,10 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, now: time.Date(2026, 7, 23, 10, 11, 12, 345678000, time.UTC), logs: &bytes.Buffer{}}
 	clock := func() time.Time { return e.now }
-	e.mhv = membackend.NewHighVolume(&membackend.Options{Now: clock})
-	e.mlt = membackend.NewLongTerm(&membackend.Options{Now: clock})
-	mcl := membackend.NewChangeLog(nil)
+	mem := membackend.Open(&membackend.Options{Now: clock})
+	e.mhv = mem.HighVolume()
+	e.mlt = mem.LongTerm()
+	mcl := mem.ChangeLog()
 	e.hv = &backendtest.HookedHighVolume{Inner: e.mhv}
 	e.lt = &backendtest.HookedLongTerm{Inner: e.mlt}
 	e.cl = &backendtest.HookedChangeLog{Inner: mcl}

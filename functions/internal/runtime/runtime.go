@@ -6,14 +6,15 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"cloud.google.com/go/bigtable"
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/storage"
 	"google.golang.org/api/option"
 
 	"github.com/stratastore/strata/functions/internal/admission"
@@ -62,16 +63,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
 	}
-	grace := cfg.GracePeriod
-	if grace == 0 {
-		grace = -1 // tiered reads zero as "default"; the configuration means "none"
-	}
 	// Every backend call is recorded (backend, op, outcome, latency) and served at /metrics.
 	rec := observe.NewRecorder()
 	hv := &observe.HighVolume{Inner: b.hv, Rec: rec}
 	lt := &observe.LongTerm{Inner: b.lt, Rec: rec}
 	clog := &observe.ChangeLog{Inner: b.log, Rec: rec}
-	rt.Store, err = tiered.New(hv, lt, clog, &tiered.Options{Dispatcher: dispatcher, GracePeriod: grace,
+	rt.Store, err = tiered.New(hv, lt, clog, &tiered.Options{Dispatcher: dispatcher, GracePeriod: cfg.GracePeriod,
 		MaxClockSkew: cfg.MaxClockSkew, LongTermSettle: cfg.LongTermSettle, Logger: log})
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
@@ -105,88 +102,107 @@ func (rt *Runtime) openBackends(ctx context.Context) (backends, error) {
 	cfg := rt.Config
 	switch cfg.Storage {
 	case config.StorageLocal:
-		lb, err := localbackend.Open(cfg.DataDir, &localbackend.Options{Logger: rt.Logger})
+		lb, err := localbackend.Open(ctx, cfg.DataDir, &localbackend.Options{Logger: rt.Logger})
 		if err != nil {
 			return backends{}, fmt.Errorf("STRATA_DATA_DIR: %w", err)
 		}
 		rt.closers = append(rt.closers, lb.Close)
 		return backends{hv: lb.HighVolume(), lt: lb.LongTerm(), log: lb.ChangeLog()}, nil
 	case config.StorageEmulators, config.StorageGCP:
-		bo := bigtablebackend.Options{
-			Project:        cfg.Bigtable.Project,
-			Instance:       cfg.Bigtable.Instance,
-			Table:          cfg.Bigtable.Table,
-			ChangeLogTable: cfg.Bigtable.ChangeLogTable,
-			Logger:         rt.Logger,
-		}
-		var bt *bigtablebackend.Backend
-		var err error
-		if cfg.Storage == config.StorageEmulators {
-			bt, err = openEmulatorBigtable(ctx, cfg.Bigtable.Emulator, bo)
-		} else {
-			bt, err = bigtablebackend.New(ctx, bo)
-		}
+		bt, err := rt.openBigtable(ctx)
 		if err != nil {
 			return backends{}, err
 		}
-		rt.closers = append(rt.closers, bt.Close)
-		gcs, err := gcsbackend.New(ctx, gcsbackend.Options{Bucket: cfg.GCS.Bucket, Endpoint: cfg.GCS.Endpoint, Logger: rt.Logger})
+		gcs, err := rt.openGCS(ctx)
 		if err != nil {
 			return backends{}, err
 		}
-		rt.closers = append(rt.closers, gcs.Close)
 		return backends{hv: bt, lt: gcs, log: bt}, nil
 	}
 	return backends{}, fmt.Errorf("STRATA_STORAGE: unknown storage %q", cfg.Storage)
+}
+
+// openBigtable makes the Bigtable client (the emulator at STRATA_BIGTABLE_EMULATOR, or Cloud
+// Bigtable) and the backend on it. The runtime owns the client and closes it at Close. On an
+// emulator it first creates the tables, which an emulator starts without; in production
+// Terraform creates them.
+func (rt *Runtime) openBigtable(ctx context.Context) (*bigtablebackend.Backend, error) {
+	cfg := rt.Config.Bigtable
+	table := cmp.Or(cfg.Table, bigtablebackend.DefaultTable)
+	opts := &bigtablebackend.Options{ChangeLogTable: cfg.ChangeLogTable, Logger: rt.Logger}
+	var client *bigtable.Client
+	if rt.Config.Storage == config.StorageEmulators {
+		if err := createEmulatorTables(ctx, cfg, table, opts); err != nil {
+			return nil, fmt.Errorf("STRATA_BIGTABLE_EMULATOR: create tables: %w", err)
+		}
+		conn, err := bigtablebackend.DialEmulator(cfg.Emulator)
+		if err != nil {
+			return nil, fmt.Errorf("STRATA_BIGTABLE_EMULATOR: %w", err)
+		}
+		if client, err = bigtablebackend.NewEmulatorClient(ctx, conn, cfg.Project, cfg.Instance); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("STRATA_BIGTABLE_EMULATOR: %w", err)
+		}
+	} else {
+		var err error
+		if client, err = bigtable.NewClient(ctx, cfg.Project, cfg.Instance); err != nil {
+			return nil, fmt.Errorf("bigtable client: %w", err)
+		}
+	}
+	rt.closers = append(rt.closers, client.Close)
+	return bigtablebackend.Open(ctx, client, table, opts)
+}
+
+// createEmulatorTables creates the tables on the emulator through an admin client of its
+// own, closed before it returns.
+func createEmulatorTables(ctx context.Context, cfg config.Bigtable, table string, opts *bigtablebackend.Options) error {
+	conn, err := bigtablebackend.DialEmulator(cfg.Emulator)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	admin, err := bigtable.NewAdminClient(ctx, cfg.Project, cfg.Instance, option.WithGRPCConn(conn))
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	return bigtablebackend.CreateTables(ctx, admin, table, opts)
+}
+
+// openGCS makes the storage client (fake GCS at STRATA_GCS_ENDPOINT with emulators, else
+// production GCS with application default credentials, or STORAGE_EMULATOR_HOST when set)
+// and the long-term backend on it. The runtime owns the client and closes it last.
+func (rt *Runtime) openGCS(ctx context.Context) (*gcsbackend.Backend, error) {
+	cfg := rt.Config
+	var client *storage.Client
+	var err error
+	if cfg.Storage == config.StorageEmulators {
+		client, err = gcsbackend.NewEmulatorClient(ctx, cfg.GCS.Endpoint)
+	} else {
+		client, err = storage.NewClient(ctx, storage.WithJSONReads())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gcs client: %w", err)
+	}
+	rt.closers = append(rt.closers, client.Close)
+	return gcsbackend.Open(ctx, client, cfg.GCS.Bucket, &gcsbackend.Options{Logger: rt.Logger})
 }
 
 // openDispatcher returns a Pub/Sub dispatcher when STRATA_CLEANUP_TOPIC is set, else nil (the
 // Store's in-process worker). The Pub/Sub client honours PUBSUB_EMULATOR_HOST.
 func (rt *Runtime) openDispatcher(ctx context.Context) (tiered.Dispatcher, error) {
 	topic := rt.Config.CleanupTopic
-	if topic == "" {
+	if topic.IsZero() {
 		return nil, nil
 	}
-	project, id, ok := parseTopic(topic)
-	if !ok {
-		return nil, fmt.Errorf("STRATA_CLEANUP_TOPIC: %q is not projects/<project>/topics/<topic>", topic)
-	}
-	c, err := pubsub.NewClient(ctx, project)
+	c, err := pubsub.NewClient(ctx, topic.Project)
 	if err != nil {
 		return nil, fmt.Errorf("STRATA_CLEANUP_TOPIC: pubsub client: %w", err)
 	}
-	d := cleanup.NewDispatcher(cleanup.NewPublisher(c, id))
+	d := cleanup.NewDispatcher(cleanup.NewPublisher(c, topic.ID))
 	rt.closers = append(rt.closers, c.Close)
 	rt.dispatcher = d
 	return d, nil
-}
-
-// parseTopic splits "projects/<project>/topics/<topic>".
-func parseTopic(s string) (project, topic string, ok bool) {
-	parts := strings.Split(s, "/")
-	if len(parts) != 4 || parts[0] != "projects" || parts[2] != "topics" || parts[1] == "" || parts[3] == "" {
-		return "", "", false
-	}
-	return parts[1], parts[3], true
-}
-
-// openEmulatorBigtable connects to the Bigtable emulator and creates the tables, which an
-// emulator starts without; in production Terraform creates them.
-func openEmulatorBigtable(ctx context.Context, addr string, o bigtablebackend.Options) (*bigtablebackend.Backend, error) {
-	conn, err := bigtablebackend.DialEmulator(addr)
-	if err != nil {
-		return nil, fmt.Errorf("STRATA_BIGTABLE_EMULATOR: %w", err)
-	}
-	admin, err := bigtable.NewAdminClient(ctx, o.Project, o.Instance, option.WithGRPCConn(conn))
-	if err == nil {
-		err = bigtablebackend.CreateTables(ctx, admin, o)
-		// The admin client shares conn; closing it would close the connection too.
-	}
-	_ = conn.Close()
-	if err != nil {
-		return nil, fmt.Errorf("STRATA_BIGTABLE_EMULATOR: create tables: %w", err)
-	}
-	return bigtablebackend.NewEmulator(ctx, addr, o)
 }
 
 // Close drains the store's cleanup work until ctx ends, then releases the backends.

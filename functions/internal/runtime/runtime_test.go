@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"cloud.google.com/go/bigtable/bttest"
 	"cloud.google.com/go/pubsub/v2"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/stratastore/strata/functions/internal/config"
 	"github.com/stratastore/strata/functions/internal/logging"
+	"github.com/stratastore/strata/tiered/localbackend"
 )
 
 // roundTrip stores a small and a large object through the runtime's server and reads them
@@ -81,6 +83,70 @@ func TestOpen_Local(t *testing.T) {
 	}
 	if err := rt.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpen_GracePeriod: the grace period reaches the Store with the meaning it has in the
+// configuration. STRATA_GRACE_PERIOD=0s deletes a superseded revision at once; an unset
+// variable, or a zero Config.GracePeriod, means the 30s default, so the revision outlives a
+// short Close.
+func TestOpen_GracePeriod(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		cfg       func(dir string) config.Config
+		revisions int
+	}{
+		{"STRATA_GRACE_PERIOD=0s", func(dir string) config.Config {
+			return load(t, "STRATA_DATA_DIR="+dir, "STRATA_GRACE_PERIOD=0s")
+		}, 1},
+		{"unset", func(dir string) config.Config {
+			cfg, err := config.Load([]string{"STRATA_AUTH_ENFORCE=false", "STRATA_DATA_DIR=" + dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return cfg
+		}, 2},
+		{"zero in Config", func(dir string) config.Config {
+			cfg := load(t, "STRATA_DATA_DIR="+dir)
+			cfg.GracePeriod = 0
+			return cfg
+		}, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			rt, err := Open(t.Context(), tt.cfg(dir), logging.New(io.Discard, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := httptest.NewServer(rt.Server)
+			for range 2 { // a large put, then a large overwrite that supersedes its revision
+				req, _ := http.NewRequest("PUT", ts.URL+"/v1/objects/test/org=1/large", strings.NewReader(strings.Repeat("x", 2<<20)))
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					t.Fatalf("PUT: %d", res.StatusCode)
+				}
+			}
+			ts.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			_ = rt.Close(ctx) // with a grace period, the deferred cleanup outlives ctx
+			lb, err := localbackend.Open(context.Background(), dir, &localbackend.Options{SweepInterval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lb.Close()
+			keys, err := lb.LongTerm().Keys()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) != tt.revisions {
+				t.Errorf("%d long-term revisions after the overwrite and Close, want %d: %v", len(keys), tt.revisions, keys)
+			}
+		})
 	}
 }
 
@@ -171,16 +237,5 @@ func TestOpen_CleanupTopic_PublishesCleanupTasks(t *testing.T) {
 	}
 	if n := len(srv.Messages()); n != 1 {
 		t.Fatalf("published %d cleanup tasks, want 1", n)
-	}
-}
-
-func TestParseTopic(t *testing.T) {
-	if p, tp, ok := parseTopic("projects/p/topics/t"); !ok || p != "p" || tp != "t" {
-		t.Fatal(p, tp, ok)
-	}
-	for _, bad := range []string{"", "t", "projects/p/topics/", "projects//topics/t", "projects/p/subscriptions/t", "projects/p/topics/t/x"} {
-		if _, _, ok := parseTopic(bad); ok {
-			t.Errorf("parseTopic(%q) succeeded", bad)
-		}
 	}
 }

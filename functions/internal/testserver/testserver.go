@@ -62,7 +62,8 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := tiered.New(membackend.NewHighVolume(nil), membackend.NewLongTerm(nil), membackend.NewChangeLog(nil),
+	mem := membackend.Open(nil)
+	store, err := tiered.New(mem.HighVolume(), mem.LongTerm(), mem.ChangeLog(),
 		&tiered.Options{GracePeriod: -1})
 	if err != nil {
 		return nil, err
