@@ -600,50 +600,6 @@ func TestTerraform_EveryFunctionHasItsOwnServiceAccount(t *testing.T) {
 	wiring(t, "functions", "service_account_emails", "module.iam.function_service_account_emails")
 }
 
-// TestTerraform_LeastPrivilege: grants are on single resources, cleanup does not publish,
-// and nothing is granted at project level except the build role.
-func TestTerraform_LeastPrivilege(t *testing.T) {
-	iam := moduleNamed(t, "iam")
-	want := map[string]struct{ role, forEach string }{
-		"google_bigtable_instance_iam_member.function_user":      {"roles/bigtable.user", "var.functions"},
-		"google_storage_bucket_iam_member.function_object_admin": {"roles/storage.objectAdmin", "var.functions"},
-		"google_pubsub_topic_iam_member.function_publisher":      {"roles/pubsub.publisher", "local.publishers"},
-		"google_cloud_run_service_iam_member.cleanup_invoker":    {"roles/run.invoker", ""},
-		"google_cloud_run_service_iam_member.recover_invoker":    {"roles/run.invoker", ""},
-		"google_project_iam_member.build_builder":                {"roles/cloudbuild.builds.builder", ""},
-	}
-	for addr, w := range want {
-		r := iam.resource(t, addr)
-		if got := literal(t, r.Body.Attributes["role"]); got.AsString() != w.role {
-			t.Errorf("%s: role %s, want %s", addr, got.AsString(), w.role)
-		}
-		if got := iam.exprText(r.Body.Attributes["for_each"]); got != w.forEach {
-			t.Errorf("%s: for_each %q, want %q", addr, got, w.forEach)
-		}
-	}
-	for addr, r := range iam.resources {
-		if strings.Contains(addr, "_iam_") {
-			if _, ok := want[addr]; !ok {
-				t.Errorf("unexpected grant %s (%s)", addr, iam.text(r.Body.Attributes["role"].Expr.Range()))
-			}
-		}
-	}
-	// Publishers: every public function and recover, never cleanup.
-	pub := iam.locals["publishers"]
-	got := evalFunc(t, pub.Expr, map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{"functions": cty.ObjectVal(routeFunctions())})})
-	var names []string
-	for it := got.ElementIterator(); it.Next(); {
-		_, v := it.Element()
-		names = append(names, v.AsString())
-	}
-	for _, f := range httpapi.Functions() {
-		should := f.Exposure == httpapi.Public || f.Name == httpapi.FnRecover
-		if slices.Contains(names, f.Name) != should {
-			t.Errorf("function %s may publish cleanup tasks: %v, want %v", f.Name, !should, should)
-		}
-	}
-}
-
 // TestTerraform_InternalFunctionsInvokableOnlyByTheirCallers: the only invoker grants are the
 // push account on cleanup, the scheduler account on recover, and allUsers on the request-path
 // functions behind the load balancer (which carries no identity).

@@ -1,13 +1,6 @@
 # Identities. Every function runs as its own service account with only what its operation
-# needs; Pub/Sub push and Cloud Scheduler each have an account that can invoke exactly one
-# function.
-
-locals {
-  # Functions that publish cleanup tasks: every request-path function (they dispatch cleanup
-  # after a commit) and recover (it fans stale log entries out as tasks). cleanup itself only
-  # carries tasks out.
-  publishers = toset([for name, f in var.functions : name if f.public || name == "recover"])
-}
+# needs (access.tf); Pub/Sub push and Cloud Scheduler each have an account that can invoke
+# exactly one function.
 
 resource "google_service_account" "function" {
   for_each = var.functions
@@ -16,6 +9,13 @@ resource "google_service_account" "function" {
   account_id   = each.value.account_id
   display_name = "Strata function ${each.key}"
   description  = "Runtime identity of the Strata ${each.key} function."
+
+  lifecycle {
+    precondition {
+      condition     = contains(keys(local.access), each.key)
+      error_message = "Function ${each.key} has no line in local.access (modules/iam/access.tf): say what its operation touches before it is deployed."
+    }
+  }
 }
 
 resource "google_service_account" "push" {

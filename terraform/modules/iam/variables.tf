@@ -47,17 +47,27 @@ variable "account_prefix" {
 }
 
 variable "bigtable_instance" {
-  description = "Name of the Bigtable instance every function reads and writes."
+  description = "Name of the Bigtable instance holding the two tables (nothing is granted on the instance itself)."
+  type        = string
+}
+
+variable "objects_table" {
+  description = "Name of the objects table; functions get table-level grants on it as local.access says."
+  type        = string
+}
+
+variable "changelog_table" {
+  description = "Name of the change-log table; functions get table-level grants on it as local.access says."
   type        = string
 }
 
 variable "data_bucket" {
-  description = "Name of the data bucket every function reads and writes."
+  description = "Name of the data bucket; functions get bucket-level grants (some conditioned on ~uploads/) as local.access says."
   type        = string
 }
 
 variable "cleanup_topic" {
-  description = "Short name of the cleanup topic the request-path functions and recover publish to."
+  description = "Short name of the cleanup topic; only the functions local.access marks publish may publish to it."
   type        = string
 }
 

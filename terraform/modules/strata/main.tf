@@ -87,6 +87,8 @@ module "iam" {
   functions         = module.routing.functions
   account_prefix    = var.account_prefix
   bigtable_instance = module.storage.bigtable_instance
+  objects_table     = module.storage.objects_table
+  changelog_table   = module.storage.changelog_table
   data_bucket       = module.storage.bucket
   cleanup_topic     = module.messaging.cleanup_topic
   cleanup_service   = module.functions.names["cleanup"]
