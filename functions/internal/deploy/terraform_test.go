@@ -295,14 +295,14 @@ func TestTerraform_EnvironmentsRequireOnlyProjectAndRegion(t *testing.T) {
 }
 
 // TestTerraform_EnvironmentDefaults: what dev and prod decide differently. The stack module
-// leaves these without a default, so every environment must choose them.
+// leaves these without a default, so every environment must choose them. The insecure
+// opt-ins are off in both environments and in the stack module.
 func TestTerraform_EnvironmentDefaults(t *testing.T) {
 	want := map[string]map[string]cty.Value{
 		"dev": {
 			"name":                          cty.StringVal("strata-dev"),
 			"account_prefix":                cty.StringVal("strata-dev-"),
-			"allow_plain_http":              cty.True,
-			"auth_enforce":                  cty.False,
+			"enable_cloud_armor":            cty.False,
 			"log_level":                     cty.StringVal("debug"),
 			"deletion_protection":           cty.False,
 			"force_destroy":                 cty.True,
@@ -311,13 +311,17 @@ func TestTerraform_EnvironmentDefaults(t *testing.T) {
 		"prod": {
 			"name":                          cty.StringVal("strata"),
 			"account_prefix":                cty.StringVal("strata-"),
-			"allow_plain_http":              cty.False,
-			"auth_enforce":                  cty.True,
+			"enable_cloud_armor":            cty.True,
 			"log_level":                     cty.StringVal("info"),
 			"deletion_protection":           cty.True,
 			"force_destroy":                 cty.False,
 			"soft_delete_retention_seconds": cty.NumberIntVal(604800),
 		},
+	}
+	secure := map[string]cty.Value{
+		"allow_plain_http":      cty.False,
+		"allow_unauthenticated": cty.False,
+		"lb_log_sample_rate":    cty.NumberIntVal(0),
 	}
 	maxInstances := map[string]string{"dev": "max_instances = optional(number, 5)", "prod": "max_instances = optional(number, 100)"}
 	stack := stackModule(t)
@@ -331,9 +335,25 @@ func TestTerraform_EnvironmentDefaults(t *testing.T) {
 				t.Errorf("modules/strata gives %s a default; the environments decide it", name)
 			}
 		}
+		for name, v := range secure {
+			if got := m.variableDefault(t, name); !got.RawEquals(v) {
+				t.Errorf("environment %s: %s defaults to %#v; only an explicit opt-in may change it from %#v", env, name, got, v)
+			}
+		}
 		if typ := m.exprText(m.variables["function_defaults"].Body.Attributes["type"]); !strings.Contains(typ, maxInstances[env]) {
 			t.Errorf("environment %s: function_defaults type %s, want %s", env, typ, maxInstances[env])
 		}
+	}
+	for name, v := range secure {
+		if got := stack.variableDefault(t, name); !got.RawEquals(v) {
+			t.Errorf("modules/strata: %s defaults to %#v, want %#v", name, got, v)
+		}
+		if got := stack.exprText(stack.variables[name].Body.Attributes["nullable"]); got != "false" {
+			t.Errorf("modules/strata: %s must not be nullable (null would not mean the secure default)", name)
+		}
+	}
+	if _, ok := stack.variables["auth_enforce"]; ok {
+		t.Error("modules/strata still has auth_enforce; authentication is opted out of with allow_unauthenticated")
 	}
 }
 
@@ -899,6 +919,7 @@ func TestTerraform_FrontendRoutesFromRouteRules(t *testing.T) {
 		"google_compute_target_https_proxy.main":      "local.https_enabled ? 1 : 0",
 		"google_compute_global_forwarding_rule.https": "local.https_enabled ? 1 : 0",
 		"google_compute_managed_ssl_certificate.main": "local.https_enabled ? 1 : 0",
+		"google_compute_ssl_policy.main":              "local.https_enabled ? 1 : 0",
 		"google_compute_security_policy.edge":         "var.enable_cloud_armor ? 1 : 0",
 	} {
 		if got := fe.exprText(fe.resource(t, addr).Body.Attributes["count"]); got != want {
@@ -939,7 +960,7 @@ func TestTerraform_FunctionsEnvironmentIsKnownToConfig(t *testing.T) {
 		"STRATA_BIGTABLE_CHANGELOG_TABLE": "objectstore_changelog",
 		"STRATA_GCS_BUCKET":               "my-project-strata-dev-data",
 		"STRATA_CLEANUP_TOPIC":            "projects/my-project/topics/strata-dev-cleanup",
-		"STRATA_AUTH_ENFORCE":             "false",
+		"STRATA_AUTH_ENFORCE":             "true",
 		"STRATA_LOG_LEVEL":                "info",
 		"STRATA_AUTH_KEYS":                authKeysAsTerraformEncodesThem(t),
 	}

@@ -9,13 +9,17 @@ module "strata" {
   region                        = var.region
   name                          = var.name
   account_prefix                = var.account_prefix
-  allow_plain_http              = var.allow_plain_http
-  auth_enforce                  = var.auth_enforce
+  enable_cloud_armor            = var.enable_cloud_armor
   log_level                     = var.log_level
   deletion_protection           = var.deletion_protection
   force_destroy                 = var.force_destroy
   soft_delete_retention_seconds = var.soft_delete_retention_seconds
   function_defaults             = var.function_defaults
+
+  # Insecure opt-ins: false here and in the module; plan warns while one is on.
+  allow_plain_http      = var.allow_plain_http
+  allow_unauthenticated = var.allow_unauthenticated
+  lb_log_sample_rate    = var.lb_log_sample_rate
 
   # Null hands these to the module's defaults.
   domain              = var.domain
@@ -23,7 +27,7 @@ module "strata" {
   source_archive_path = var.source_archive_path
   project_number      = var.project_number
   enable_apis         = var.enable_apis
-  enable_cloud_armor  = var.enable_cloud_armor
+  waf_preview         = var.waf_preview
   extra_environment   = var.extra_environment
   function_overrides  = var.function_overrides
   recovery_schedule   = var.recovery_schedule

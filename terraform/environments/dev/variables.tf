@@ -24,13 +24,25 @@ variable "account_prefix" {
 }
 
 variable "allow_plain_http" {
-  description = "Serve plain HTTP on port 80 (on by default in dev)."
+  description = "INSECURE opt-in: also serve plain HTTP on port 80 (tokens in the clear). Off; plan warns while it is on."
   type        = bool
-  default     = true
+  default     = false
 }
 
-variable "auth_enforce" {
-  description = "STRATA_AUTH_ENFORCE: reject requests without a valid token. Off by default in dev; turn it on together with auth_keys."
+variable "allow_unauthenticated" {
+  description = "INSECURE opt-in: STRATA_AUTH_ENFORCE=false, anyone may read, write and delete every object. Off; plan warns while it is on."
+  type        = bool
+  default     = false
+}
+
+variable "lb_log_sample_rate" {
+  description = "Fraction of requests the load balancer logs. 0 (off): a logged request's URL keeps its query, so tokens and pre-signed signatures would land in Cloud Logging; plan warns while it is above 0."
+  type        = number
+  default     = 0
+}
+
+variable "enable_cloud_armor" {
+  description = "Cloud Armor on the load balancer: preconfigured WAF rules and a per-IP rate limit. Off in dev: a policy and its rules cost money every month whether or not traffic comes, dev traffic is the team's own, and authentication (on by default) is what guards the data; turn it on to try WAF rules before prod."
   type        = bool
   default     = false
 }
@@ -73,7 +85,7 @@ variable "function_defaults" {
 }
 
 variable "domain" {
-  description = "Domain for HTTPS with a Google-managed certificate; empty means HTTP only (allow_plain_http). Null: the strata module's default."
+  description = "Domain for HTTPS with a Google-managed certificate; empty means no HTTPS listener (and none at all unless allow_plain_http). Null: the strata module's default."
   type        = string
   default     = null
 }
@@ -105,8 +117,8 @@ variable "enable_apis" {
   default     = null
 }
 
-variable "enable_cloud_armor" {
-  description = "Attach the Cloud Armor per-IP rate limit to the load balancer. Null: the strata module's default."
+variable "waf_preview" {
+  description = "Cloud Armor WAF rules in preview mode: logged, not enforced (for tuning false positives). Null: the strata module's default."
   type        = bool
   default     = null
 }

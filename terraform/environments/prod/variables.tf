@@ -24,13 +24,25 @@ variable "account_prefix" {
 }
 
 variable "allow_plain_http" {
-  description = "Serve plain HTTP on port 80 (development only; off in prod)."
+  description = "INSECURE opt-in: also serve plain HTTP on port 80 (tokens in the clear). Off; plan warns while it is on."
   type        = bool
   default     = false
 }
 
-variable "auth_enforce" {
-  description = "STRATA_AUTH_ENFORCE: reject requests without a valid token (on in prod; needs auth_keys)."
+variable "allow_unauthenticated" {
+  description = "INSECURE opt-in: STRATA_AUTH_ENFORCE=false, anyone may read, write and delete every object. Off; plan warns while it is on."
+  type        = bool
+  default     = false
+}
+
+variable "lb_log_sample_rate" {
+  description = "Fraction of requests the load balancer logs. 0 (off): a logged request's URL keeps its query, so tokens and pre-signed signatures would land in Cloud Logging; plan warns while it is above 0."
+  type        = number
+  default     = 0
+}
+
+variable "enable_cloud_armor" {
+  description = "Cloud Armor on the load balancer: preconfigured WAF rules (SQLi, XSS, LFI, RCE, protocol attacks) and a per-IP rate limit. On in prod."
   type        = bool
   default     = true
 }
@@ -105,8 +117,8 @@ variable "enable_apis" {
   default     = null
 }
 
-variable "enable_cloud_armor" {
-  description = "Attach the Cloud Armor per-IP rate limit to the load balancer. Null: the strata module's default."
+variable "waf_preview" {
+  description = "Cloud Armor WAF rules in preview mode: logged, not enforced (for tuning false positives). Null: the strata module's default."
   type        = bool
   default     = null
 }

@@ -27,6 +27,10 @@ resource "google_compute_backend_service" "function" {
     group = google_compute_region_network_endpoint_group.function[each.key].id
   }
 
+  # Off unless log_sample_rate > 0. The request log's httpRequest.requestUrl is a mandatory
+  # field (log_config's optional_mode/optional_fields choose only optional ones), so every
+  # logged request would put its full URL, query included, in Cloud Logging: os_auth tokens
+  # and pre-signed signatures travel in the query. See README.md, Security.
   log_config {
     enable      = var.log_sample_rate > 0
     sample_rate = var.log_sample_rate

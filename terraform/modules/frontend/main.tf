@@ -59,6 +59,18 @@ resource "google_compute_managed_ssl_certificate" "main" {
   }
 }
 
+# TLS 1.2 or newer with the MODERN (or RESTRICTED) cipher suites. Without a policy the proxy
+# uses Google's COMPATIBLE profile, which still accepts TLS 1.0 and 1.1.
+resource "google_compute_ssl_policy" "main" {
+  count = local.https_enabled ? 1 : 0
+
+  project         = var.project_id
+  name            = "${var.name}-tls"
+  description     = "Strata: TLS 1.2+, ${var.ssl_policy_profile} cipher suites."
+  profile         = var.ssl_policy_profile
+  min_tls_version = "TLS_1_2"
+}
+
 resource "google_compute_target_https_proxy" "main" {
   count = local.https_enabled ? 1 : 0
 
@@ -66,6 +78,7 @@ resource "google_compute_target_https_proxy" "main" {
   name             = "${var.name}-https"
   url_map          = google_compute_url_map.main.id
   ssl_certificates = [google_compute_managed_ssl_certificate.main[0].id]
+  ssl_policy       = google_compute_ssl_policy.main[0].id
 }
 
 resource "google_compute_global_forwarding_rule" "https" {
@@ -80,7 +93,8 @@ resource "google_compute_global_forwarding_rule" "https" {
   target                = google_compute_target_https_proxy.main[0].id
 }
 
-# Plain HTTP exists only when asked for explicitly (development).
+# Plain HTTP exists only when asked for explicitly (allow_plain_http): tokens and pre-signed
+# URLs would cross the network in the clear.
 resource "google_compute_target_http_proxy" "main" {
   count = var.allow_plain_http ? 1 : 0
 

@@ -77,9 +77,48 @@ variable "public_invoker" {
 }
 
 variable "enable_cloud_armor" {
-  description = "Attach a Cloud Armor policy that rate-limits each client IP at the edge."
+  description = "Attach a Cloud Armor policy to every backend: Google's preconfigured WAF rules (waf_rule_sets) and a per-IP rate limit."
   type        = bool
   default     = false
+}
+
+variable "waf_rule_sets" {
+  description = "Cloud Armor preconfigured WAF rule sets, each evaluated by its own deny(403) rule in this order. Requests whose body is object bytes are not evaluated (see armor.tf)."
+  type        = list(string)
+  default     = ["sqli-v33-stable", "xss-v33-stable", "lfi-v33-stable", "rce-v33-stable", "protocolattack-v33-stable"]
+
+  validation {
+    condition     = alltrue([for s in var.waf_rule_sets : can(regex("^[a-z0-9]+-v[0-9]+-(stable|canary)$", s))]) && length(distinct(var.waf_rule_sets)) == length(var.waf_rule_sets) && length(var.waf_rule_sets) <= 20
+    error_message = "The waf_rule_sets must be distinct preconfigured rule set names such as sqli-v33-stable (at most 20)."
+  }
+}
+
+variable "waf_sensitivity" {
+  description = "Sensitivity of the preconfigured WAF rules, 1 (fewest false positives) to 4 (most signatures). Object keys are arbitrary strings, so higher levels block legitimate keys."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = contains([1, 2, 3, 4], var.waf_sensitivity)
+    error_message = "The waf_sensitivity must be 1, 2, 3 or 4."
+  }
+}
+
+variable "waf_preview" {
+  description = "Put the WAF rules in preview mode: Cloud Armor logs what they would deny but denies nothing (for tuning; the rate limit stays enforced)."
+  type        = bool
+  default     = false
+}
+
+variable "ssl_policy_profile" {
+  description = "Profile of the HTTPS proxy's SSL policy (minimum TLS 1.2 either way): MODERN, or RESTRICTED for the strictest cipher suites."
+  type        = string
+  default     = "MODERN"
+
+  validation {
+    condition     = contains(["MODERN", "RESTRICTED"], var.ssl_policy_profile)
+    error_message = "The ssl_policy_profile must be MODERN or RESTRICTED."
+  }
 }
 
 variable "rate_limit_requests_per_minute" {
@@ -105,9 +144,9 @@ variable "rate_limit_ban_seconds" {
 }
 
 variable "log_sample_rate" {
-  description = "Fraction of requests the backend services log (0 disables request logging)."
+  description = "Fraction of requests the load balancer logs; 0 (the default) disables its request log. A logged request's full URL, query included, lands in Cloud Logging: os_auth tokens and pre-signed signatures with it."
   type        = number
-  default     = 1
+  default     = 0
 
   validation {
     condition     = var.log_sample_rate >= 0 && var.log_sample_rate <= 1

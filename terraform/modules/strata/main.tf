@@ -40,7 +40,7 @@ locals {
       STRATA_BIGTABLE_CHANGELOG_TABLE = module.storage.changelog_table
       STRATA_GCS_BUCKET               = module.storage.bucket
       STRATA_CLEANUP_TOPIC            = module.messaging.cleanup_topic_id
-      STRATA_AUTH_ENFORCE             = tostring(var.auth_enforce)
+      STRATA_AUTH_ENFORCE             = tostring(!var.allow_unauthenticated)
       STRATA_LOG_LEVEL                = var.log_level
     },
     length(var.auth_keys) > 0 ? { STRATA_AUTH_KEYS = jsonencode(var.auth_keys) } : {},
@@ -151,18 +151,44 @@ module "frontend" {
   domain             = var.domain
   allow_plain_http   = var.allow_plain_http
   enable_cloud_armor = var.enable_cloud_armor
+  waf_preview        = var.waf_preview
+  log_sample_rate    = var.lb_log_sample_rate
+}
+
+# Secure by default. Each opt-out below is a variable that is off unless set, and plan prints
+# a warning for as long as it is on (README.md, Security, lists what each one costs).
+
+check "authentication_enforced" {
+  assert {
+    condition     = !var.allow_unauthenticated
+    error_message = "INSECURE: allow_unauthenticated = true sets STRATA_AUTH_ENFORCE=false. Every function serves requests WITHOUT a token: anyone who can reach the load balancer's IP may read, overwrite and delete every object of every usecase. Use it only for a throwaway deployment with nothing of value in it; unset it and pass auth_keys."
+  }
+}
+
+check "plain_http_disabled" {
+  assert {
+    condition     = !var.allow_plain_http
+    error_message = "INSECURE: allow_plain_http = true serves the API over plain HTTP on port 80. Tokens (Authorization, os_auth) and pre-signed URLs cross the network in the clear, where anyone on the path may read and replay them. Set domain for HTTPS and unset allow_plain_http."
+  }
+}
+
+check "load_balancer_logs_keep_no_credentials" {
+  assert {
+    condition     = var.lb_log_sample_rate == 0
+    error_message = "CREDENTIALS IN LOGS: lb_log_sample_rate > 0 turns on the load balancer's request log, which records every logged request's full URL including the query string: os_auth tokens and pre-signed signatures land in Cloud Logging, readable by anyone with logging.viewer on the project, for the log bucket's retention. Set lb_log_sample_rate = 0 unless you accept that."
+  }
 }
 
 check "auth_configured" {
   assert {
-    condition     = !var.auth_enforce || length(var.auth_keys) > 0
-    error_message = "auth_enforce is true but auth_keys is empty: every function will refuse to start. Pass auth_keys (or set auth_enforce = false in a throwaway environment)."
+    condition     = var.allow_unauthenticated || length(var.auth_keys) > 0
+    error_message = "auth_keys is empty while authentication is enforced (allow_unauthenticated = false, the default): every function will refuse to start, so apply fails to deploy them. Pass auth_keys (the Ed25519 public keys that verify objectstore tokens)."
   }
 }
 
 check "listener_configured" {
   assert {
     condition     = var.domain != "" || var.allow_plain_http
-    error_message = "Neither domain nor allow_plain_http is set: the load balancer has no listener. Set domain to serve HTTPS."
+    error_message = "domain is empty: the load balancer has no listener and serves nothing. Set domain to serve HTTPS (plain HTTP needs the insecure opt-in allow_plain_http = true)."
   }
 }

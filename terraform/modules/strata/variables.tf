@@ -62,20 +62,41 @@ variable "domain" {
 }
 
 variable "allow_plain_http" {
-  description = "Serve plain HTTP on port 80 (development only)."
-  type        = bool
-}
-
-variable "enable_cloud_armor" {
-  description = "Attach the Cloud Armor per-IP rate limit to the load balancer."
+  description = "INSECURE opt-in: also serve plain HTTP on port 80, where tokens and pre-signed URLs cross the network in the clear. Off by default; plan warns while it is on."
   type        = bool
   default     = false
   nullable    = false
 }
 
-variable "auth_enforce" {
-  description = "STRATA_AUTH_ENFORCE: reject requests without a valid token (needs auth_keys)."
+variable "allow_unauthenticated" {
+  description = "INSECURE opt-in: STRATA_AUTH_ENFORCE=false, so every function serves requests without a token and anyone who reaches the load balancer may read, write and delete every object. Off by default (auth enforced, auth_keys needed); plan warns while it is on."
   type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "enable_cloud_armor" {
+  description = "Attach the Cloud Armor policy (preconfigured WAF rules, per-IP rate limit) to the load balancer."
+  type        = bool
+}
+
+variable "waf_preview" {
+  description = "Cloud Armor WAF rules in preview mode: logged, not enforced (for tuning false positives)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "lb_log_sample_rate" {
+  description = "Fraction of requests the load balancer logs (0: its request log is off). Each logged entry holds the full request URL, query included, so os_auth tokens and pre-signed signatures land in Cloud Logging; plan warns while it is above 0."
+  type        = number
+  default     = 0
+  nullable    = false
+
+  validation {
+    condition     = var.lb_log_sample_rate >= 0 && var.lb_log_sample_rate <= 1
+    error_message = "The lb_log_sample_rate must be between 0 and 1."
+  }
 }
 
 variable "auth_keys" {
