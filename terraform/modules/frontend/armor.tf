@@ -19,7 +19,7 @@
 # nothing in Strata interprets an object as SQL, HTML or a shell command. Every other route
 # (reads, deletes, multipart initiate/complete/abort/list) is inspected whole.
 #
-# Fairness between tenants is Strata's own (STRATA_RATE_LIMITS, per usecase and scope); this
+# Fairness between tenants is Strata's own (STRATA_RATE_LIMITS, admission control); this
 # policy only stops single clients and well-known attack payloads at the edge.
 
 locals {
