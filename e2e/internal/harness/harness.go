@@ -114,10 +114,10 @@ type Server struct {
 	// /internal/recover.
 	AdminURL string
 	DataDir  string
-	Cmd     *exec.Cmd
-	Logs    *LogBuffer
-	done    chan struct{}
-	exitErr error
+	Cmd      *exec.Cmd
+	Logs     *LogBuffer
+	done     chan struct{}
+	exitErr  error
 }
 
 // ServerEnv is the environment `make run` gives the binary, plus extra. The admin listener

@@ -122,8 +122,11 @@ func TestPrivateFunctions_VerifyInvokerToken(t *testing.T) {
 		if status != tc.status {
 			t.Errorf("cleanup, %s: %d %s, want %d", tc.name, status, body, tc.status)
 		}
-		if status == 401 && h.Get("Www-Authenticate") != "Bearer" {
-			t.Errorf("cleanup, %s: 401 without www-authenticate: Bearer", tc.name)
+		if status == 401 && (h.Get("Www-Authenticate") != "Bearer" || !strings.Contains(body, `"detail":"invoker not authenticated"`)) {
+			t.Errorf("cleanup, %s: 401 %q without www-authenticate: Bearer or its detail", tc.name, body)
+		}
+		if status == 403 && !strings.Contains(body, `"detail":"invoker not authorized"`) {
+			t.Errorf("cleanup, %s: 403 body %q", tc.name, body)
 		}
 		if !revExists() {
 			t.Fatalf("cleanup, %s: the refused request deleted the revision", tc.name)
