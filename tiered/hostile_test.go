@@ -240,3 +240,42 @@ func (r *recording) Dispatch(ctx context.Context, t tiered.CleanupTask) error {
 }
 
 func (r *recording) sent() []tiered.CleanupTask { return append([]tiered.CleanupTask(nil), r.tasks...) }
+
+// TestHostile_RevisionPathAsKeyTouchesNothing: a revision path "K/<uuid>" is itself a valid
+// key. A client that learnt K's live revision (from its upload id) writes, deletes and
+// uploads to that key, large and small: K's data, stored at exactly that long-term path, must
+// stay readable, and cleanup of those changes must not reach it.
+func TestHostile_RevisionPathAsKeyTouchesNothing(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld()
+	s := w.store(t, 0, tiered.Options{})
+	k := id("k")
+	u := initiate(t, s, k, object.Metadata{})
+	complete(t, s, k, u, upload(t, s, k, u, 1, big1))
+	revUUID, _ := tokenOf(t, k, u)
+	asKey := id(k.Key + "/" + revUUID)
+	for _, p := range [][]byte{big2, []byte("small")} {
+		if _, err := s.Put(ctx, asKey, object.Metadata{}, bytes.NewReader(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete(ctx, asKey); err != nil {
+		t.Fatal(err)
+	}
+	ua := initiate(t, s, asKey, object.Metadata{})
+	upload(t, s, asKey, ua, 1, []byte("x"))
+	if err := s.AbortMultipart(ctx, asKey, ua); err != nil {
+		t.Fatal(err)
+	}
+	// An upload id of K used for the key "K/<uuid>" is another object's: refused.
+	if _, err := s.CompleteMultipart(ctx, asKey, u, []object.CompletedPart{{PartNumber: 1, ETag: `"x"`}}); !errors.Is(err, object.ErrInvalidArgument) {
+		t.Errorf("K's upload id on key K/<uuid>: %v, want ErrInvalidArgument", err)
+	}
+	w.settle(t)
+	if got, err := readAt(s, k); err != nil || !bytes.Equal(got, big1) {
+		t.Fatalf("K no longer reads: %v", err)
+	}
+	if v := w.violations(k); len(v) > 0 {
+		t.Errorf("violations: %v", v)
+	}
+}
