@@ -13,7 +13,11 @@
 // configuration when FUNCTION_TARGET names one of these functions and exits the process
 // with a log line naming the bad variable. Cloud Run then never sees the instance become
 // ready and keeps serving the previous revision. Validation reads only the environment (and
-// the key files STRATA_AUTH_KEYS names); it opens no connection.
+// the key files STRATA_AUTH_KEYS names); it opens no connection. The private functions
+// (cleanup, recover) also need their caller's OIDC identity (STRATA_PUSH_* or
+// STRATA_SCHEDULER_*), unless STRATA_INVOKER_AUTH=none: each verifies that its caller's
+// Google-signed token carries it (functions/internal/invoker), on top of Cloud Run's
+// ingress and IAM.
 //
 // The backends and their clients are built once per process, at the first request, and
 // shared by every later one. Should that build fail (a backend unreachable at cold start),
@@ -43,6 +47,9 @@ func init() {
 	}
 	if target := os.Getenv("FUNCTION_TARGET"); httpapi.IsFunction(target) {
 		cfg, err := config.FromEnv()
+		if err == nil {
+			err = cfg.CheckFunction(target)
+		}
 		if err != nil {
 			startupFailure(target, err)
 		}

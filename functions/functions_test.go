@@ -22,8 +22,10 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/stratastore/strata/functions/internal/auth"
+	"github.com/stratastore/strata/functions/internal/config"
 	"github.com/stratastore/strata/functions/internal/httpapi"
 	"github.com/stratastore/strata/functions/internal/logging"
+	"github.com/stratastore/strata/functions/internal/runtime"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/membackend"
 	"github.com/stratastore/strata/tiered/object"
@@ -47,7 +49,19 @@ func TestMain(m *testing.M) {
 // serveChild replaces the runtime with an in-memory one, seeds it, and serves the
 // registered functions with funcframework, which honours FUNCTION_TARGET and PORT.
 func serveChild() int {
-	in, err := memoryInstance(os.Getenv(seedEnv))
+	// The private functions' caller checks are the runtime's, from the environment that
+	// init validated.
+	cfg, err := config.FromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	invokers, err := runtime.Invokers(context.Background(), cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	in, err := memoryInstance(os.Getenv(seedEnv), invokers)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
@@ -63,8 +77,9 @@ func serveChild() int {
 // seedContext is where seeded objects live: /v1/objects/test/org=1/{key}.
 var seedContext = object.Context{Usecase: "test", Scopes: []object.Scope{{Name: "org", Value: "1"}}}
 
-// memoryInstance builds an instance over in-memory backends, without auth.
-func memoryInstance(seedJSON string) (*instance, error) {
+// memoryInstance builds an instance over in-memory backends, without auth, with the given
+// checks of the private functions' callers.
+func memoryInstance(seedJSON string, invokers map[string]httpapi.InvokerAuth) (*instance, error) {
 	mem := membackend.Open(nil)
 	store, err := tiered.New(mem.HighVolume(), mem.LongTerm(), mem.ChangeLog(), &tiered.Options{GracePeriod: -1})
 	if err != nil {
@@ -85,7 +100,7 @@ func memoryInstance(seedJSON string) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := httpapi.New(store, httpapi.Options{Verifier: verifier, Logger: logging.New(io.Discard, nil)})
+	srv, err := httpapi.New(store, httpapi.Options{Verifier: verifier, Logger: logging.New(io.Discard, nil), Invokers: invokers})
 	if err != nil {
 		return nil, err
 	}
@@ -151,13 +166,22 @@ func startChild(t *testing.T, target string, seed []string, extraEnv ...string) 
 // Location and body. Redirects are not followed.
 func (c *child) send(t *testing.T, method, path, body string) (int, string, string) {
 	t.Helper()
+	return c.sendWith(t, method, path, body, "")
+}
+
+// sendWith is send with an Authorization header, when auth is not empty.
+func (c *child) sendWith(t *testing.T, method, path, body, auth string) (int, string, string) {
+	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(c.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: strata\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", method, path, len(body), body)
+	if auth != "" {
+		auth = "Authorization: " + auth + "\r\n"
+	}
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: strata\r\n%sContent-Length: %d\r\nConnection: close\r\n\r\n%s", method, path, auth, len(body), body)
 	res, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -253,9 +277,9 @@ func TestDeployed_OnlyOwnOperation(t *testing.T) {
 }
 
 // TestDeployed_PrivateFunction checks that cleanup answers on any path of its own URL and
-// only to its method.
+// only to its method (here with STRATA_INVOKER_AUTH=none, as in the emulator topology).
 func TestDeployed_PrivateFunction(t *testing.T) {
-	c := startChild(t, httpapi.FnCleanup, nil)
+	c := startChild(t, httpapi.FnCleanup, nil, "STRATA_INVOKER_AUTH=none")
 	task := base64.StdEncoding.EncodeToString([]byte(`{"change_id":"c1","id":"test/org.1/objects/k","phase":"recorded"}`))
 	if status, _, body := c.send(t, "POST", "/", `{"message":{"data":"`+task+`"}}`); status != 204 {
 		t.Errorf("POST / with a task: %d %s", status, body)
@@ -268,12 +292,50 @@ func TestDeployed_PrivateFunction(t *testing.T) {
 	}
 }
 
+// TestDeployed_PrivateFunctionRequiresInvokerToken: deployed with its caller's identity
+// configured (the default STRATA_INVOKER_AUTH=oidc), cleanup refuses a push without a valid
+// Google token before reading it. (Tokens signed by a test key are checked in
+// functions/internal/httpapi and functions/internal/invoker; here no request gets as far as
+// fetching Google's certificates.)
+func TestDeployed_PrivateFunctionRequiresInvokerToken(t *testing.T) {
+	c := startChild(t, httpapi.FnCleanup, nil, "STRATA_PUSH_AUDIENCE=https://cleanup.example.run.app",
+		"STRATA_PUSH_SERVICE_ACCOUNT=push@p.iam.gserviceaccount.com")
+	task := base64.StdEncoding.EncodeToString([]byte(`{"change_id":"c1"}`))
+	for _, auth := range []string{"", "Bearer not-a-jwt", "Bearer x.y.z", "Basic cDpw"} {
+		status, _, body := c.sendWith(t, "POST", "/", `{"message":{"data":"`+task+`"}}`, auth)
+		if status != 401 {
+			t.Errorf("push with authorization %q: %d %s, want 401", auth, status, body)
+		}
+	}
+}
+
 // TestDeployed_BadConfigFailsFast checks that a deployed function with a bad variable exits
 // at start-up, naming the variable, instead of serving 500s.
 func TestDeployed_BadConfigFailsFast(t *testing.T) {
+	failsFast(t, httpapi.FnObjectGet, "STRATA_MAX_REQUESTS", "STRATA_MAX_REQUESTS=lots")
+}
+
+// TestDeployed_PrivateFunctionWithoutInvokerIdentityFailsFast: deployed, cleanup and recover
+// do not start without the OIDC identity of their caller, unless STRATA_INVOKER_AUTH=none
+// says so explicitly.
+func TestDeployed_PrivateFunctionWithoutInvokerIdentityFailsFast(t *testing.T) {
+	failsFast(t, httpapi.FnCleanup, "STRATA_PUSH_AUDIENCE")
+	failsFast(t, httpapi.FnRecover, "STRATA_SCHEDULER_AUDIENCE")
+}
+
+// failsFast runs target as a deployed function with env and checks that it exits 1 at
+// start-up with one JSON log line whose error names want.
+func failsFast(t *testing.T, target, want string, env ...string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", "FUNCTION_TARGET="+httpapi.FnObjectGet, "PORT="+freePort(t),
-		"STRATA_AUTH_ENFORCE=false", "STRATA_MAX_REQUESTS=lots")
+	var base []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "STRATA_") {
+			base = append(base, kv)
+		}
+	}
+	cmd.Env = append(append(base, childEnv+"=1", "FUNCTION_TARGET="+target, "PORT="+freePort(t),
+		"STRATA_AUTH_ENFORCE=false"), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	done := make(chan error, 1)
@@ -295,7 +357,7 @@ func TestDeployed_BadConfigFailsFast(t *testing.T) {
 	if err := json.Unmarshal(bytes.TrimSpace(stderr.Bytes()), &line); err != nil {
 		t.Fatalf("stderr is not one JSON log line: %q", stderr.String())
 	}
-	if line["severity"] != "ERROR" || !strings.Contains(fmt.Sprint(line["error"]), "STRATA_MAX_REQUESTS") {
+	if line["severity"] != "ERROR" || !strings.Contains(fmt.Sprint(line["error"]), want) {
 		t.Errorf("log line = %v", line)
 	}
 }
@@ -312,7 +374,7 @@ func TestHandler_BuildFailureIsRetried(t *testing.T) {
 		if calls == 1 {
 			return nil, errors.New("backend unreachable")
 		}
-		return memoryInstance(`["k"]`)
+		return memoryInstance(`["k"]`, nil)
 	}
 	h := handler(httpapi.FnObjectGet)
 	w := httptest.NewRecorder()
@@ -333,7 +395,7 @@ func TestHandler_BuildFailureIsRetried(t *testing.T) {
 }
 
 func TestNewInstance_EveryFunction(t *testing.T) {
-	in, err := memoryInstance("")
+	in, err := memoryInstance("", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -476,6 +476,15 @@ func (s *Store) Cleanup(ctx context.Context, t CleanupTask) error {
 		}
 	}
 	if c.UploadID != "" && c.New != nil && e.Phase != PhaseUpdated {
+		if s.regress != regressAbortForeignUpload && !ownsUploadEntry(e) {
+			// Only the upload the entry owns is ever aborted: one that writes a revision of
+			// the entry's own object, in an entry named by that revision (acquireComplete).
+			// Anything else is a corrupted or foreign entry; its upload is left to the
+			// backend's reaper.
+			s.opts.Logger.Warn("cleanup: not aborting an upload that the entry does not own",
+				"change", e.ID, "object", c.ID.StoragePath(), "revision", c.New.StoragePath())
+			return s.removeEntry(ctx, e)
+		}
 		// Only a Store with multipart logs an upload; a Store without it that shares the log
 		// leaves the entry (ErrUnimplemented) for one that can abort the upload.
 		mp, err := s.multipart()
@@ -486,8 +495,22 @@ func (s *Store) Cleanup(ctx context.Context, t CleanupTask) error {
 			return wrapErr("cleanup", c.ID, fmt.Errorf("abort upload: %w", err))
 		}
 	}
+	return s.removeEntry(ctx, e)
+}
+
+// removeEntry ends a cleanup by removing its entry.
+func (s *Store) removeEntry(ctx context.Context, e driver.LogEntry) error {
 	if err := s.log.Remove(ctx, e.ID); err != nil {
-		return wrapErr("cleanup", c.ID, fmt.Errorf("remove change-log entry: %w", err))
+		return wrapErr("cleanup", e.Change.ID, fmt.Errorf("remove change-log entry: %w", err))
 	}
 	return nil
+}
+
+// ownsUploadEntry reports whether e is a multipart complete's entry for its own upload: its
+// New is a revision of its object, and the entry is named by that revision's UUID. Those are
+// the only entries acquireComplete writes with an UploadID; the backend, in turn, aborts an
+// upload only for the revision it writes (driver.Multipart).
+func ownsUploadEntry(e driver.LogEntry) bool {
+	c := e.Change
+	return c.New != nil && isRevisionOf(*c.New, c.ID) && c.New.Key == c.ID.Key+"/"+string(e.ID)
 }

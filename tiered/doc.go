@@ -79,8 +79,10 @@
 // forged or early task does nothing); not due, *NotDueError (Pub/Sub redelivers it later,
 // the local Worker sets a timer; nothing sleeps out a grace period inside a function).
 // Unknown is settled from the row: it references New → Updated; still Old → Lost (it never
-// landed); neither → Superseded. Every doomed revision the row does not reference then goes,
-// the change's upload is aborted, and the entry is removed. When the request ends, it writes
+// landed); neither → Superseded. Every doomed revision of the change's object that the row
+// does not reference then goes, the change's own upload is aborted (only when the entry is
+// named by its New revision's UUID and New is a revision of its object), and the entry is
+// removed. When the request ends, it writes
 // its outcome to the entry (conditional on still holding the lease) and dispatches the task;
 // an outcome with nothing to delete just removes the entry. If anything fails on the way,
 // the entry stays, and once its lease is stale and its CleanupAfter (= NotBefore) passed,
@@ -162,7 +164,11 @@
 // Multipart upload: InitiateMultipart starts a long-term upload into a fresh revision and
 // returns objectstore's tiered upload id, base64url(JSON{revision, upload_id}). Parts,
 // listing and abort go straight to the long-term backend; the revision in an upload id must
-// belong to the request's own key. Multipart is optional: when the long-term backend does
+// belong to the request's own key, and the backend binds its upload to that revision. An
+// upload id is client input that leaks (base64 JSON), so its revision UUID, which names the
+// complete's change-log entry, may be another upload's: complete acts on an existing entry
+// only when it is this upload's own (same object, revision and backend upload), and answers
+// anything else with ErrInvalidArgument (400) without touching it. Multipart is optional: when the long-term backend does
 // not implement driver.Multipart, every multipart operation returns ErrUnimplemented (501).
 // Complete:
 //  1. GetTieredMetadata: if the tombstone already points to the revision, an earlier

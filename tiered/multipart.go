@@ -243,6 +243,14 @@ func (s *Store) completeMultipart(ctx context.Context, mp driver.Multipart, id, 
 	})
 }
 
+// ownsUpload reports whether e is the change-log entry of the upload a complete names: the
+// entry of object id, writing rev, through backend upload u. Only such an entry may be taken
+// over, settled or dropped by that complete.
+func ownsUpload(e driver.LogEntry, id, rev object.ID, u string) bool {
+	c := e.Change
+	return c.ID.Equal(id) && c.New != nil && c.New.Equal(rev) && c.UploadID == u
+}
+
 // acquireComplete takes the change-log entry of the upload writing rev for this attempt of
 // its complete. done reports that the complete needs nothing more: an earlier attempt
 // committed it (or lost a race, which is success too).
@@ -277,6 +285,15 @@ func (s *Store) acquireComplete(ctx context.Context, id, rev object.ID, u string
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read change-log entry: %w", err)
+	}
+	if s.regress != regressForeignEntry && !ownsUpload(prev, id, rev, u) {
+		// The entry id is the revision's UUID, which the client chose when it decoded
+		// nothing but its own upload id. An entry of another object, another revision or
+		// another backend upload is never touched: taking it over would let one client
+		// rewrite, settle or drop another upload's change.
+		s.opts.Logger.Warn("complete: the upload id names a change-log entry of another upload; refusing",
+			"change", prev.ID, "object", id.StoragePath(), "entry_object", prev.Change.ID.StoragePath())
+		return nil, false, object.Invalidf("invalid upload id: it does not name this object's upload")
 	}
 	switch prev.Phase {
 	case PhaseUpdated, PhaseLost:

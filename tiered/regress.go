@@ -33,4 +33,10 @@ const (
 	// regressFrozenHeartbeat: heartbeats stop renewing the lease (the heartbeat test's
 	// proof that it can fail).
 	regressFrozenHeartbeat
+	// regressForeignEntry (issue 10): a multipart complete takes over whatever change-log
+	// entry its upload id's revision UUID names, even one of another object's upload.
+	regressForeignEntry
+	// regressAbortForeignUpload (issue 10): cleanup aborts the upload an entry names without
+	// checking that the upload writes a revision of the entry's own object.
+	regressAbortForeignUpload
 )

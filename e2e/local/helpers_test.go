@@ -435,7 +435,7 @@ func checkClean(t testing.TB, dir string, ids []object.ID) {
 // settle brings a stopped server's directory to rest the way an operator would: if the
 // change log still holds entries (a crash, or cleanup that outlived the stop's drain), it
 // restarts the server, waits until those leases are stale, has it run a recovery pass
-// (POST /internal/recover, what its own timer does every 30 s), and stops it again. It
+// (POST /internal/recover on its admin listener, what its own timer does every 30 s), and stops it again. It
 // returns the state found before that.
 func settle(t testing.TB, dir string, k keySet) dirState {
 	t.Helper()
@@ -452,7 +452,7 @@ func settle(t testing.TB, dir string, k keySet) dirState {
 }
 
 // recoverNow waits until the leases of the entries st found are stale, then has s run
-// recovery passes (POST /internal/recover, what its own timer does every 30 s) until one
+// recovery passes (POST /internal/recover on its admin listener, what its own timer does every 30 s) until one
 // claims nothing. It returns the number of entries claimed.
 func recoverNow(t testing.TB, s *server, st dirState) int {
 	t.Helper()
@@ -464,7 +464,7 @@ func recoverNow(t testing.TB, s *server, st dirState) int {
 	}
 	claimed := 0
 	for range 10 {
-		res, body := rawDo(t, http.MethodPost, s.URL+"/internal/recover", nil, nil)
+		res, body := rawDo(t, http.MethodPost, s.AdminURL+"/internal/recover", nil, nil)
 		wantStatus(t, "POST /internal/recover", res, body, http.StatusOK)
 		var rep struct {
 			Claimed, Dispatched, Failed int

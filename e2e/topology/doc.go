@@ -14,7 +14,11 @@
 //     process, and a pull subscription on the same topic that captures tasks for the
 //     redelivery test.
 //
-// The recover function is invoked directly, as Cloud Scheduler would.
+// The recover function is invoked directly, as Cloud Scheduler would. Neither the Pub/Sub
+// emulator's push nor the test carries the Google-signed OIDC token that deployed cleanup
+// and recover require, so the functions run with STRATA_INVOKER_AUTH=none, the explicit
+// opt-out (functions/API.md §13); the token check itself is tested in
+// functions/internal/httpapi and functions/internal/invoker.
 //
 // deployed_test.go holds a suite that runs against a deployed load balancer when
 // STRATA_E2E_URL, STRATA_E2E_KEY_FILE and STRATA_E2E_KID are set, and against the local

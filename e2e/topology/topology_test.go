@@ -473,6 +473,10 @@ func (tp *topology) functionEnv(f *function) []string {
 		"PUBSUB_EMULATOR_HOST="+tp.psAddr,
 		"STRATA_AUTH_ENFORCE=true",
 		"STRATA_AUTH_KEYS="+tp.keysEnv,
+		// The Pub/Sub emulator pushes without a token and the test calls recover without
+		// one: the explicit opt-out of the deployed default, which requires a Google-signed
+		// OIDC token (STRATA_PUSH_* / STRATA_SCHEDULER_*).
+		"STRATA_INVOKER_AUTH=none",
 		"STRATA_GRACE_PERIOD=1s",
 		"STRATA_LONG_TERM_SETTLE=1s",
 		"STRATA_LOG_LEVEL=info",

@@ -546,6 +546,21 @@ func mpAbort(t *testing.T, open func(t *testing.T) driver.Multipart) {
 		m.complete(id, u2, []object.CompletedPart{cp(1, e2)})
 		m.lt().expectContent("other upload", id, smallMetadata("b", 0), []byte("survivor"))
 	})
+	t.Run("AbortMultipart/LeavesAnotherObjectsUpload", func(t *testing.T) {
+		m := mp{t, open(t)}
+		id := NewID(t, "abort-mine")
+		other := NewID(t, "abort-theirs")
+		u := m.initiate(other, smallMetadata("theirs", 0))
+		etag := m.upload(other, u, 1, []byte("theirs"))
+		// An upload id names one upload of one object: aborting it for another id must
+		// leave it alone (nil, as for an unknown upload, or ErrNotFound).
+		if err := m.b.AbortMultipart(t.Context(), id, u); err != nil && !errors.Is(err, object.ErrNotFound) {
+			t.Errorf("AbortMultipart of another object's upload: %v, want nil or ErrNotFound", err)
+		}
+		m.complete(other, u, []object.CompletedPart{cp(1, etag)})
+		m.lt().expectContent("the other object's upload", other, smallMetadata("theirs", 0), []byte("theirs"))
+		m.lt().expectNotFound("the aborting id", id)
+	})
 }
 
 func mpNotFound(t *testing.T, open func(t *testing.T) driver.Multipart) {

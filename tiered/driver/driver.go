@@ -53,7 +53,10 @@ type LongTerm interface {
 //     parts. A missing part or ETag mismatch returns a *CompleteError and keeps the upload.
 //     Completing an upload whose object already exists (a retry after a lost response) may
 //     return ErrNotFound; the caller checks for the object.
-//   - AbortMultipart: delete the upload's parts; idempotent.
+//   - AbortMultipart: delete the upload's parts; idempotent. An upload is bound to the id it
+//     was initiated for: every method given another id (an upload id is client input, and
+//     leaks) must treat it as unknown. UploadPart, ListParts and CompleteMultipart return
+//     ErrNotFound; AbortMultipart returns nil or ErrNotFound and leaves the upload intact.
 //
 // Parts of any size are allowed; no minimum applies to non-final parts.
 type Multipart interface {

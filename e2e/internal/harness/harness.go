@@ -109,15 +109,20 @@ func NewKeyPair(t testing.TB) KeyPair {
 
 // Server is one running strata process.
 type Server struct {
-	URL     string
-	DataDir string
-	Cmd     *exec.Cmd
-	Logs    *LogBuffer
-	done    chan struct{}
-	exitErr error
+	URL string
+	// AdminURL is the admin listener (STRATA_ADMIN_ADDR): /internal/cleanup and
+	// /internal/recover.
+	AdminURL string
+	DataDir  string
+	Cmd      *exec.Cmd
+	Logs     *LogBuffer
+	done     chan struct{}
+	exitErr  error
 }
 
-// ServerEnv is the environment `make run` gives the binary, plus extra.
+// ServerEnv is the environment `make run` gives the binary, plus extra. The admin listener
+// gets a port of its own (STRATA_ADMIN_ADDR=127.0.0.1:0) unless extra sets one, so that
+// servers running side by side do not compete for the default 127.0.0.1:8889.
 func ServerEnv(addr, dataDir string, extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -125,7 +130,7 @@ func ServerEnv(addr, dataDir string, extra ...string) []string {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "STRATA_HTTP_ADDR="+addr, "STRATA_DATA_DIR="+dataDir)
+	env = append(env, "STRATA_HTTP_ADDR="+addr, "STRATA_ADMIN_ADDR=127.0.0.1:0", "STRATA_DATA_DIR="+dataDir)
 	return append(env, extra...)
 }
 
@@ -140,9 +145,9 @@ func StartServer(t testing.TB, dataDir string, key KeyPair, extra ...string) *Se
 // StartServerBinary is StartServer with an explicit binary.
 func StartServerBinary(t testing.TB, bin, dataDir string, key KeyPair, extra ...string) *Server {
 	t.Helper()
-	addr := FreeAddr(t)
-	env := append([]string{"STRATA_AUTH_ENFORCE=true", "STRATA_AUTH_KEYS=" + key.KeysEnv}, extra...)
-	s := &Server{URL: "http://" + addr, DataDir: dataDir, Logs: &LogBuffer{}, done: make(chan struct{})}
+	addr, adminAddr := FreeAddr(t), FreeAddr(t)
+	env := append([]string{"STRATA_AUTH_ENFORCE=true", "STRATA_AUTH_KEYS=" + key.KeysEnv, "STRATA_ADMIN_ADDR=" + adminAddr}, extra...)
+	s := &Server{URL: "http://" + addr, AdminURL: "http://" + adminAddr, DataDir: dataDir, Logs: &LogBuffer{}, done: make(chan struct{})}
 	s.Cmd = exec.Command(bin, "serve")
 	s.Cmd.Env = ServerEnv(addr, dataDir, env...)
 	s.Cmd.Stdout = s.Logs

@@ -1,9 +1,11 @@
 // Command strata is Strata's all-in-one binary: the local server and the command-line
 // client (put, get, head, rm, presign, token, keygen; see functions/internal/cli). With no
 // arguments, or with "serve", it
-// serves every function of the route table from one process on STRATA_HTTP_ADDR, over the
-// storage STRATA_STORAGE selects (the embedded local backend under STRATA_DATA_DIR by
-// default), with the cleanup worker in-process and recovery on a timer.
+// serves every function of the route table from one process, over the storage
+// STRATA_STORAGE selects (the embedded local backend under STRATA_DATA_DIR by default), with
+// the cleanup worker in-process and recovery on a timer. The object API and the probes are
+// on STRATA_HTTP_ADDR; the private functions (/internal/cleanup, /internal/recover) only on
+// STRATA_ADMIN_ADDR (127.0.0.1:8889 by default), which should stay on loopback.
 //
 // On SIGINT or SIGTERM it marks /ready unavailable, lets in-flight requests finish, drains
 // the cleanup worker and exits 0.
@@ -46,7 +48,8 @@ const (
 const usage = `usage: strata [command] [arguments]
 
 server:
-  serve   serve every function on STRATA_HTTP_ADDR (the default command)
+  serve   serve the API on STRATA_HTTP_ADDR and the private endpoints on
+          STRATA_ADMIN_ADDR (the default command)
 
 client (run "strata help" for their flags and exit codes):
   put, get, head, rm, presign, token, keygen
@@ -110,17 +113,31 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, opts serveOp
 	if err != nil {
 		return errors.Join(fmt.Errorf("STRATA_HTTP_ADDR: %w", err), rt.Close(context.Background()))
 	}
+	// The private endpoints (/internal/cleanup, /internal/recover) are served on a listener
+	// of their own, loopback by default, never on the public one.
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		_ = ln.Close()
+		return errors.Join(fmt.Errorf("STRATA_ADMIN_ADDR: %w", err), rt.Close(context.Background()))
+	}
+	if host, _, _ := net.SplitHostPort(cfg.AdminAddr); !isLoopback(host) {
+		log.Warn("the admin listener is not on a loopback address: anyone who reaches it can run cleanup and recovery",
+			"addr", adminLn.Addr().String())
+	}
 	where := string(cfg.Storage)
 	if cfg.Storage == config.StorageLocal {
 		if abs, err := filepath.Abs(cfg.DataDir); err == nil {
 			where = "local data in " + abs
 		}
 	}
-	log.Info("strata is serving", "url", "http://"+ln.Addr().String(), "storage", where)
+	log.Info("strata is serving", "url", "http://"+ln.Addr().String(), "admin_url", "http://"+adminLn.Addr().String(), "storage", where)
 
-	srv := &http.Server{Handler: rt.Server, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	served := make(chan error, 1)
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	srv := &http.Server{Handler: rt.Server, ReadHeaderTimeout: 30 * time.Second, ErrorLog: errorLog}
+	admin := &http.Server{Handler: rt.Server.AdminHandler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: errorLog}
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- admin.Serve(adminLn) }()
 
 	recoverDone := make(chan struct{})
 	recoverCtx, stopRecover := context.WithCancel(context.Background())
@@ -146,6 +163,10 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, opts serveOp
 	} else if serr != nil {
 		err = errors.Join(err, fmt.Errorf("shutdown: %w", serr))
 	}
+	// The admin listener stops after the public one: a drain may still want a recovery pass.
+	if serr := admin.Shutdown(sctx); serr != nil {
+		_ = admin.Close()
+	}
 	stopRecover()
 	<-recoverDone
 	cctx, ccancel := context.WithTimeout(context.Background(), cleanupDrainTimeout)
@@ -159,6 +180,15 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, opts serveOp
 		log.Info("strata stopped")
 	}
 	return err
+}
+
+// isLoopback reports whether host is a loopback address or localhost.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // recoverLoop runs a bounded recovery pass every interval until ctx ends, so that change-log

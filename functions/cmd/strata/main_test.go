@@ -52,13 +52,19 @@ func (s *syncBuffer) String() string {
 // serverURL waits for the "strata is serving" log line and returns its url.
 func serverURL(t *testing.T, out interface{ String() string }) string {
 	t.Helper()
+	return servingField(t, out, "url")
+}
+
+// servingField waits for the "strata is serving" log line and returns one of its fields.
+func servingField(t *testing.T, out interface{ String() string }, field string) string {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		sc := bufio.NewScanner(strings.NewReader(out.String()))
 		for sc.Scan() {
 			var line map[string]any
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line["message"] == "strata is serving" {
-				return line["url"].(string)
+				return line[field].(string)
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -68,7 +74,7 @@ func serverURL(t *testing.T, out interface{ String() string }) string {
 }
 
 func env(dir string) []string {
-	return []string{"STRATA_AUTH_ENFORCE=false", "STRATA_DATA_DIR=" + dir, "STRATA_HTTP_ADDR=127.0.0.1:0"}
+	return []string{"STRATA_AUTH_ENFORCE=false", "STRATA_DATA_DIR=" + dir, "STRATA_HTTP_ADDR=127.0.0.1:0", "STRATA_ADMIN_ADDR=127.0.0.1:0"}
 }
 
 // startServe runs serve until the returned stop is called; stop returns serve's error.
@@ -143,6 +149,41 @@ func TestServe_LocalRoundTripSurvivesRestart(t *testing.T) {
 		if status, b := do(t, "GET", url+"/v1/objects/test/_/"+key, ""); status != 200 || b != body {
 			t.Errorf("GET %s after restart: %d, %d bytes", key, status, len(b))
 		}
+	}
+}
+
+// TestServe_InternalEndpointsOnlyOnAdminListener: /internal/cleanup and /internal/recover
+// are unknown paths (404) on the public listener, auth off or not, and work on the admin
+// listener, which is on loopback.
+func TestServe_InternalEndpointsOnlyOnAdminListener(t *testing.T) {
+	url, out, stop := startServe(t, env(t.TempDir()))
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	adminURL := servingField(t, out, "admin_url")
+	if !strings.HasPrefix(adminURL, "http://127.0.0.1:") || adminURL == url {
+		t.Fatalf("admin listener at %q (public %q)", adminURL, url)
+	}
+	for _, path := range []string{"/internal/cleanup", "/internal/recover"} {
+		for _, m := range []string{"POST", "GET"} {
+			if status, body := do(t, m, url+path, `{"message":{"data":"e30="}}`); status != 404 || body != "" {
+				t.Errorf("public %s %s: %d %q, want 404", m, path, status, body)
+			}
+		}
+	}
+	if status, body := do(t, "POST", adminURL+"/internal/recover", ""); status != 200 || !strings.Contains(body, `"claimed":0`) {
+		t.Errorf("admin recover: %d %s", status, body)
+	}
+	if status, body := do(t, "POST", adminURL+"/internal/cleanup", `{"message":{"data":"eyJjaGFuZ2VfaWQiOiJub3BlIn0="}}`); status != 204 {
+		t.Errorf("admin cleanup of an unknown change: %d %s", status, body)
+	}
+	if status, _ := do(t, "PUT", adminURL+"/v1/objects/test/_/k", "v"); status != 404 {
+		t.Errorf("admin PUT of an object: %d, want 404", status)
+	}
+	if status, _ := do(t, "GET", adminURL+"/ready", ""); status != 200 {
+		t.Errorf("admin /ready: %d", status)
 	}
 }
 

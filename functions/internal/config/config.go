@@ -42,6 +42,7 @@ const NoGracePeriod time.Duration = -1
 // Defaults of the optional variables.
 const (
 	DefaultHTTPAddr       = "127.0.0.1:8888"
+	DefaultAdminAddr      = "127.0.0.1:8889"
 	DefaultDataDir        = "./data"
 	DefaultMaxConcurrency = admission.DefaultMaxConcurrency
 )
@@ -93,11 +94,47 @@ func (t Topic) String() string {
 	return "projects/" + t.Project + "/topics/" + t.ID
 }
 
+// InvokerAuth says how a deployed private function (cleanup, recover) authenticates its
+// caller.
+type InvokerAuth string
+
+const (
+	// InvokerAuthOIDC requires a Google-signed OIDC token for the configured audience and
+	// service account (the default).
+	InvokerAuthOIDC InvokerAuth = "oidc"
+	// InvokerAuthNone accepts any caller: for the emulator topology, whose Pub/Sub emulator
+	// pushes without a token. Never deploy it.
+	InvokerAuthNone InvokerAuth = "none"
+)
+
+// Invoker is what a private function's caller must prove: an OIDC token with this audience,
+// of this service account.
+type Invoker struct {
+	Audience       string
+	ServiceAccount string
+}
+
+// IsZero reports whether nothing is configured.
+func (i Invoker) IsZero() bool { return i == Invoker{} }
+
 // Config is Strata's validated configuration.
 type Config struct {
 	// HTTPAddr is where the local server listens (STRATA_HTTP_ADDR). Deployed functions
 	// listen on $PORT instead, as the functions framework does.
 	HTTPAddr string
+	// AdminAddr is where the local server serves the private endpoints (/internal/cleanup,
+	// /internal/recover) and the probes (STRATA_ADMIN_ADDR). It should be a loopback
+	// address: nothing on it is authenticated. Deployed functions do not use it.
+	AdminAddr string
+	// InvokerAuth is how deployed private functions authenticate their callers
+	// (STRATA_INVOKER_AUTH).
+	InvokerAuth InvokerAuth
+	// Push is the Pub/Sub push subscription's OIDC identity, required of cleanup's callers
+	// (STRATA_PUSH_AUDIENCE, STRATA_PUSH_SERVICE_ACCOUNT).
+	Push Invoker
+	// Scheduler is Cloud Scheduler's OIDC identity, required of recover's callers
+	// (STRATA_SCHEDULER_AUDIENCE, STRATA_SCHEDULER_SERVICE_ACCOUNT).
+	Scheduler Invoker
 	// DataDir holds the local backend's data (STRATA_DATA_DIR).
 	DataDir string
 	// AuthEnforce makes auth failures errors (STRATA_AUTH_ENFORCE).
@@ -148,16 +185,31 @@ type variable struct {
 // error.
 var variables = []variable{
 	{"STRATA_HTTP_ADDR", func(c *Config, v string) error {
-		_, port, err := net.SplitHostPort(v)
-		if err != nil {
+		if err := checkAddr(v); err != nil {
 			return err
-		}
-		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return fmt.Errorf("invalid port %q", port)
 		}
 		c.HTTPAddr = v
 		return nil
 	}},
+	{"STRATA_ADMIN_ADDR", func(c *Config, v string) error {
+		if err := checkAddr(v); err != nil {
+			return err
+		}
+		c.AdminAddr = v
+		return nil
+	}},
+	{"STRATA_INVOKER_AUTH", func(c *Config, v string) error {
+		switch a := InvokerAuth(v); a {
+		case InvokerAuthOIDC, InvokerAuthNone:
+			c.InvokerAuth = a
+			return nil
+		}
+		return fmt.Errorf("%q is not one of oidc, none", v)
+	}},
+	{"STRATA_PUSH_AUDIENCE", setString(func(c *Config) *string { return &c.Push.Audience })},
+	{"STRATA_PUSH_SERVICE_ACCOUNT", setEmail(func(c *Config) *string { return &c.Push.ServiceAccount })},
+	{"STRATA_SCHEDULER_AUDIENCE", setString(func(c *Config) *string { return &c.Scheduler.Audience })},
+	{"STRATA_SCHEDULER_SERVICE_ACCOUNT", setEmail(func(c *Config) *string { return &c.Scheduler.ServiceAccount })},
 	{"STRATA_DATA_DIR", func(c *Config, v string) error {
 		if v == "" {
 			return errors.New("must not be empty")
@@ -269,6 +321,29 @@ func Variables() []string {
 	return names
 }
 
+// checkAddr validates a host:port listen address.
+func checkAddr(v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("invalid port %q", port)
+	}
+	return nil
+}
+
+// setEmail sets a service account email: something@something.
+func setEmail(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if local, domain, ok := strings.Cut(v, "@"); !ok || local == "" || domain == "" || strings.ContainsAny(v, " \t") {
+			return fmt.Errorf("%q is not a service account email", v)
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
 func parseBool(v string) (bool, error) {
 	switch v {
 	case "true":
@@ -301,10 +376,13 @@ func setPositive(field func(*Config) *int) func(*Config, string) error {
 }
 
 // Default returns the configuration with no variable set: local storage under ./data on
-// 127.0.0.1:8888, auth enforced (which Load then refuses without keys).
+// 127.0.0.1:8888 (private endpoints on 127.0.0.1:8889), auth enforced (which Load then
+// refuses without keys), and OIDC required of deployed private functions' callers.
 func Default() Config {
 	return Config{
 		HTTPAddr:       DefaultHTTPAddr,
+		AdminAddr:      DefaultAdminAddr,
+		InvokerAuth:    InvokerAuthOIDC,
 		DataDir:        DefaultDataDir,
 		AuthEnforce:    true,
 		Storage:        StorageLocal,
@@ -402,6 +480,19 @@ func (c *Config) check(env map[string]string) []error {
 		require("STRATA_GCS_BUCKET", c.GCS.Bucket)
 		forbid("STRATA_BIGTABLE_EMULATOR")
 	}
+	for _, p := range []struct {
+		aud, sa string
+		inv     Invoker
+	}{{"STRATA_PUSH_AUDIENCE", "STRATA_PUSH_SERVICE_ACCOUNT", c.Push}, {"STRATA_SCHEDULER_AUDIENCE", "STRATA_SCHEDULER_SERVICE_ACCOUNT", c.Scheduler}} {
+		switch {
+		case c.InvokerAuth == InvokerAuthNone && !p.inv.IsZero():
+			errs = append(errs, fmt.Errorf("STRATA_INVOKER_AUTH: none, but %s and %s are set: choose one", p.aud, p.sa))
+		case p.inv.Audience == "" && p.inv.ServiceAccount != "":
+			errs = append(errs, fmt.Errorf("%s: required with %s", p.aud, p.sa))
+		case p.inv.Audience != "" && p.inv.ServiceAccount == "":
+			errs = append(errs, fmt.Errorf("%s: required with %s", p.sa, p.aud))
+		}
+	}
 	if c.Bigtable.Table != "" && c.Bigtable.Table == c.Bigtable.ChangeLogTable {
 		errs = append(errs, errors.New("STRATA_BIGTABLE_CHANGELOG_TABLE: must differ from STRATA_BIGTABLE_TABLE"))
 	}
@@ -421,4 +512,28 @@ func setDuration(f func(*Config) *time.Duration) func(*Config, string) error {
 		*f(c) = d
 		return nil
 	}
+}
+
+// CheckFunction validates what one deployed function needs beyond Load's checks: a private
+// function (cleanup, recover) needs its caller's OIDC identity unless STRATA_INVOKER_AUTH
+// is none. The functions package calls it at start-up with FUNCTION_TARGET.
+func (c *Config) CheckFunction(function string) error {
+	if c.InvokerAuth == InvokerAuthNone {
+		return nil
+	}
+	var inv Invoker
+	var names string
+	switch function {
+	case "cleanup":
+		inv, names = c.Push, "STRATA_PUSH_AUDIENCE and STRATA_PUSH_SERVICE_ACCOUNT"
+	case "recover":
+		inv, names = c.Scheduler, "STRATA_SCHEDULER_AUDIENCE and STRATA_SCHEDULER_SERVICE_ACCOUNT"
+	default:
+		return nil
+	}
+	if inv.Audience == "" || inv.ServiceAccount == "" {
+		return fmt.Errorf("configuration: %s: required for the %s function with STRATA_INVOKER_AUTH=oidc (the default); "+
+			"set STRATA_INVOKER_AUTH=none only for the emulator topology", names, function)
+	}
+	return nil
 }

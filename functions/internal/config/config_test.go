@@ -40,7 +40,7 @@ func TestLoad_Defaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTPAddr != "127.0.0.1:8888" || c.DataDir != "./data" || c.Storage != StorageLocal || c.AuthEnforce ||
+	if c.HTTPAddr != "127.0.0.1:8888" || c.AdminAddr != "127.0.0.1:8889" || c.InvokerAuth != InvokerAuthOIDC || c.DataDir != "./data" || c.Storage != StorageLocal || c.AuthEnforce ||
 		c.MaxConcurrency != 500 || c.MaxRequests != 10000 || c.GracePeriod != tiered.DefaultGracePeriod || c.LogLevel != slog.LevelInfo {
 		t.Errorf("defaults: %+v", c)
 	}
@@ -55,6 +55,15 @@ func TestLoad_EveryVariable(t *testing.T) {
 	}{
 		{[]string{"STRATA_HTTP_ADDR=0.0.0.0:9000"}, func(c Config) bool { return c.HTTPAddr == "0.0.0.0:9000" }},
 		{[]string{"STRATA_HTTP_ADDR=127.0.0.1:0"}, func(c Config) bool { return c.HTTPAddr == "127.0.0.1:0" }},
+		{[]string{"STRATA_ADMIN_ADDR=127.0.0.1:0"}, func(c Config) bool { return c.AdminAddr == "127.0.0.1:0" }},
+		{[]string{"STRATA_INVOKER_AUTH=none"}, func(c Config) bool { return c.InvokerAuth == InvokerAuthNone }},
+		{[]string{"STRATA_INVOKER_AUTH=oidc", "STRATA_PUSH_AUDIENCE=https://cleanup.run.app", "STRATA_PUSH_SERVICE_ACCOUNT=push@p.iam.gserviceaccount.com",
+			"STRATA_SCHEDULER_AUDIENCE=https://recover.run.app", "STRATA_SCHEDULER_SERVICE_ACCOUNT=sched@p.iam.gserviceaccount.com"},
+			func(c Config) bool {
+				return c.InvokerAuth == InvokerAuthOIDC &&
+					c.Push == Invoker{Audience: "https://cleanup.run.app", ServiceAccount: "push@p.iam.gserviceaccount.com"} &&
+					c.Scheduler == Invoker{Audience: "https://recover.run.app", ServiceAccount: "sched@p.iam.gserviceaccount.com"}
+			}},
 		{[]string{"STRATA_DATA_DIR=/var/lib/strata"}, func(c Config) bool { return c.DataDir == "/var/lib/strata" }},
 		{[]string{"STRATA_AUTH_KEYS=" + keys}, func(c Config) bool { return len(c.AuthKeys) == 1 && len(c.AuthKeys["kid"].Versions) == 1 }},
 		{[]string{"STRATA_AUTH_ENFORCE=true", "STRATA_AUTH_KEYS=" + keys}, func(c Config) bool { return c.AuthEnforce }},
@@ -113,6 +122,13 @@ func TestLoad_Errors(t *testing.T) {
 		{[]string{"STRATA_HTTP_ADDR=8888"}, "STRATA_HTTP_ADDR"},
 		{[]string{"STRATA_HTTP_ADDR=localhost:http"}, "STRATA_HTTP_ADDR"},
 		{[]string{"STRATA_HTTP_ADDR=localhost:70000"}, "STRATA_HTTP_ADDR"},
+		{[]string{"STRATA_ADMIN_ADDR=8889"}, "STRATA_ADMIN_ADDR"},
+		{[]string{"STRATA_INVOKER_AUTH=off"}, "STRATA_INVOKER_AUTH"},
+		{[]string{"STRATA_PUSH_SERVICE_ACCOUNT=not-an-email"}, "STRATA_PUSH_SERVICE_ACCOUNT"},
+		{[]string{"STRATA_PUSH_AUDIENCE=https://a"}, "STRATA_PUSH_SERVICE_ACCOUNT"},
+		{[]string{"STRATA_SCHEDULER_SERVICE_ACCOUNT=s@p.iam.gserviceaccount.com"}, "STRATA_SCHEDULER_AUDIENCE"},
+		{[]string{"STRATA_SCHEDULER_AUDIENCE="}, "STRATA_SCHEDULER_AUDIENCE"},
+		{[]string{"STRATA_INVOKER_AUTH=none", "STRATA_PUSH_AUDIENCE=https://a", "STRATA_PUSH_SERVICE_ACCOUNT=p@x"}, "STRATA_INVOKER_AUTH"},
 		{[]string{"STRATA_DATA_DIR="}, "STRATA_DATA_DIR"},
 		{[]string{"STRATA_AUTH_ENFORCE=yes"}, "STRATA_AUTH_ENFORCE"},
 		{[]string{"STRATA_AUTH_ENFORCE=1"}, "STRATA_AUTH_ENFORCE"},
@@ -150,6 +166,41 @@ func TestLoad_Errors(t *testing.T) {
 		_, err := Load(append(append([]string{}, dev...), tt.env...))
 		if err == nil || !strings.Contains(err.Error(), tt.name+":") {
 			t.Errorf("%q: error %v does not name %s", tt.env, err, tt.name)
+		}
+	}
+}
+
+// TestConfig_CheckFunction: deployed, cleanup and recover refuse to start without their
+// caller's OIDC identity unless STRATA_INVOKER_AUTH=none says so; public functions need
+// nothing.
+func TestConfig_CheckFunction(t *testing.T) {
+	bare, err := Load(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range []string{"cleanup", "recover"} {
+		if err := bare.CheckFunction(fn); err == nil || !strings.Contains(err.Error(), "STRATA_INVOKER_AUTH") {
+			t.Errorf("%s without an invoker identity: %v", fn, err)
+		}
+	}
+	if err := bare.CheckFunction("object-get"); err != nil {
+		t.Errorf("object-get: %v", err)
+	}
+	full, err := Load(append(dev, "STRATA_PUSH_AUDIENCE=https://c", "STRATA_PUSH_SERVICE_ACCOUNT=p@x",
+		"STRATA_SCHEDULER_AUDIENCE=https://r", "STRATA_SCHEDULER_SERVICE_ACCOUNT=s@x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, err := Load(append(dev, "STRATA_INVOKER_AUTH=none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range []string{"cleanup", "recover"} {
+		if err := full.CheckFunction(fn); err != nil {
+			t.Errorf("%s, configured: %v", fn, err)
+		}
+		if err := none.CheckFunction(fn); err != nil {
+			t.Errorf("%s, opted out: %v", fn, err)
 		}
 	}
 }

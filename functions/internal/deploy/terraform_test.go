@@ -953,16 +953,20 @@ func TestTerraform_FunctionsEnvironmentIsKnownToConfig(t *testing.T) {
 	}
 	wiring(t, "functions", "environment_variables", "local.environment")
 	sample := map[string]string{
-		"STRATA_STORAGE":                  "gcp",
-		"STRATA_BIGTABLE_PROJECT":         "my-project",
-		"STRATA_BIGTABLE_INSTANCE":        "strata-dev",
-		"STRATA_BIGTABLE_TABLE":           "objectstore",
-		"STRATA_BIGTABLE_CHANGELOG_TABLE": "objectstore_changelog",
-		"STRATA_GCS_BUCKET":               "my-project-strata-dev-data",
-		"STRATA_CLEANUP_TOPIC":            "projects/my-project/topics/strata-dev-cleanup",
-		"STRATA_AUTH_ENFORCE":             "true",
-		"STRATA_LOG_LEVEL":                "info",
-		"STRATA_AUTH_KEYS":                authKeysAsTerraformEncodesThem(t),
+		"STRATA_STORAGE":                   "gcp",
+		"STRATA_BIGTABLE_PROJECT":          "my-project",
+		"STRATA_BIGTABLE_INSTANCE":         "strata-dev",
+		"STRATA_BIGTABLE_TABLE":            "objectstore",
+		"STRATA_BIGTABLE_CHANGELOG_TABLE":  "objectstore_changelog",
+		"STRATA_GCS_BUCKET":                "my-project-strata-dev-data",
+		"STRATA_CLEANUP_TOPIC":             "projects/my-project/topics/strata-dev-cleanup",
+		"STRATA_AUTH_ENFORCE":              "true",
+		"STRATA_LOG_LEVEL":                 "info",
+		"STRATA_AUTH_KEYS":                 authKeysAsTerraformEncodesThem(t),
+		"STRATA_PUSH_AUDIENCE":             "https://cleanup-abc123-uc.a.run.app",
+		"STRATA_PUSH_SERVICE_ACCOUNT":      "strata-dev-push@my-project.iam.gserviceaccount.com",
+		"STRATA_SCHEDULER_AUDIENCE":        "https://recover-abc123-uc.a.run.app",
+		"STRATA_SCHEDULER_SERVICE_ACCOUNT": "strata-dev-scheduler@my-project.iam.gserviceaccount.com",
 	}
 	var environ []string
 	for _, k := range keys {

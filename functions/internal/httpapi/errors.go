@@ -10,6 +10,7 @@ import (
 
 	"github.com/stratastore/strata/functions/internal/admission"
 	"github.com/stratastore/strata/functions/internal/auth"
+	"github.com/stratastore/strata/functions/internal/invoker"
 	"github.com/stratastore/strata/functions/wire"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/object"
@@ -64,12 +65,19 @@ func errorResponse(err error) *httpError {
 		ae  *auth.Error
 		cse *clientStreamError
 		re  *object.RangeError
+		ie  *invoker.Error
 	)
 	switch {
 	case errors.As(err, &he):
 		return he
 	case errors.As(err, &ae):
 		return &httpError{status: ae.Status, detail: ae.Detail, causes: ae.Causes}
+	case errors.As(err, &ie):
+		// The reason goes to the request log only.
+		if ie.Status == http.StatusUnauthorized {
+			return &httpError{status: ie.Status, detail: "invoker not authenticated", header: []header{{Name: "www-authenticate", Value: "Bearer"}}}
+		}
+		return &httpError{status: ie.Status, detail: "invoker not authorized"}
 	case errors.As(err, &cse):
 		return &httpError{status: http.StatusBadRequest, detail: "service error: " + cse.Error(), causes: []string{cse.Error(), cse.msg}}
 	case errors.Is(err, admission.ErrAtCapacity):

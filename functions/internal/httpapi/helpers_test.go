@@ -34,6 +34,8 @@ type env struct {
 	store *tiered.Store
 	srv   *Server
 	ts    *httptest.Server
+	// admin serves the admin listener (AdminHandler).
+	admin *httptest.Server
 	priv  ed25519.PrivateKey
 	now   time.Time
 	logs  *bytes.Buffer
@@ -77,8 +79,10 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	e.ts = httptest.NewServer(e.srv)
+	e.admin = httptest.NewServer(e.srv.AdminHandler())
 	t.Cleanup(func() {
 		e.ts.Close()
+		e.admin.Close()
 		_ = store.Close(t.Context())
 	})
 	return e
@@ -112,6 +116,8 @@ type req struct {
 	body   io.Reader
 	// noAuth leaves out the default token.
 	noAuth bool
+	// admin sends the request to the admin listener instead of the public one.
+	admin bool
 }
 
 // response is a read response.
@@ -124,7 +130,11 @@ type response struct {
 // do sends r with a valid token unless r.noAuth, and reads the whole response.
 func (e *env) do(r req) response {
 	e.t.Helper()
-	hr, err := http.NewRequest(r.method, e.ts.URL, r.body)
+	base := e.ts.URL
+	if r.admin {
+		base = e.admin.URL
+	}
+	hr, err := http.NewRequest(r.method, base, r.body)
 	if err != nil {
 		e.t.Fatal(err)
 	}

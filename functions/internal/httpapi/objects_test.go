@@ -299,6 +299,9 @@ func TestInternalEndpoints(t *testing.T) {
 	}
 }
 
+// TestCleanupRecover_Internal: the private endpoints answer on the admin listener, and are
+// unknown paths (404, as objectstore answers them) on the public one, with or without
+// credentials and whatever the method.
 func TestCleanupRecover_Internal(t *testing.T) {
 	e := newEnv(t)
 	task := `{"change_id":"c1","id":"test/org.1/objects/k","phase":"recorded"}`
@@ -312,9 +315,26 @@ func TestCleanupRecover_Internal(t *testing.T) {
 		{PathCleanup, envelope, 204, ""},
 		{PathRecover, "", 200, `"claimed":0`},
 	} {
-		res := e.do(req{method: "POST", path: tc.path, body: strings.NewReader(tc.body)})
+		res := e.do(req{method: "POST", path: tc.path, body: strings.NewReader(tc.body), admin: true})
 		if res.status != tc.status || !strings.Contains(res.body, tc.contains) {
-			t.Errorf("%s %q: %d %s", tc.path, tc.body, res.status, res.body)
+			t.Errorf("admin %s %q: %d %s", tc.path, tc.body, res.status, res.body)
+		}
+		for _, m := range []string{"POST", "GET", "PUT"} {
+			for _, noAuth := range []bool{false, true} {
+				res := e.do(req{method: m, path: tc.path, body: strings.NewReader(tc.body), noAuth: noAuth})
+				if res.status != 404 || res.body != "" {
+					t.Errorf("public %s %s (no auth %t): %d %q, want 404 with no body", m, tc.path, noAuth, res.status, res.body)
+				}
+			}
+		}
+	}
+	// The admin listener serves no object API, and both serve the probes.
+	if res := e.do(req{method: "GET", path: "/v1/objects/test/org=1/k", admin: true}); res.status != 404 {
+		t.Errorf("admin GET of an object: %d, want 404", res.status)
+	}
+	for _, admin := range []bool{false, true} {
+		if res := e.do(req{method: "GET", path: PathHealth, noAuth: true, admin: admin}); res.status != 200 {
+			t.Errorf("/health (admin %t): %d", admin, res.status)
 		}
 	}
 }

@@ -15,10 +15,11 @@ const (
 	// Public functions sit behind the load balancer: one route rule per (prefix, method).
 	Public Exposure = "public"
 	// Private functions are invoked directly on their own URL by Pub/Sub push or Cloud
-	// Scheduler; the load balancer has no rule for them.
+	// Scheduler; the load balancer has no rule for them. Locally they are served on the
+	// admin listener only (Server.AdminHandler), never on the public one.
 	Private Exposure = "private"
-	// Local routes are the internal endpoints (/health, /ready, /keda) of the local router.
-	// They are not deployed as functions.
+	// Local routes are the probes (/health, /ready, /keda, /metrics) of the local server,
+	// on both of its listeners. They are not deployed as functions.
 	Local Exposure = "local"
 )
 
@@ -275,11 +276,15 @@ func match(candidates []*Route, method, path string) (rt *Route, t target, statu
 			return c, t, 0, nil
 		}
 	}
-	// Internal endpoints count only where they are served: a deployed function has none.
-	withLocal := slices.ContainsFunc(candidates, func(c *Route) bool { return c.Exposure == Local })
+	// A path counts as known only among the exposures served here: the public listener and
+	// the public functions have no private or local endpoints (/internal/* is 404 there,
+	// as objectstore answers an unknown path), the admin listener no public ones.
+	serves := func(e Exposure) bool {
+		return slices.ContainsFunc(candidates, func(c *Route) bool { return c.Exposure == e })
+	}
 	known := false
 	for i := range routes {
-		if routes[i].Exposure == Local && !withLocal {
+		if !serves(routes[i].Exposure) {
 			continue
 		}
 		if _, ok := matchShape(&routes[i], path); ok {

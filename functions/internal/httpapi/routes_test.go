@@ -133,8 +133,15 @@ func TestRouteRules(t *testing.T) {
 
 func TestMatch(t *testing.T) {
 	all := make([]*Route, len(routes))
+	var public, admin []*Route
 	for i := range routes {
 		all[i] = &routes[i]
+		if routes[i].Exposure != Private {
+			public = append(public, &routes[i])
+		}
+		if routes[i].Exposure != Public {
+			admin = append(admin, &routes[i])
+		}
 	}
 	own := func(fn string) []*Route {
 		var rs []*Route
@@ -179,6 +186,14 @@ func TestMatch(t *testing.T) {
 		{all, "POST", "/v1/objects:multipart:complete/u/s/k", FnMultipartComplete, 0, nil},
 		{all, "GET", "/v1/objects:multipart:complete/u/s/k", "", 405, []string{"POST"}},
 		{all, "POST", "/internal/cleanup", FnCleanup, 0, nil},
+		// The public listener has no private functions; the admin listener no public ones.
+		{public, "POST", "/internal/cleanup", "", 404, nil},
+		{public, "GET", "/internal/recover", "", 404, nil},
+		{public, "GET", "/health", "", 0, nil},
+		{admin, "POST", "/internal/cleanup", FnCleanup, 0, nil},
+		{admin, "GET", "/internal/cleanup", "", 405, []string{"POST"}},
+		{admin, "PUT", "/v1/objects/u/s/k", "", 404, nil},
+		{own(FnObjectGet), "POST", "/internal/cleanup", "", 404, nil},
 		{all, "GET", "/health", "", 0, nil},
 		{all, "GET", "/healthz", "", 404, nil},
 		// %2F inside a segment is not a separator.

@@ -44,6 +44,17 @@ type Options struct {
 	Now func() time.Time
 	// Metrics, when set, is served at /metrics: the backend calls of the store's backends.
 	Metrics *observe.Recorder
+	// Invokers authenticate the callers of the deployed private functions (Handler), by
+	// function name: a request they refuse gets 401 or 403 and runs nothing. A private
+	// function without an entry accepts every caller (STRATA_INVOKER_AUTH=none). The local
+	// admin listener (AdminHandler) does not use them.
+	Invokers map[string]InvokerAuth
+}
+
+// InvokerAuth authenticates the caller of a private function; *invoker.Verifier is one. A
+// refusal is an error that the error mapper turns into 401 or 403 (an *invoker.Error).
+type InvokerAuth interface {
+	Authenticate(r *http.Request) error
 }
 
 // Server serves objectstore's HTTP API v1 over a tiered.Store. ServeHTTP is the local router
@@ -57,6 +68,8 @@ type Server struct {
 	web      *admission.WebLimiter
 	draining atomic.Bool
 	all      []*Route
+	// public are the public listener's routes, admin the admin listener's.
+	public, admin []*Route
 
 	// Test hooks: a fixed batch boundary, and the parallelism of one batch.
 	newBoundary      func() string
@@ -85,7 +98,14 @@ func New(store *tiered.Store, opts Options) (*Server, error) {
 		s.now = time.Now
 	}
 	for i := range routes {
-		s.all = append(s.all, &routes[i])
+		rt := &routes[i]
+		s.all = append(s.all, rt)
+		if rt.Exposure != Private {
+			s.public = append(s.public, rt)
+		}
+		if rt.Exposure != Public {
+			s.admin = append(s.admin, rt)
+		}
 	}
 	return s, nil
 }
@@ -94,15 +114,26 @@ func New(store *tiered.Store, opts Options) (*Server, error) {
 // balancers stop sending traffic while in-flight requests finish.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// ServeHTTP is the local router: every route of the table, on one listener.
+// ServeHTTP is the local server's public listener: the object API and the probes. The
+// private functions are not there: /internal/cleanup and /internal/recover answer 404, as
+// any unknown path does (functions/API.md §13).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.serve(w, r, s.all)
+	s.serve(w, r, s.public)
+}
+
+// AdminHandler is the local server's admin listener, meant for loopback only: the private
+// functions at /internal/cleanup and /internal/recover, and the probes. It authenticates
+// nobody; whoever can reach it can run cleanup and recovery (which act only on what the
+// change log says) but reaches no object.
+func (s *Server) AdminHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, s.admin) })
 }
 
 // Handler returns the handler of one deployed function. Served at "/" for every path, as
 // the functions framework does with FUNCTION_TARGET set, it serves only its own routes and
 // answers anything else with 404 (unknown path) or 405 (known path, other method). A private
-// function (cleanup, recover) is invoked on its own URL, so it checks only the method.
+// function (cleanup, recover) is invoked on its own URL: it authenticates its caller with
+// Options.Invokers, then checks only the method.
 func (s *Server) Handler(function string) (http.Handler, error) {
 	var own []*Route
 	for _, rt := range s.all {
@@ -115,9 +146,16 @@ func (s *Server) Handler(function string) (http.Handler, error) {
 	}
 	if own[0].Exposure == Private {
 		rt := own[0]
+		inv := s.opts.Invokers[function]
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.logRequest(w, r, rt.Function, func(w http.ResponseWriter, r *http.Request) {
 				defer s.recoverPanic(w, r)
+				if inv != nil {
+					if err := inv.Authenticate(r); err != nil {
+						writeError(w, r, err)
+						return
+					}
+				}
 				if r.Method != rt.Method {
 					w.Header()["allow"] = []string{rt.Method}
 					writeError(w, r, &httpError{status: http.StatusMethodNotAllowed})

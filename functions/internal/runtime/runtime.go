@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"cloud.google.com/go/bigtable"
 	"cloud.google.com/go/pubsub/v2"
@@ -22,6 +23,7 @@ import (
 	"github.com/stratastore/strata/functions/internal/cleanup"
 	"github.com/stratastore/strata/functions/internal/config"
 	"github.com/stratastore/strata/functions/internal/httpapi"
+	"github.com/stratastore/strata/functions/internal/invoker"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/bigtablebackend"
 	"github.com/stratastore/strata/tiered/driver"
@@ -80,6 +82,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 	if !cfg.AuthEnforce {
 		log.Warn("AUTH IS NOT ENFORCED: every request is allowed, whatever its credentials (STRATA_AUTH_ENFORCE=false). Never run like this outside local development.")
 	}
+	invokers, err := Invokers(ctx, cfg)
+	if err != nil {
+		return nil, errors.Join(err, rt.closeBackends())
+	}
 	rt.Server, err = httpapi.New(rt.Store, httpapi.Options{
 		Verifier:     verifier,
 		Killswitches: cfg.Killswitches,
@@ -90,11 +96,46 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 		Logger:       log,
 		TraceProject: cfg.Bigtable.Project,
 		Metrics:      rec,
+		Invokers:     invokers,
 	})
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
 	}
 	return rt, nil
+}
+
+// Invokers builds the caller checks of the deployed private functions. With
+// STRATA_INVOKER_AUTH=none there are none. Otherwise cleanup requires Pub/Sub's push token
+// and recover Scheduler's; a function whose identity is not configured refuses every caller
+// (fail closed; deployed, config.CheckFunction stops it at start-up before that).
+func Invokers(ctx context.Context, cfg config.Config) (map[string]httpapi.InvokerAuth, error) {
+	if cfg.InvokerAuth == config.InvokerAuthNone {
+		return nil, nil
+	}
+	validator, err := invoker.NewGoogleValidator(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("STRATA_INVOKER_AUTH: %w", err)
+	}
+	out := make(map[string]httpapi.InvokerAuth)
+	for fn, want := range map[string]config.Invoker{httpapi.FnCleanup: cfg.Push, httpapi.FnRecover: cfg.Scheduler} {
+		if want.Audience == "" || want.ServiceAccount == "" {
+			out[fn] = refuseAll{}
+			continue
+		}
+		v, err := invoker.NewVerifier(validator, invoker.Expect{Audience: want.Audience, Email: want.ServiceAccount})
+		if err != nil {
+			return nil, err
+		}
+		out[fn] = v
+	}
+	return out, nil
+}
+
+// refuseAll is the caller check of a private function whose invoker is not configured.
+type refuseAll struct{}
+
+func (refuseAll) Authenticate(*http.Request) error {
+	return &invoker.Error{Status: http.StatusUnauthorized, Reason: "no invoker identity configured (STRATA_INVOKER_AUTH=oidc)"}
 }
 
 // openBackends constructs the backends cfg.Storage selects.
