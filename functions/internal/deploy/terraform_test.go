@@ -963,9 +963,9 @@ func TestTerraform_FunctionsEnvironmentIsKnownToConfig(t *testing.T) {
 		"STRATA_AUTH_ENFORCE":              "true",
 		"STRATA_LOG_LEVEL":                 "info",
 		"STRATA_AUTH_KEYS":                 authKeysAsTerraformEncodesThem(t),
-		"STRATA_PUSH_AUDIENCE":             "https://cleanup-abc123-uc.a.run.app",
+		"STRATA_PUSH_AUDIENCE":             "self",
 		"STRATA_PUSH_SERVICE_ACCOUNT":      "strata-dev-push@my-project.iam.gserviceaccount.com",
-		"STRATA_SCHEDULER_AUDIENCE":        "https://recover-abc123-uc.a.run.app",
+		"STRATA_SCHEDULER_AUDIENCE":        "self",
 		"STRATA_SCHEDULER_SERVICE_ACCOUNT": "strata-dev-scheduler@my-project.iam.gserviceaccount.com",
 	}
 	var environ []string

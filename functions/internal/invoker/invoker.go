@@ -30,12 +30,19 @@ type TokenValidator interface {
 // Expect is what a caller's token must assert.
 type Expect struct {
 	// Audience is the token's required "aud": the push subscription's (or the scheduler
-	// job's) OIDC audience, by default the function's URL.
+	// job's) OIDC audience, by default the function's URL. AudienceSelf means exactly that
+	// URL, "https://" and the request's host: Terraform cannot write a function's own URL
+	// into its environment (the URL exists only once the function does), and behind Cloud
+	// Run the host is the service's own, since Cloud Run routes requests by host.
 	Audience string
 	// Email is the invoking service account's email; the token must carry it as "email"
 	// with "email_verified": true.
 	Email string
 }
+
+// AudienceSelf as Expect.Audience requires the token's audience to be the URL the request
+// was addressed to: "https://" followed by its host.
+const AudienceSelf = "self"
 
 // googleIssuers are the "iss" values of Google-signed ID tokens.
 var googleIssuers = []string{"https://accounts.google.com", "accounts.google.com"}
@@ -88,8 +95,12 @@ func (v *Verifier) Authenticate(r *http.Request) error {
 	if !contains(googleIssuers, p.Issuer) {
 		return &Error{Status: http.StatusUnauthorized, Reason: fmt.Sprintf("token issued by %q, not Google", p.Issuer)}
 	}
-	if p.Audience != v.want.Audience {
-		return &Error{Status: http.StatusForbidden, Reason: fmt.Sprintf("token audience %q is not %q", p.Audience, v.want.Audience)}
+	want := v.want.Audience
+	if want == AudienceSelf {
+		want = "https://" + r.Host
+	}
+	if p.Audience != want {
+		return &Error{Status: http.StatusForbidden, Reason: fmt.Sprintf("token audience %q is not %q", p.Audience, want)}
 	}
 	email, _ := p.Claims["email"].(string)
 	verified, _ := p.Claims["email_verified"].(bool)

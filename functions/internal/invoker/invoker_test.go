@@ -101,3 +101,34 @@ func TestNewVerifier_RequiresExpectations(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifier_AudienceSelf checks that AudienceSelf accepts exactly a token addressed to
+// the URL the request came to, and refuses one addressed to another function.
+func TestVerifier_AudienceSelf(t *testing.T) {
+	g := invokertest.NewGoogle(t)
+	v, err := invoker.NewVerifier(g.Validator(t), invoker.Expect{Audience: invoker.AudienceSelf, Email: email})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := g.Token(t, claims(nil), nil) // audience https://cleanup-abc-uc.a.run.app
+	for _, tc := range []struct {
+		host string
+		want int
+	}{
+		{"cleanup-abc-uc.a.run.app", 0},
+		{"recover-abc-uc.a.run.app", 403},
+		{"cleanup-abc-uc.a.run.app:443", 403},
+		{"", 403},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Host = tc.host
+		r.Header.Set("Authorization", "Bearer "+token)
+		got := 0
+		if e, ok := v.Authenticate(r).(*invoker.Error); ok {
+			got = e.Status
+		}
+		if got != tc.want {
+			t.Errorf("host %q: status %d, want %d", tc.host, got, tc.want)
+		}
+	}
+}

@@ -42,6 +42,12 @@ locals {
       STRATA_CLEANUP_TOPIC            = module.messaging.cleanup_topic_id
       STRATA_AUTH_ENFORCE             = tostring(!var.allow_unauthenticated)
       STRATA_LOG_LEVEL                = var.log_level
+      # cleanup and recover check their caller's OIDC token themselves too. The audience is
+      # each function's own URL ("self"), which cannot be written here without a cycle.
+      STRATA_PUSH_AUDIENCE             = "self"
+      STRATA_PUSH_SERVICE_ACCOUNT      = module.iam.push_service_account_email
+      STRATA_SCHEDULER_AUDIENCE        = "self"
+      STRATA_SCHEDULER_SERVICE_ACCOUNT = module.iam.scheduler_service_account_email
     },
     length(var.auth_keys) > 0 ? { STRATA_AUTH_KEYS = jsonencode(var.auth_keys) } : {},
     var.extra_environment,
