@@ -163,6 +163,30 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
+// ltMetadataDiff is metadataDiff for a long-term backend, which may keep two fields in its
+// own terms (driver.LongTerm): TimeCreated may be the backend's own creation time, no earlier
+// than the given one and not after now, and TimeExpires may be rounded up by less than a
+// second, never down.
+func ltMetadataDiff(got, want object.Metadata, now time.Time) string {
+	if !SameMillis(got.TimeCreated, want.TimeCreated) &&
+		!got.TimeCreated.Before(Millis(want.TimeCreated)) && !got.TimeCreated.After(now) {
+		got.TimeCreated = want.TimeCreated
+	}
+	if !SameMillis(got.TimeExpires, want.TimeExpires) && !want.TimeExpires.IsZero() &&
+		!got.TimeExpires.Before(Millis(want.TimeExpires)) && got.TimeExpires.Before(want.TimeExpires.Add(time.Second)) {
+		got.TimeExpires = want.TimeExpires
+	}
+	return metadataDiff(got, want)
+}
+
+// checkLTMetadata fails t when got differs from want (see ltMetadataDiff).
+func checkLTMetadata(t testing.TB, what string, got, want object.Metadata) {
+	t.Helper()
+	if d := ltMetadataDiff(got, want, time.Now()); d != "" {
+		t.Errorf("%s: metadata differs: %s", what, d)
+	}
+}
+
 // checkMetadata fails t when got differs from want (see metadataDiff).
 func checkMetadata(t testing.TB, what string, got, want object.Metadata) {
 	t.Helper()

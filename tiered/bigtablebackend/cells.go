@@ -145,13 +145,13 @@ type tombstoneMeta struct {
 // tombstoneWrite encodes a redirect tombstone. Its deadline is now + the policy's duration:
 // the tombstone expires with the object.
 func tombstoneWrite(t driver.Tombstone, now time.Time) rowWrite {
-	var tm tombstoneMeta
+	tj := []byte(`{}`)
 	var expires time.Time
 	if t.ExpirationPolicy.IsTimeout() {
-		tm.ExpirationPolicy = object.MarshalPolicyJSON(t.ExpirationPolicy)
+		tj = append([]byte(`{"expiration_policy":`), object.MarshalPolicyJSON(t.ExpirationPolicy)...)
+		tj = append(tj, '}')
 		expires = now.Add(t.ExpirationPolicy.Duration)
 	}
-	tj, _ := json.Marshal(tm) // cannot fail: a RawMessage produced by MarshalPolicyJSON
 	fam, ts := familyFor(expires, now)
 	return rowWrite{DeleteRow: true, Cells: []cellWrite{
 		{Family: fam, Column: colRedirect, TS: ts, Value: []byte(t.Target.StoragePath())},
@@ -258,7 +258,9 @@ func parseRow(id object.ID, row bigtable.Row, now time.Time, withPayload bool) (
 		st.Entry = driver.Entry{Kind: driver.EntryTombstone, Tombstone: ts}
 		return st, nil
 
-	case isLegacyTombstone(m.Value):
+	case isLegacyTombstoneJSON(m.Value):
+		// Like objectstore's reader, the policy comes from the JSON and the deadline from the
+		// cell; a time_expires an older bump left in the JSON is ignored.
 		var md object.Metadata
 		if err := md.UnmarshalJSON(m.Value); err != nil {
 			return rowState{}, fmt.Errorf("bigtable row %q: bad legacy tombstone: %v", id.StoragePath(), err)
@@ -274,15 +276,10 @@ func parseRow(id object.ID, row bigtable.Row, now time.Time, withPayload bool) (
 	if err := md.UnmarshalJSON(m.Value); err != nil {
 		return rowState{}, fmt.Errorf("bigtable row %q: bad metadata: %v", id.StoragePath(), err)
 	}
-	// The cell timestamp is the authority on the deadline (a bump by any writer moves it).
-	// Keep the JSON's sub-millisecond value when it still agrees with the cell, so that
-	// TimeExpires round-trips exactly.
-	switch {
-	case deadline.IsZero():
-		md.TimeExpires = time.Time{}
-	case md.TimeExpires.IsZero() || floorTS(md.TimeExpires) != v.Timestamp:
-		md.TimeExpires = deadline
-	}
+	// The cell timestamp is the deadline, as objectstore reads it: whole milliseconds from
+	// an fg cell, none from fm. A time_expires in the JSON is ignored (it has the writer's
+	// full precision, and a bump by any writer moves only the cell).
+	md.TimeExpires = deadline
 	st.Entry = driver.Entry{Kind: driver.EntryObject, Metadata: md}
 	if withPayload {
 		var payload []byte
@@ -298,7 +295,22 @@ func parseRow(id object.ID, row bigtable.Row, now time.Time, withPayload bool) (
 	return st, nil
 }
 
-// isLegacyTombstone reports whether an m value is a pre-r/t tombstone.
+// isLegacyTombstoneJSON reports whether an m value is a pre-r/t tombstone as objectstore's
+// read path decides it: the JSON parses with "is_redirect_tombstone": true, wherever the field
+// is and however it is spaced. The CAS predicate matches only the prefix form
+// (isLegacyTombstone); objectstore never wrote any other, and neither does Strata.
+func isLegacyTombstoneJSON(m []byte) bool {
+	if !bytes.Contains(m, []byte("is_redirect_tombstone")) {
+		return false // the common case: an object's m, not worth a second parse
+	}
+	var v struct {
+		IsRedirectTombstone bool `json:"is_redirect_tombstone"`
+	}
+	return json.Unmarshal(m, &v) == nil && v.IsRedirectTombstone
+}
+
+// isLegacyTombstone reports whether an m value starts like a pre-r/t tombstone, which is
+// what the CAS predicate matches (filters.go).
 func isLegacyTombstone(m []byte) bool {
 	if !bytes.HasPrefix(m, []byte(legacyTombstonePrefix)) {
 		return false

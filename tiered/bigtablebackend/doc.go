@@ -46,18 +46,28 @@
 // TimeExpires is set; a tombstone when its policy is TTL or TTI, with deadline = time of the
 // write + duration. testdata/*.golden show the exact cells.
 //
+// The cell values and fg timestamps are byte-identical to objectstore's for the same input:
+// m is serde_json's encoding (object.Metadata.AppendJSON: no HTML escaping, U+2028/U+2029
+// raw, a present but empty origin or filename kept as ""), t is built from the same pieces.
+// golden_test.go checks this against objectstore's golden rows (tiered/backendtest/golden),
+// through the encoder and through the Backend on bttest. The one deliberate difference is the
+// fm timestamp above, which every reader of either system ignores.
+//
 // Reading a row:
 //   - The version cell is r if present, else m. The row is live unless that cell is in fg with
 //     a timestamp before now (cell >= ceil_ms(now)); an expired row reads as absent whether or
 //     not GC has collected it yet. Predicates use the same bound, so reads and writes agree.
 //   - r present: a tombstone; an empty r is a legacy tombstone whose target is the row's own
 //     id. The policy comes from t; Expires is the fg cell timestamp.
-//   - m starting with {"is_redirect_tombstone":true followed by ',' or '}': a legacy
-//     tombstone (objectstore's pre-r/t format), target = own id, policy from m.
-//   - Otherwise m is an object. TimeExpires is the fg cell timestamp (the deadline authority:
-//     any writer's bump moves it); the JSON value is returned instead when it truncates to the
-//     cell timestamp, so an unbumped deadline round-trips to the nanosecond. Size is len(p)
-//     when the payload was read, else m's size (-1 if an old row lacks it).
+//   - m whose JSON has "is_redirect_tombstone": true (anywhere, any spacing: objectstore's
+//     read path parses it): a legacy tombstone (objectstore's pre-r/t format), target = own
+//     id, policy from m, deadline from the cell (a time_expires in m is ignored). The CAS
+//     predicates below match only the prefix form {"is_redirect_tombstone":true followed by
+//     ',' or '}', as objectstore's do; no writer produced another form.
+//   - Otherwise m is an object. TimeExpires is the fg cell timestamp, in whole milliseconds,
+//     as objectstore reads it (the JSON's time_expires is ignored: any writer's bump moves
+//     only the cell); an fm row has none. Size is len(p) when the payload was read, else m's
+//     size (-1 if an old row lacks it).
 //
 // # Predicates
 //

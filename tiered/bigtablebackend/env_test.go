@@ -203,6 +203,12 @@ func (c *fakeClock) Now() time.Time {
 	return c.t
 }
 
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -226,6 +232,9 @@ type env struct {
 type envConfig struct {
 	clock bool // use a fake clock
 	opts  Options
+	// noGC drops fg's GC rule, for tests that store cells whose deadlines lie in the past of
+	// the server's clock (the golden fixtures) and must read them back uncollected.
+	noGC bool
 }
 
 // newEnv creates fresh tables on the server and a Backend whose connection is instrumented
@@ -260,6 +269,11 @@ func newEnv(t testing.TB, kind serverKind, cfg envConfig) *env {
 	}
 	if err := CreateTables(ctx, admin, table, &o); err != nil {
 		t.Fatal(err)
+	}
+	if cfg.noGC {
+		if err := admin.SetGCPolicy(ctx, table, familyTimed, bigtable.NoGcPolicy()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		_ = admin.DeleteTable(context.Background(), table)

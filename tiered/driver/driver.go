@@ -16,7 +16,10 @@ import (
 //   - Put: stream body to the backend without buffering it whole, and make the object visible
 //     atomically and only after body returned io.EOF. If body returns an error or ctx is done,
 //     nothing must become visible, and a previous object at id must be left intact. Metadata is
-//     stored as given (TimeExpires exactly), except that Size is set to the stored byte count.
+//     stored as given, except that Size is set to the stored byte count, TimeCreated may be
+//     the backend's own creation time of the object (GCS's timeCreated, which is what
+//     objectstore reads back), and TimeExpires may be rounded up to the backend's precision,
+//     by less than a second and never down (GCS's customTime through the JSON client).
 //   - Get: return ErrNotFound for a missing or expired object (TimeExpires before now for TTL
 //     and TTI), apply rng (nil = full) and return *RangeError for an unsatisfiable one, and
 //     bump a TTI object's deadline per ExpirationPolicy.TTIBump. The returned metadata is the

@@ -33,41 +33,58 @@
 //
 // # Metadata mapping
 //
-// The layout is objectstore's (storage-internals §8) plus two keys:
+// The stored resource is objectstore's (storage-internals §8), field for field; Strata adds
+// no metadata key of its own, so objectstore can read every object Strata writes:
 //
 //	object.Metadata     GCS object
 //	-----------------   -------------------------------------------------------------
 //	ContentType         contentType (DefaultContentType when empty)
 //	Compression zstd    contentEncoding "zstd"
-//	TimeExpires         customTime (TTL/TTI only), and metadata x-sn-time-expires
+//	TimeExpires         customTime (TTL/TTI only; see "customTime precision")
 //	ExpirationPolicy    metadata x-sn-expiration = "ttl:1h" / "tti:30days" (TTL/TTI only)
-//	Origin              metadata x-sn-origin
-//	Filename            metadata x-sn-filename
+//	Origin              metadata x-sn-origin (also when present but empty: "")
+//	Filename            metadata x-sn-filename (also when present but empty: "")
 //	Custom[k]           metadata x-snme-{k}
-//	TimeCreated         metadata x-sn-time-created (RFC 3339, ns); absent: GCS timeCreated
+//	TimeCreated         timeCreated (set by GCS; read only)
 //	Size                size (set by GCS)
 //
-// x-sn-time-created exists because GCS's timeCreated is the time the object was stored, not
-// the server's stamp from the start of the request. x-sn-time-expires exists because the
-// JSON client sends customTime with whole seconds: a read takes the key when it lies in the
-// same second as customTime, and customTime otherwise (a bump by objectstore, which moves
-// customTime alone). Both are RFC 3339 with nanoseconds.
+// Reads take TimeCreated from GCS's timeCreated and TimeExpires from customTime, as objectstore
+// does, so both systems report the same times for the same object. TimeCreated is therefore
+// when GCS stored the object (for multipart, when it was composed), not the server's stamp
+// from the start of the request; driver.LongTerm allows that. Objects written by earlier
+// Strata versions carry x-sn-time-created and x-sn-time-expires keys; reads ignore them
+// (objectstore cannot read those objects at all).
 //
-// Deliberate deviation from objectstore: unknown metadata keys are ignored on read, where
-// objectstore fails the read. The other direction differs too: objectstore's strict reader
-// rejects objects carrying Strata's two time keys. A malformed x-sn-expiration fails the
-// read, since guessing a policy could delete or keep an object wrongly.
+// Deliberate deviation from objectstore: unknown metadata keys (any other x-sn- key, or an
+// unprefixed one such as gsutil's goog-reserved-file-mtime) are ignored on read, where
+// objectstore fails the read with a 500; driver.LongTerm requires that. A malformed
+// x-sn-expiration fails the read in both, since guessing a policy could delete or keep an
+// object wrongly. golden_test.go checks writes and reads against objectstore's golden
+// objects (tiered/backendtest/golden).
+//
+// # customTime precision
+//
+// objectstore sends customTime with nanoseconds on a single upload (GCS keeps milliseconds)
+// and with whole seconds, truncated, on its XML multipart path. The Go JSON client formats
+// customTime as RFC 3339 without a fraction, so it would truncate every deadline to the
+// second, and an object could expire up to 1 s before objectstore would let it. Strata
+// therefore rounds every customTime it writes UP to the next whole second: on Put, on
+// CompleteMultipart and on TTI bumps. A Strata object's deadline is at most 1 s later than
+// objectstore's for the same input, never earlier. (Keeping objectstore's exact precision
+// would need hand-made JSON requests beside the client, or the gRPC client.) The Bigtable
+// tombstone keeps its own millisecond deadline; a read sees the object only while both the
+// tombstone and the GCS object are live.
 //
 // GCS limits custom metadata to 8 KiB (keys plus values), less than object.MaxMetadataBytes;
 // Put and InitiateMultipart answer ErrInvalidArgument beyond it.
 //
 // # Expiry
 //
-// A TTL or TTI object carries customTime = TimeExpires. Three mechanisms apply:
+// A TTL or TTI object carries customTime = TimeExpires rounded up to a whole second. Three mechanisms apply:
 //   - reads hide the object once TimeExpires is before Options.Now (ErrNotFound);
 //   - the bucket's lifecycle rule deletes it days later (see "Bucket lifecycle");
-//   - a TTI read past the debounce (object.ExpirationPolicy.TTIBump) PATCHes customTime and
-//     x-sn-time-expires, on the generation that was read and conditional on its
+//   - a TTI read past the debounce (object.ExpirationPolicy.TTIBump) PATCHes customTime
+//     (rounded up to a whole second), on the generation that was read and conditional on its
 //     metageneration, so a bump never alters a newer generation or a concurrent change.
 //     A failed bump is logged and the read succeeds. Reads return the pre-bump metadata.
 //

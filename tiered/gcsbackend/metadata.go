@@ -9,21 +9,31 @@ import (
 	"github.com/stratastore/strata/tiered/object"
 )
 
-// Keys of the GCS object's custom metadata map. The first four are objectstore's; the two
-// time keys are Strata's additions (see doc.go).
+// Keys of the GCS object's custom metadata map: objectstore's, and only those. objectstore's
+// reader fails on any other x-sn- key (and on unprefixed keys), so writing one would make
+// the object unreadable to it.
 const (
-	keyExpiration  = "x-sn-expiration"
-	keyOrigin      = "x-sn-origin"
-	keyFilename    = "x-sn-filename"
-	keyTimeCreated = "x-sn-time-created"
-	keyTimeExpires = "x-sn-time-expires"
-	customPrefix   = "x-snme-"
+	keyExpiration = "x-sn-expiration"
+	keyOrigin     = "x-sn-origin"
+	keyFilename   = "x-sn-filename"
+	customPrefix  = "x-snme-"
 )
 
 // MaxCustomMetadataBytes is GCS's limit on the total size of an object's custom metadata (keys
 // plus values). object.MaxMetadataBytes allows more, so Put and InitiateMultipart check this
 // limit themselves and answer ErrInvalidArgument instead of a 400 from GCS.
 const MaxCustomMetadataBytes = 8 << 10
+
+// customTime returns the customTime Strata writes for a deadline: rounded up to the next
+// whole second. The Go JSON client sends customTime as RFC 3339 without a fraction, which
+// would truncate it; rounding up first makes the stored deadline at most 1 s later than
+// objectstore's, never earlier (see doc.go, "customTime precision").
+func customTime(deadline time.Time) time.Time {
+	if t := deadline.Truncate(time.Second); !t.Equal(deadline) {
+		return t.Add(time.Second).UTC()
+	}
+	return deadline.UTC()
+}
 
 // objectAttrs maps md onto the attributes of a new GCS object named name.
 //
@@ -39,28 +49,23 @@ func objectAttrs(name string, md object.Metadata) storage.ObjectAttrs {
 		a.ContentEncoding = object.CompressionZstd
 	}
 	if md.ExpirationPolicy.IsTimeout() && !md.TimeExpires.IsZero() {
-		a.CustomTime = md.TimeExpires
+		a.CustomTime = customTime(md.TimeExpires)
 	}
 	return a
 }
 
-// encodeMetadata returns the custom metadata map of md.
+// encodeMetadata returns the custom metadata map of md: objectstore's keys only. The time
+// fields travel in the resource itself (customTime; timeCreated is GCS's own).
 func encodeMetadata(md object.Metadata) map[string]string {
-	m := make(map[string]string, len(md.Custom)+5)
+	m := make(map[string]string, len(md.Custom)+3)
 	if md.ExpirationPolicy.IsTimeout() {
 		m[keyExpiration] = md.ExpirationPolicy.String()
 	}
-	if md.Origin != "" {
+	if md.HasOrigin() {
 		m[keyOrigin] = md.Origin
 	}
-	if md.Filename != "" {
+	if md.HasFilename() {
 		m[keyFilename] = md.Filename
-	}
-	if !md.TimeCreated.IsZero() {
-		m[keyTimeCreated] = md.TimeCreated.UTC().Format(time.RFC3339Nano)
-	}
-	if !md.TimeExpires.IsZero() {
-		m[keyTimeExpires] = md.TimeExpires.UTC().Format(time.RFC3339Nano)
 	}
 	for k, v := range md.Custom {
 		m[customPrefix+k] = v
@@ -81,21 +86,30 @@ func checkMetadataSize(m map[string]string) error {
 	return nil
 }
 
-// decodeMetadata reads Metadata back from a GCS object's attributes.
+// decodeMetadata reads Metadata back from a GCS object's attributes, as objectstore does:
+// TimeCreated is GCS's timeCreated, TimeExpires is customTime, the policy, origin, filename
+// and custom entries come from the metadata map.
 //
 // Unknown keys in the metadata map are ignored (objectstore's reader rejects them; see
-// doc.go). A malformed x-sn-expiration is an error, because guessing a policy could expire an
-// object early or keep it forever; the informational time keys fall back instead.
+// doc.go), including the x-sn-time-created and x-sn-time-expires keys earlier Strata versions
+// wrote. A malformed x-sn-expiration is an error, because guessing a policy could expire an
+// object early or keep it forever.
 func decodeMetadata(a *storage.ObjectAttrs) (object.Metadata, error) {
 	md := object.Metadata{
 		ContentType: a.ContentType,
 		Size:        a.Size,
 		TimeCreated: a.Created.UTC(),
+		TimeExpires: a.CustomTime.UTC(),
+	}
+	if a.CustomTime.IsZero() {
+		md.TimeExpires = time.Time{}
+	}
+	if a.Created.IsZero() {
+		md.TimeCreated = time.Time{}
 	}
 	if a.ContentEncoding == object.CompressionZstd {
 		md.Compression = object.CompressionZstd
 	}
-	var exact time.Time
 	for k, v := range a.Metadata {
 		switch k {
 		case keyExpiration:
@@ -105,19 +119,11 @@ func decodeMetadata(a *storage.ObjectAttrs) (object.Metadata, error) {
 			}
 			md.ExpirationPolicy = p
 		case keyOrigin:
-			md.Origin = v
+			md.Origin, md.OriginSet = v, true
 		case keyFilename:
-			md.Filename = v
-		case keyTimeCreated:
-			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				md.TimeCreated = t.UTC()
-			}
-		case keyTimeExpires:
-			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				exact = t.UTC()
-			}
+			md.Filename, md.FilenameSet = v, true
 		default:
-			if name, ok := strings.CutPrefix(k, customPrefix); ok && name != "" {
+			if name, ok := strings.CutPrefix(k, customPrefix); ok {
 				if md.Custom == nil {
 					md.Custom = make(map[string]string)
 				}
@@ -125,28 +131,5 @@ func decodeMetadata(a *storage.ObjectAttrs) (object.Metadata, error) {
 			}
 		}
 	}
-	// customTime means nothing for a Manual object (Strata never sets it there).
-	md.TimeExpires = exact
-	if md.ExpirationPolicy.IsTimeout() {
-		md.TimeExpires = reconcileExpiry(a.CustomTime, exact)
-	}
 	return md, nil
-}
-
-// reconcileExpiry chooses a TTL or TTI object's deadline from customTime and the exact
-// x-sn-time-expires value.
-//
-// The JSON client sends customTime with whole-second precision, so the key restores the
-// sub-second part. Strata's own bumps rewrite both; when customTime lies in another second
-// than the key, someone else moved it (objectstore bumps customTime alone), and customTime
-// wins. A missing customTime (an emulator that drops it on compose) falls back to the key.
-func reconcileExpiry(customTime, exact time.Time) time.Time {
-	switch {
-	case customTime.IsZero():
-		return exact
-	case !exact.IsZero() && exact.Truncate(time.Second).Equal(customTime.Truncate(time.Second)):
-		return exact
-	default:
-		return customTime.UTC()
-	}
 }

@@ -14,6 +14,7 @@ import (
 func TestObjectAttrs_Mapping(t *testing.T) {
 	created := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
 	expires := created.Add(time.Hour)
+	expiresCeil := time.Date(2026, 1, 2, 4, 4, 6, 0, time.UTC)
 	tests := []struct {
 		name string
 		md   object.Metadata
@@ -32,15 +33,13 @@ func TestObjectAttrs_Mapping(t *testing.T) {
 				Filename: "a.txt", Size: 99, Custom: map[string]string{"k": "v", "X-Mixed": "Case"},
 			},
 			want: storage.ObjectAttrs{
-				Name: "p", ContentType: "text/plain", ContentEncoding: "zstd", CustomTime: expires,
+				Name: "p", ContentType: "text/plain", ContentEncoding: "zstd", CustomTime: expiresCeil,
 				Metadata: map[string]string{
-					"x-sn-expiration":   "ttl:1h 30m",
-					"x-sn-origin":       "10.0.0.1",
-					"x-sn-filename":     "a.txt",
-					"x-sn-time-created": "2026-01-02T03:04:05.123456789Z",
-					"x-sn-time-expires": "2026-01-02T04:04:05.123456789Z",
-					"x-snme-k":          "v",
-					"x-snme-X-Mixed":    "Case",
+					"x-sn-expiration": "ttl:1h 30m",
+					"x-sn-origin":     "10.0.0.1",
+					"x-sn-filename":   "a.txt",
+					"x-snme-k":        "v",
+					"x-snme-X-Mixed":  "Case",
 				},
 			},
 		},
@@ -48,11 +47,16 @@ func TestObjectAttrs_Mapping(t *testing.T) {
 			name: "tti",
 			md:   object.Metadata{ExpirationPolicy: object.TTI(30 * 24 * time.Hour), TimeExpires: expires},
 			want: storage.ObjectAttrs{
-				Name: "p", ContentType: "application/octet-stream", CustomTime: expires,
-				Metadata: map[string]string{
-					"x-sn-expiration":   "tti:30days",
-					"x-sn-time-expires": "2026-01-02T04:04:05.123456789Z",
-				},
+				Name: "p", ContentType: "application/octet-stream", CustomTime: expiresCeil,
+				Metadata: map[string]string{"x-sn-expiration": "tti:30days"},
+			},
+		},
+		{
+			name: "present but empty origin and filename",
+			md:   object.Metadata{OriginSet: true, FilenameSet: true},
+			want: storage.ObjectAttrs{
+				Name: "p", ContentType: "application/octet-stream",
+				Metadata: map[string]string{"x-sn-origin": "", "x-sn-filename": ""},
 			},
 		},
 		{
@@ -60,8 +64,7 @@ func TestObjectAttrs_Mapping(t *testing.T) {
 			name: "manual with a deadline gets no customTime",
 			md:   object.Metadata{TimeExpires: expires},
 			want: storage.ObjectAttrs{
-				Name: "p", ContentType: "application/octet-stream",
-				Metadata: map[string]string{"x-sn-time-expires": "2026-01-02T04:04:05.123456789Z"},
+				Name: "p", ContentType: "application/octet-stream", Metadata: map[string]string{},
 			},
 		},
 	}
@@ -115,8 +118,16 @@ func TestDecodeMetadata_RoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// As objectstore reads it: GCS's creation time, customTime (rounded up to whole
+			// seconds when written) as the deadline of a TTL/TTI object.
 			want := tt.md
 			want.Size = 1234
+			want.TimeCreated = gcsCreated
+			want.OriginSet, want.FilenameSet = want.HasOrigin(), want.HasFilename()
+			want.TimeExpires = time.Time{}
+			if want.ExpirationPolicy.IsTimeout() {
+				want.TimeExpires = customTime(tt.md.TimeExpires)
+			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
 			}
@@ -140,7 +151,8 @@ func TestDecodeMetadata_UnknownKeysIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatalf("unknown keys must not fail the read: %v", err)
 	}
-	if got.Origin != "o" || got.Custom != nil || got.ContentType != "text/plain" || got.Size != 3 {
+	// "x-snme-" is the custom entry with the empty name, as objectstore reads it.
+	if got.Origin != "o" || !maps.Equal(got.Custom, map[string]string{"": "empty custom name"}) || got.ContentType != "text/plain" || got.Size != 3 {
 		t.Errorf("got %+v", got)
 	}
 }
@@ -176,35 +188,24 @@ func TestDecodeMetadata_Malformed(t *testing.T) {
 		Metadata: map[string]string{"x-sn-time-created": "yesterday", "x-sn-time-expires": "soon"}}
 	got, err := decodeMetadata(lenient)
 	if err != nil {
-		t.Fatalf("malformed time keys must fall back, got %v", err)
+		t.Fatalf("the time keys earlier Strata versions wrote must be ignored, got %v", err)
 	}
 	if !got.TimeCreated.Equal(created) || !got.TimeExpires.IsZero() {
 		t.Errorf("fallback: got created %v expires %v", got.TimeCreated, got.TimeExpires)
 	}
 }
 
-func TestReconcileExpiry(t *testing.T) {
-	exact := time.Date(2026, 1, 1, 10, 0, 0, 700e6, time.UTC)
-	sec := exact.Truncate(time.Second)
-	tests := []struct {
-		name         string
-		custom, keyT time.Time
-		want         time.Time
-	}{
-		{"no customTime, no key", time.Time{}, time.Time{}, time.Time{}},
-		{"no customTime: key", time.Time{}, exact, exact},
-		{"customTime truncated from key: key", sec, exact, exact},
-		{"customTime exactly the key: key", exact, exact, exact},
-		{"bumped customTime: customTime", sec.Add(2 * time.Second), exact, sec.Add(2 * time.Second)},
-		{"bumped one second on: customTime", sec.Add(time.Second), exact, sec.Add(time.Second)},
-		{"no key: customTime", sec, time.Time{}, sec},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := reconcileExpiry(tt.custom, tt.keyT); !got.Equal(tt.want) {
-				t.Errorf("got %v, want %v", got, tt.want)
-			}
-		})
+func TestCustomTime_RoundsUpToWholeSeconds(t *testing.T) {
+	sec := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	for _, tt := range []struct{ in, want time.Time }{
+		{sec, sec},
+		{sec.Add(time.Nanosecond), sec.Add(time.Second)},
+		{sec.Add(700 * time.Millisecond), sec.Add(time.Second)},
+		{sec.Add(999999999 * time.Nanosecond), sec.Add(time.Second)},
+	} {
+		if got := customTime(tt.in); !got.Equal(tt.want) || got.Before(tt.in) {
+			t.Errorf("customTime(%v) = %v, want %v", tt.in, got, tt.want)
+		}
 	}
 }
 
@@ -229,14 +230,16 @@ func TestCheckMetadataSize(t *testing.T) {
 	}
 }
 
-func TestDecodeMetadata_ManualIgnoresCustomTime(t *testing.T) {
-	// A Manual object never gets customTime from Strata; a stray one must not invent a deadline.
-	a := &storage.ObjectAttrs{Name: "p", CustomTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+func TestDecodeMetadata_ManualCustomTimeNeverExpires(t *testing.T) {
+	// A Manual object never gets customTime from Strata. A stray one (another writer) is read
+	// as objectstore reads it, as the deadline, but a Manual object never expires by it.
+	ct := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := &storage.ObjectAttrs{Name: "p", CustomTime: ct}
 	got, err := decodeMetadata(a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.TimeExpires.IsZero() || got.ExpirationPolicy.IsTimeout() {
+	if !got.TimeExpires.Equal(ct) || got.ExpirationPolicy.IsTimeout() || got.Expired(ct.Add(time.Hour)) {
 		t.Errorf("manual object decoded with deadline %v policy %s", got.TimeExpires, got.ExpirationPolicy)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"cloud.google.com/go/storage"
 	"github.com/google/uuid"
@@ -419,11 +418,10 @@ func (b *Backend) composeFinal(ctx context.Context, srcs []*storage.ObjectHandle
 			return err
 		}
 	}
-	if !dst.CustomTime.IsZero() && !a.CustomTime.Truncate(time.Second).Equal(dst.CustomTime.Truncate(time.Second)) {
-		// Reads fall back to x-sn-time-expires, so only the lifecycle rule misses it.
-		if err := b.patch(ctx, a, storage.ObjectAttrsToUpdate{CustomTime: dst.CustomTime}, "set customTime"); err != nil {
-			b.log.WarnContext(ctx, "gcsbackend: complete: setting customTime failed", "object", dst.Name, "error", err)
-		}
+	if !dst.CustomTime.IsZero() && !a.CustomTime.Equal(dst.CustomTime) {
+		// customTime is the object's only deadline (reads take TimeExpires from it), so a
+		// failure fails the complete; a retry composes again.
+		return b.patch(ctx, a, storage.ObjectAttrsToUpdate{CustomTime: dst.CustomTime}, "set customTime")
 	}
 	return nil
 }

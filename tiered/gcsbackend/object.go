@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"maps"
 	"time"
 
 	"cloud.google.com/go/storage"
@@ -149,19 +148,12 @@ func (b *Backend) stat(ctx context.Context, name string) (*storage.ObjectAttrs, 
 	return attrs, md, nil
 }
 
-// bump moves the deadline of the generation that was read to next: customTime, and the
-// x-sn-time-expires key when the object has one (objects objectstore wrote do not, and keep
-// only customTime). It is conditional on that generation and its metageneration, so it never
-// touches a newer generation or a concurrent metadata change; GCS enforces both, while
-// fake-gcs-server ignores PATCH preconditions. The whole metadata map is sent, which is
-// correct whether the server merges it (GCS) or replaces it.
+// bump moves the deadline of the generation that was read to next, rounded up to a whole
+// second like every customTime Strata writes. It is conditional on that generation and its
+// metageneration, so it never touches a newer generation or a concurrent metadata change;
+// GCS enforces both, while fake-gcs-server ignores PATCH preconditions.
 func (b *Backend) bump(ctx context.Context, attrs *storage.ObjectAttrs, next time.Time) error {
-	u := storage.ObjectAttrsToUpdate{CustomTime: next}
-	if _, ok := attrs.Metadata[keyTimeExpires]; ok {
-		u.Metadata = maps.Clone(attrs.Metadata)
-		u.Metadata[keyTimeExpires] = next.UTC().Format(time.RFC3339Nano)
-	}
-	return b.patch(ctx, attrs, u, "bump")
+	return b.patch(ctx, attrs, storage.ObjectAttrsToUpdate{CustomTime: customTime(next)}, "bump")
 }
 
 // patch applies u to the generation and metageneration described by attrs.

@@ -35,9 +35,14 @@ func TestBackend_PutGet_RoundTripsMetadataAndBody(t *testing.T) {
 	if !bytes.Equal(got, data) {
 		t.Fatalf("body differs: %d bytes back, %d put", len(got), len(data))
 	}
+	// Read back as objectstore reads it: GCS's creation time, customTime (rounded up to a
+	// whole second) as the deadline.
 	want := md
 	want.Size = int64(len(data))
-	if !reflect.DeepEqual(o.Metadata, want) {
+	want.TimeCreated = o.Metadata.TimeCreated
+	want.TimeExpires = customTime(md.TimeExpires)
+	want.OriginSet, want.FilenameSet = true, true
+	if o.Metadata.TimeCreated.IsZero() || !reflect.DeepEqual(o.Metadata, want) {
 		t.Errorf("metadata:\n got %+v\nwant %+v", o.Metadata, want)
 	}
 	if o.Range != nil {
@@ -47,9 +52,9 @@ func TestBackend_PutGet_RoundTripsMetadataAndBody(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(head, want) {
 		t.Errorf("Head = %+v, %v", head, err)
 	}
-	// The stored layout is objectstore's plus the two time keys.
+	// The stored layout is objectstore's, customTime rounded up to a whole second.
 	a := f.attrs(t, id.StoragePath())
-	if a.ContentEncoding != "zstd" || !a.CustomTime.Equal(now.Add(time.Hour).Truncate(time.Second)) ||
+	if a.ContentEncoding != "zstd" || !a.CustomTime.Equal(now.Add(time.Hour).Truncate(time.Second).Add(time.Second)) || len(a.Metadata) != 4 ||
 		a.Metadata["x-sn-expiration"] != "ttl:1h" || a.Metadata["x-snme-a"] != "b" {
 		t.Errorf("stored attrs: encoding %q customTime %v metadata %v", a.ContentEncoding, a.CustomTime, a.Metadata)
 	}
@@ -142,7 +147,8 @@ func TestBackend_Get_Missing_NotFound(t *testing.T) {
 }
 
 func TestBackend_Get_Expired_Hidden(t *testing.T) {
-	start := time.Date(2026, 5, 1, 12, 0, 0, 500e6, time.UTC)
+	// A whole-second deadline: customTime holds it exactly.
+	start := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	for _, policy := range []object.ExpirationPolicy{object.TTL(time.Hour), object.TTI(time.Hour)} {
 		t.Run(policy.String(), func(t *testing.T) {
 			f := newFake(t)
@@ -199,16 +205,17 @@ func TestBackend_Get_TTIBump_PatchesCustomTime(t *testing.T) {
 	clk.Set(readAt)
 	f.tr.reset()
 	o, _ := mustGet(t, b, id, nil)
-	if !o.Metadata.TimeExpires.Equal(md.TimeExpires) {
-		t.Errorf("Get returned deadline %v, want the pre-bump %v", o.Metadata.TimeExpires, md.TimeExpires)
+	if pre := customTime(md.TimeExpires); !o.Metadata.TimeExpires.Equal(pre) {
+		t.Errorf("Get returned deadline %v, want the pre-bump %v", o.Metadata.TimeExpires, pre)
 	}
 	if n := f.tr.count(func(r request) bool { return isObjectPath(r, http.MethodPatch, id.StoragePath()) }); n != 1 {
 		t.Errorf("PATCH count = %d, want 1:\n%s", n, describe(f.tr.requests()))
 	}
-	want := readAt.Add(4 * time.Hour)
+	// The new deadline, rounded up to a whole second like every customTime Strata writes.
+	want := customTime(readAt.Add(4 * time.Hour))
 	a := f.attrs(t, id.StoragePath())
-	if !a.CustomTime.Equal(want.Truncate(time.Second)) || a.Metadata["x-sn-time-expires"] != want.Format(time.RFC3339Nano) {
-		t.Errorf("customTime = %v, x-sn-time-expires = %s; want %v", a.CustomTime, a.Metadata["x-sn-time-expires"], want)
+	if !a.CustomTime.Equal(want) || len(a.Metadata) != 1 {
+		t.Errorf("customTime = %v, metadata %v; want %v and only x-sn-expiration", a.CustomTime, a.Metadata, want)
 	}
 	head, err := b.Head(context.Background(), id)
 	if err != nil || !head.TimeExpires.Equal(want) {

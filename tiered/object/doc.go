@@ -5,8 +5,10 @@
 //   - Identity: ID (a Context of usecase and Scopes, plus a key) and its storage path
 //     "{usecase}/{name.value}/…/objects/{key}", which is objectstore's and round-trips through
 //     ParseStoragePath.
-//   - Metadata, with objectstore's serde JSON encoding (golden files in testdata), and the
-//     ExpirationPolicy with its x-sn-expiration grammar (ParseExpirationPolicy, ParseDuration).
+//   - Metadata, with objectstore's serde JSON encoding, byte for byte (AppendJSON; checked
+//     against objectstore's golden fixtures in tiered/backendtest/golden), and the
+//     ExpirationPolicy with its x-sn-expiration grammar (ParseExpirationPolicy, ParseDuration:
+//     humantime's, exactly; durations beyond time.Duration are ErrDurationTooLong).
 //   - Byte ranges: ByteRange as requested, ContentRange as resolved against a size.
 //   - Multipart values: Part, PartList, CompletedPart, CompleteError and the part limits.
 //   - Reader, an open object.

@@ -1,8 +1,10 @@
 package object
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +100,8 @@ const (
 	secondsPerYear  = 31_557_600
 )
 
-var durationUnits = map[string]float64{
+// durationUnitNanos maps each of humantime's unit spellings to its length in nanoseconds.
+var durationUnitNanos = map[string]int64{
 	"nanos": 1, "nsec": 1, "ns": 1,
 	"usec": 1e3, "us": 1e3, "µs": 1e3,
 	"millis": 1e6, "msec": 1e6, "ms": 1e6,
@@ -112,91 +115,132 @@ var durationUnits = map[string]float64{
 	"yrs": secondsPerYear * 1e9, "y": secondsPerYear * 1e9,
 }
 
-// durationUnitNanos maps each unit to its length in nanoseconds, exactly.
-var durationUnitNanos = func() map[string]int64 {
-	m := make(map[string]int64, len(durationUnits))
-	for u, f := range durationUnits {
-		m[u] = int64(f)
-	}
-	return m
-}()
+// ErrDurationTooLong is wrapped by ParseDuration and UnmarshalPolicyJSON for a duration that
+// objectstore accepts but time.Duration cannot hold.
+//
+// objectstore's durations are Rust Durations: up to 2^64-1 seconds (584 billion years).
+// Strata's are time.Duration, at most 2^63-1 nanoseconds (about 292 years). Strata rejects
+// longer ones with this error rather than clamping them: a clamped policy would be rendered
+// back (x-sn-expiration, the m and t JSON) as a different value than the one stored. A PUT
+// with such a policy is a 400 (objectstore accepts it, although adding it to the current time
+// overflows objectstore's SystemTime); a stored row or GCS object carrying one fails to read
+// with this error. No objectstore client sends such policies in practice.
+var ErrDurationTooLong = errors.New("duration longer than Strata supports (292 years)")
 
-// ParseDuration parses humantime's duration grammar: "0", or one or more items
-// "<int>[.<frac>][ws]<unit>", optionally separated by whitespace ("1h 30m", "1h30m",
-// "3600 seconds", "1.5h"). Whole numbers are summed exactly in integer nanoseconds;
-// durations beyond Go's ~292 years are rejected.
-func ParseDuration(s string) (time.Duration, error) {
-	if s == "0" {
-		return 0, nil
-	}
-	var total int64
-	i, items := 0, 0
+// errDurationOverflow is humantime's NumberOverflow: the duration exceeds 2^64-1 seconds or
+// is not a whole number of nanoseconds.
+var errDurationOverflow = errors.New("number is too large or cannot be represented without a lack of precision (values below 1ns are not supported)")
+
+var (
+	bigNanosPerSecond = big.NewInt(1e9)
+	bigMaxSecs        = new(big.Int).SetUint64(math.MaxUint64)
+)
+
+// parseHumanDuration parses humantime 2.4's duration grammar exactly, as objectstore does:
+// "0", or one or more items "<digits>[.<digits>][spaces]<unit>", separated by optional
+// whitespace ("1h 30m", "1h30m", "3600 seconds", "1.5h"). A fraction must come out as a
+// whole number of nanoseconds, and the total must fit in 2^64-1 seconds. It returns the
+// duration as Rust's Duration holds it: whole seconds and nanoseconds.
+func parseHumanDuration(s string) (secs uint64, nanos uint32, err error) {
 	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-	tooLong := fmt.Errorf("duration %q is too long", s)
-	for {
+	isDigit := func(c byte) bool { return '0' <= c && c <= '9' }
+	i := 0
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	if i == len(s) {
+		return 0, 0, errors.New("value was empty")
+	}
+	if s[i:] == "0" || strings.TrimRight(s[i:], " \t\n\r") == "0" {
+		return 0, 0, nil
+	}
+	if !isDigit(s[i]) {
+		return 0, 0, fmt.Errorf("expected number at %d", i)
+	}
+	total := new(big.Int)
+	for i < len(s) {
+		start := i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		whole := s[start:i]
+		frac := ""
+		if i < len(s) && s[i] == '.' {
+			if i+1 == len(s) || !isDigit(s[i+1]) {
+				return 0, 0, fmt.Errorf("invalid character at %d", i)
+			}
+			i++
+			fs := i
+			for i < len(s) && isDigit(s[i]) {
+				i++
+			}
+			frac = s[fs:i]
+		}
 		for i < len(s) && isSpace(s[i]) {
 			i++
 		}
+		us := i
+		for i < len(s) && !isSpace(s[i]) && !isDigit(s[i]) && s[i] != ',' && s[i] != '.' {
+			i++
+		}
+		unit := s[us:i]
+		if unit == "" {
+			if i == len(s) {
+				return 0, 0, fmt.Errorf("time unit needed, for example %ssec or %sms", whole, whole)
+			}
+			return 0, 0, fmt.Errorf("invalid character at %d", i)
+		}
+		scale, ok := durationUnitNanos[unit]
+		if !ok {
+			return 0, 0, fmt.Errorf("unknown time unit %q", unit)
+		}
+		// value = (whole.frac) * scale nanoseconds, exactly.
+		num, _ := new(big.Int).SetString(whole+frac, 10)
+		num.Mul(num, big.NewInt(scale))
+		den := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(len(frac))), nil)
+		q, r := new(big.Int).QuoRem(num, den, new(big.Int))
+		if r.Sign() != 0 {
+			return 0, 0, errDurationOverflow
+		}
+		total.Add(total, q)
 		if i == len(s) {
 			break
 		}
-		start := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-		if i == start {
-			return 0, fmt.Errorf("expected a number at %q", s[start:])
-		}
-		whole, err := strconv.ParseInt(s[start:i], 10, 64)
-		if err != nil {
-			return 0, tooLong
-		}
-		frac := ""
-		if i < len(s) && s[i] == '.' {
-			i++
-			fracStart := i
-			for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-				i++
-			}
-			if i == fracStart {
-				return 0, fmt.Errorf("expected digits after '.' in %q", s[start:i])
-			}
-			frac = s[fracStart:i]
+		if !isSpace(s[i]) && !isDigit(s[i]) {
+			return 0, 0, fmt.Errorf("invalid character at %d", i)
 		}
 		for i < len(s) && isSpace(s[i]) {
 			i++
 		}
-		ustart := i
-		for i < len(s) && !isSpace(s[i]) && (s[i] < '0' || s[i] > '9') {
-			i++
-		}
-		unit := s[ustart:i]
-		scale, ok := durationUnitNanos[unit]
-		if !ok {
-			if unit == "" {
-				return 0, fmt.Errorf("missing unit after %q", s[start:ustart])
-			}
-			return 0, fmt.Errorf("unknown unit %q", unit)
-		}
-		if whole > math.MaxInt64/scale {
-			return 0, tooLong
-		}
-		n := whole * scale
-		if frac != "" {
-			// The fraction of one unit, at float precision: it is below one unit.
-			f, _ := strconv.ParseFloat("0."+frac, 64)
-			n += int64(f * float64(scale))
-		}
-		if n < 0 || total > math.MaxInt64-n {
-			return 0, tooLong
-		}
-		total += n
-		items++
 	}
-	if items == 0 {
-		return 0, fmt.Errorf("empty duration")
+	sec, ns := new(big.Int).QuoRem(total, bigNanosPerSecond, new(big.Int))
+	if sec.Cmp(bigMaxSecs) > 0 {
+		return 0, 0, errDurationOverflow
 	}
-	return time.Duration(total), nil
+	return sec.Uint64(), uint32(ns.Uint64()), nil
+}
+
+// durationFromParts converts a Rust-style duration to time.Duration, or ErrDurationTooLong.
+func durationFromParts(secs uint64, nanos uint32) (time.Duration, error) {
+	const maxSecs = uint64(math.MaxInt64 / int64(time.Second))
+	if secs > maxSecs || secs == maxSecs && int64(nanos) > math.MaxInt64%int64(time.Second) {
+		return 0, ErrDurationTooLong
+	}
+	return time.Duration(secs)*time.Second + time.Duration(nanos), nil
+}
+
+// ParseDuration parses objectstore's duration grammar (humantime's; see parseHumanDuration).
+// A duration objectstore accepts but time.Duration cannot hold wraps ErrDurationTooLong.
+func ParseDuration(s string) (time.Duration, error) {
+	secs, nanos, err := parseHumanDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	d, err := durationFromParts(secs, nanos)
+	if err != nil {
+		return 0, fmt.Errorf("duration %q: %w", s, err)
+	}
+	return d, nil
 }
 
 // FormatDuration renders d as humantime's format_duration does: the non-zero components among
@@ -206,21 +250,27 @@ func FormatDuration(d time.Duration) string {
 	if d <= 0 {
 		return "0s"
 	}
-	secs := int64(d / time.Second)
-	nanos := int64(d % time.Second)
+	return formatHumanDuration(uint64(d/time.Second), uint32(d%time.Second))
+}
+
+// formatHumanDuration is FormatDuration over a Rust-style duration (any u64 seconds).
+func formatHumanDuration(secs uint64, nanos uint32) string {
+	if secs == 0 && nanos == 0 {
+		return "0s"
+	}
 	var parts []string
-	plural := func(n int64, unit string) {
+	plural := func(n uint64, unit string) {
 		if n == 0 {
 			return
 		}
 		if n > 1 {
 			unit += "s"
 		}
-		parts = append(parts, strconv.FormatInt(n, 10)+unit)
+		parts = append(parts, strconv.FormatUint(n, 10)+unit)
 	}
-	short := func(n int64, unit string) {
+	short := func(n uint64, unit string) {
 		if n != 0 {
-			parts = append(parts, strconv.FormatInt(n, 10)+unit)
+			parts = append(parts, strconv.FormatUint(n, 10)+unit)
 		}
 	}
 	plural(secs/secondsPerYear, "year")
@@ -233,8 +283,9 @@ func FormatDuration(d time.Duration) string {
 	secs %= 3600
 	short(secs/60, "m")
 	short(secs%60, "s")
-	short(nanos/1e6, "ms")
-	short(nanos/1e3%1e3, "us")
-	short(nanos%1e3, "ns")
+	n := uint64(nanos)
+	short(n/1e6, "ms")
+	short(n/1e3%1e3, "us")
+	short(n%1e3, "ns")
 	return strings.Join(parts, " ")
 }

@@ -4,7 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
+	"slices"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // DefaultContentType is the content type of objects stored without one.
@@ -39,8 +43,15 @@ type Metadata struct {
 	Compression string
 	// Origin is free text, usually the uploader's address.
 	Origin string
+	// OriginSet marks an empty Origin as present. objectstore tells an absent origin (no
+	// x-sn-origin header) from a present, empty one ("x-sn-origin:" with no value): it
+	// stores "origin":"" and echoes the empty header. A non-empty Origin is always present;
+	// use HasOrigin rather than reading the flag.
+	OriginSet bool
 	// Filename is the name offered to downloaders in Content-Disposition.
 	Filename string
+	// FilenameSet marks an empty Filename as present, as OriginSet does for Origin.
+	FilenameSet bool
 	// Size is the stored (possibly compressed) size in bytes, set by backends; -1 when unknown.
 	Size int64
 	// Custom is user metadata (x-snme-*).
@@ -52,6 +63,13 @@ func (m Metadata) Clone() Metadata {
 	m.Custom = maps.Clone(m.Custom)
 	return m
 }
+
+// HasOrigin reports whether the origin is present: non-empty, or empty and marked OriginSet.
+func (m Metadata) HasOrigin() bool { return m.Origin != "" || m.OriginSet }
+
+// HasFilename reports whether the filename is present: non-empty, or empty and marked
+// FilenameSet.
+func (m Metadata) HasFilename() bool { return m.Filename != "" || m.FilenameSet }
 
 // EffectiveContentType returns the content type, or DefaultContentType when unset.
 func (m Metadata) EffectiveContentType() string {
@@ -97,8 +115,9 @@ func (m Metadata) Validate() error {
 	return nil
 }
 
-// The JSON form is objectstore's serde encoding (used in Bigtable's "m" column and by the
-// local backend), so tables written by either system read in the other:
+// The JSON form is objectstore's serde encoding (Bigtable's "m" column, which both systems
+// read and write, and the local backend's records). AppendJSON writes the bytes serde_json
+// writes for the same Metadata, so a row Strata writes is byte-identical to objectstore's:
 //
 //	{"expiration_policy":{"TimeToIdle":{"secs":3600,"nanos":0}},
 //	 "time_created":{"secs_since_epoch":1700000000,"nanos_since_epoch":123456789},
@@ -106,11 +125,15 @@ func (m Metadata) Validate() error {
 //	 "content_type":"text/plain","compression":"Zstd","origin":"10.0.0.1",
 //	 "filename":"a.txt","size":12,"custom":{"k":"v"}}
 //
-// Default and empty fields are left out; unknown fields are ignored.
+// Fields come in declaration order; default and absent fields are left out (a present but
+// empty origin or filename is kept as ""); custom keys are sorted by their bytes (a BTreeMap).
+// Strings are escaped the way serde_json escapes them: only '"', '\\' and control characters
+// below U+0020; '<', '>', '&', U+2028, U+2029 and all non-ASCII text are raw UTF-8. Unknown
+// fields are ignored on decode.
 
 type jsonDuration struct {
-	Secs  int64 `json:"secs"`
-	Nanos int64 `json:"nanos"`
+	Secs  uint64 `json:"secs"`
+	Nanos uint64 `json:"nanos"`
 }
 
 type jsonTime struct {
@@ -135,13 +158,6 @@ type jsonMetadata struct {
 	Custom           map[string]string `json:"custom,omitempty"`
 }
 
-func toJSONTime(t time.Time) *jsonTime {
-	if t.IsZero() {
-		return nil
-	}
-	return &jsonTime{Secs: t.Unix(), Nanos: int64(t.Nanosecond())}
-}
-
 func fromJSONTime(t *jsonTime) time.Time {
 	if t == nil {
 		return time.Time{}
@@ -149,31 +165,85 @@ func fromJSONTime(t *jsonTime) time.Time {
 	return time.Unix(t.Secs, t.Nanos).UTC()
 }
 
-func optString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
+// appendJSONTime appends serde's SystemTime form.
+func appendJSONTime(b []byte, t time.Time) []byte {
+	b = append(b, `{"secs_since_epoch":`...)
+	b = strconv.AppendInt(b, t.Unix(), 10)
+	b = append(b, `,"nanos_since_epoch":`...)
+	b = strconv.AppendInt(b, int64(t.Nanosecond()), 10)
+	return append(b, '}')
 }
 
-// MarshalPolicyJSON encodes a policy as objectstore's serde form: "Manual", or
+// appendJSONString appends s as serde_json writes a string: '"' and '\\' escaped, the
+// control characters below U+0020 as \b \t \n \f \r or \u00xx (lowercase hex), everything
+// else as raw UTF-8. Invalid UTF-8, which a Rust String cannot hold, becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c >= 0x20:
+				b = append(b, c)
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\f':
+				b = append(b, '\\', 'f')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = utf8.AppendRune(b, utf8.RuneError)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+// appendPolicyDuration appends serde's Duration form {"secs":S,"nanos":N}.
+func appendPolicyDuration(b []byte, d time.Duration) []byte {
+	b = append(b, `{"secs":`...)
+	b = strconv.AppendInt(b, int64(d/time.Second), 10)
+	b = append(b, `,"nanos":`...)
+	b = strconv.AppendInt(b, int64(d%time.Second), 10)
+	return append(b, '}')
+}
+
+// AppendPolicyJSON appends p in objectstore's serde form: "Manual", or
 // {"TimeToLive":{"secs":..,"nanos":..}} / {"TimeToIdle":{...}}.
-func MarshalPolicyJSON(p ExpirationPolicy) []byte {
-	d := &jsonDuration{Secs: int64(p.Duration / time.Second), Nanos: int64(p.Duration % time.Second)}
-	var v any
+func AppendPolicyJSON(b []byte, p ExpirationPolicy) []byte {
 	switch p.Kind {
 	case TimeToLive:
-		v = jsonPolicy{TimeToLive: d}
+		b = append(b, `{"TimeToLive":`...)
 	case TimeToIdle:
-		v = jsonPolicy{TimeToIdle: d}
+		b = append(b, `{"TimeToIdle":`...)
 	default:
-		return []byte(`"Manual"`)
+		return append(b, `"Manual"`...)
 	}
-	b, _ := json.Marshal(v)
-	return b
+	b = appendPolicyDuration(b, max(p.Duration, 0))
+	return append(b, '}')
 }
 
-// UnmarshalPolicyJSON decodes MarshalPolicyJSON's form. Empty input is Manual.
+// MarshalPolicyJSON returns AppendPolicyJSON(nil, p).
+func MarshalPolicyJSON(p ExpirationPolicy) []byte { return AppendPolicyJSON(nil, p) }
+
+// UnmarshalPolicyJSON decodes MarshalPolicyJSON's form. Empty input is Manual. A duration
+// longer than time.Duration holds is an error (see ErrDurationTooLong).
 func UnmarshalPolicyJSON(b []byte) (ExpirationPolicy, error) {
 	if len(b) == 0 || string(b) == `"Manual"` || string(b) == "null" {
 		return ExpirationPolicy{}, nil
@@ -182,42 +252,89 @@ func UnmarshalPolicyJSON(b []byte) (ExpirationPolicy, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return ExpirationPolicy{}, fmt.Errorf("expiration policy: %w", err)
 	}
-	dur := func(d *jsonDuration) time.Duration {
-		return time.Duration(d.Secs)*time.Second + time.Duration(d.Nanos)
-	}
+	var kind ExpirationKind
+	var d *jsonDuration
 	switch {
 	case p.TimeToLive != nil:
-		return TTL(dur(p.TimeToLive)), nil
+		kind, d = TimeToLive, p.TimeToLive
 	case p.TimeToIdle != nil:
-		return TTI(dur(p.TimeToIdle)), nil
+		kind, d = TimeToIdle, p.TimeToIdle
+	default:
+		return ExpirationPolicy{}, fmt.Errorf("expiration policy: unknown form %s", b)
 	}
-	return ExpirationPolicy{}, fmt.Errorf("expiration policy: unknown form %s", b)
+	// serde's Duration carries whole seconds out of nanos.
+	secs, nanos := d.Secs, d.Nanos
+	if nanos >= 1e9 {
+		if secs > math.MaxUint64-nanos/1e9 {
+			return ExpirationPolicy{}, fmt.Errorf("expiration policy: %w", ErrDurationTooLong)
+		}
+		secs, nanos = secs+nanos/1e9, nanos%1e9
+	}
+	dur, err := durationFromParts(secs, uint32(nanos))
+	if err != nil {
+		return ExpirationPolicy{}, fmt.Errorf("expiration policy: %w", err)
+	}
+	return ExpirationPolicy{Kind: kind, Duration: dur}, nil
 }
 
-// MarshalJSON encodes m in objectstore's JSON form.
-func (m Metadata) MarshalJSON() ([]byte, error) {
-	j := jsonMetadata{
-		TimeCreated: toJSONTime(m.TimeCreated),
-		TimeExpires: toJSONTime(m.TimeExpires),
-		ContentType: m.EffectiveContentType(),
-		Origin:      optString(m.Origin),
-		Filename:    optString(m.Filename),
-		Custom:      m.Custom,
-	}
+// AppendJSON appends m in objectstore's JSON form, byte for byte what serde_json writes.
+//
+// Call it (or MarshalJSON) directly when the bytes matter: json.Marshal of a value holding a
+// Metadata re-escapes the output (<, >, &, U+2028, U+2029), which serde_json does not.
+func (m Metadata) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
 	if m.ExpirationPolicy.IsTimeout() {
-		j.ExpirationPolicy = MarshalPolicyJSON(m.ExpirationPolicy)
+		b = append(b, `"expiration_policy":`...)
+		b = AppendPolicyJSON(b, m.ExpirationPolicy)
+		b = append(b, ',')
 	}
+	if !m.TimeCreated.IsZero() {
+		b = append(b, `"time_created":`...)
+		b = appendJSONTime(b, m.TimeCreated)
+		b = append(b, ',')
+	}
+	if !m.TimeExpires.IsZero() {
+		b = append(b, `"time_expires":`...)
+		b = appendJSONTime(b, m.TimeExpires)
+		b = append(b, ',')
+	}
+	b = append(b, `"content_type":`...)
+	b = appendJSONString(b, m.EffectiveContentType())
 	if m.Compression == CompressionZstd {
-		j.Compression = "Zstd"
+		b = append(b, `,"compression":"Zstd"`...)
+	}
+	if m.HasOrigin() {
+		b = append(b, `,"origin":`...)
+		b = appendJSONString(b, m.Origin)
+	}
+	if m.HasFilename() {
+		b = append(b, `,"filename":`...)
+		b = appendJSONString(b, m.Filename)
 	}
 	if m.Size >= 0 {
-		size := m.Size
-		j.Size = &size
+		b = append(b, `,"size":`...)
+		b = strconv.AppendInt(b, m.Size, 10)
 	}
-	return json.Marshal(j)
+	if len(m.Custom) > 0 {
+		b = append(b, `,"custom":{`...)
+		for i, k := range slices.Sorted(maps.Keys(m.Custom)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, m.Custom[k])
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
 }
 
-// UnmarshalJSON decodes objectstore's JSON form. A missing size decodes as -1.
+// MarshalJSON returns AppendJSON(nil); it never fails. See AppendJSON about json.Marshal.
+func (m Metadata) MarshalJSON() ([]byte, error) { return m.AppendJSON(nil), nil }
+
+// UnmarshalJSON decodes objectstore's JSON form. A missing size decodes as -1; a present
+// "origin" or "filename" stays present when it is "".
 func (m *Metadata) UnmarshalJSON(b []byte) error {
 	var j jsonMetadata
 	if err := json.Unmarshal(b, &j); err != nil {
@@ -243,10 +360,10 @@ func (m *Metadata) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("unknown compression %q", j.Compression)
 	}
 	if j.Origin != nil {
-		m.Origin = *j.Origin
+		m.Origin, m.OriginSet = *j.Origin, true
 	}
 	if j.Filename != nil {
-		m.Filename = *j.Filename
+		m.Filename, m.FilenameSet = *j.Filename, true
 	}
 	if j.Size != nil {
 		m.Size = *j.Size

@@ -117,12 +117,20 @@ func parseMetadata(h http.Header, now time.Time) (object.Metadata, *httpError) {
 			md.TimeExpires = md.TimeCreated.Add(p.Duration)
 		}
 	}
-	for name, dst := range map[string]*string{http.CanonicalHeaderKey(wire.HeaderOrigin): &md.Origin, http.CanonicalHeaderKey(wire.HeaderFilename): &md.Filename} {
-		if v, ok := first(h, name); ok {
+	// A header present with an empty value is kept as present (objectstore stores "").
+	for _, f := range []struct {
+		name string
+		dst  *string
+		set  *bool
+	}{
+		{http.CanonicalHeaderKey(wire.HeaderOrigin), &md.Origin, &md.OriginSet},
+		{http.CanonicalHeaderKey(wire.HeaderFilename), &md.Filename, &md.FilenameSet},
+	} {
+		if v, ok := first(h, f.name); ok {
 			if !visibleASCII(v) {
 				return md, metadataError("error dealing with http headers")
 			}
-			*dst = v
+			*f.dst, *f.set = v, true
 		}
 	}
 	for name, values := range h {
@@ -173,10 +181,10 @@ func metadataHeaders(md object.Metadata) []header {
 	if md.ExpirationPolicy.IsTimeout() && !md.TimeExpires.IsZero() {
 		hs = append(hs, header{Name: wire.HeaderTimeExpires, Value: md.TimeExpires.UTC().Format(wire.TimeFormat)})
 	}
-	if md.Origin != "" {
+	if md.HasOrigin() {
 		hs = append(hs, header{Name: wire.HeaderOrigin, Value: md.Origin})
 	}
-	if md.Filename != "" {
+	if md.HasFilename() {
 		hs = append(hs, header{Name: wire.HeaderFilename, Value: md.Filename})
 	}
 	names := make([]string, 0, len(md.Custom))
@@ -185,17 +193,35 @@ func metadataHeaders(md object.Metadata) []header {
 	}
 	slices.Sort(names)
 	for _, k := range names {
-		hs = append(hs, header{Name: wire.HeaderCustomPrefix + k, Value: md.Custom[k]})
+		// Header names are lowercase; keys that differ only in case (another writer's) become
+		// several values of one header, in key order, as objectstore sends them.
+		hs = append(hs, header{Name: wire.HeaderCustomPrefix + strings.ToLower(k), Value: md.Custom[k]})
 	}
 	return hs
+}
+
+// validHeaderName reports whether s is an RFC 9110 token, the only valid header name.
+// Custom keys written by another system may not be (objectstore answers such a read with a
+// 400; Strata leaves the header out).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // setHeaders stores hs in h under their lowercase names, bypassing canonicalisation: the
 // Python client compares received names to lowercase literals (functions/API.md §1.3).
 func setHeaders(h http.Header, hs []header) {
 	for _, kv := range hs {
-		if wire.ValidHeaderValue(kv.Value) {
-			h[kv.Name] = []string{kv.Value}
+		if wire.ValidHeaderValue(kv.Value) && validHeaderName(kv.Name) {
+			h[kv.Name] = append(h[kv.Name], kv.Value)
 		}
 	}
 }
@@ -221,7 +247,7 @@ func setObjectHeaders(h http.Header, md object.Metadata) {
 	// sending it next to our lowercase header.
 	h["Content-Type"] = nil
 	h[hdrAcceptRanges] = []string{"bytes"}
-	if md.Filename != "" {
+	if md.HasFilename() {
 		if v, ok := contentDisposition(md.Filename); ok {
 			h[hdrContentDisposition] = []string{v}
 		}

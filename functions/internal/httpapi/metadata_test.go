@@ -120,7 +120,7 @@ func TestMetadataHeaders_Order(t *testing.T) {
 		"x-sn-time-expires: 2023-11-14T23:13:20.000000Z",
 		"x-sn-origin: o",
 		"x-sn-filename: f",
-		"x-snme-Z: 0",
+		"x-snme-z: 0", // sorted by key bytes, name lowercased (objectstore)
 		"x-snme-a: 1",
 		"x-snme-b: 2",
 	}
