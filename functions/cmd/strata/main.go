@@ -118,7 +118,17 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, opts serveOp
 	}
 	log.Info("strata is serving", "url", "http://"+ln.Addr().String(), "storage", where)
 
-	srv := &http.Server{Handler: rt.Server, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// The server-level timeouts guard what the per-request deadlines of httpapi do not see
+	// (headers, idle keep-alive connections, the internal endpoints); the API routes renew
+	// the read and write deadlines as their bodies make progress.
+	srv := &http.Server{
+		Handler:           rt.Server,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadHeaderTimeout + cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
