@@ -114,6 +114,19 @@ func (c *Concurrency) AcquireFor(ctx context.Context, tenant string) (release fu
 	return c.releaser(tenant, false), nil
 }
 
+// AcquireStreamFor is AcquireFor for an operation that holds its permit while it waits on
+// the client (an upload streaming its body to the store). A tenant already holding its
+// share of permits gets ErrAtCapacity at once, even when permits are free: such permits come
+// back only as fast as the client sends, so one tenant's slow clients must never occupy
+// more than its share, and the rest of the pool stays for other tenants. Without a share
+// it is AcquireFor.
+func (c *Concurrency) AcquireStreamFor(ctx context.Context, tenant string) (release func(), err error) {
+	if c.tasks.atCap(tenant) {
+		return nil, ErrAtCapacity
+	}
+	return c.AcquireFor(ctx, tenant)
+}
+
 // AcquireBulk takes a permit for one operation of a batch of no particular tenant; see
 // AcquireBulkFor.
 func (c *Concurrency) AcquireBulk(ctx context.Context) (release func(), err error) {
@@ -273,6 +286,13 @@ func (s *semaphore) eligibleLocked(tenant string) bool {
 		}
 	}
 	return true
+}
+
+// atCap reports whether tenant holds its cap of units or more.
+func (s *semaphore) atCap(tenant string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.belowCapLocked(tenant)
 }
 
 // overCapOther reports whether some tenant other than tenant holds more units than the cap,

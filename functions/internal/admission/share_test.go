@@ -131,3 +131,16 @@ func TestBudget(t *testing.T) {
 		t.Fatalf("nil budget: %v", err)
 	}
 }
+
+func TestConcurrency_TenantShare_StreamsCappedEvenWhenFree(t *testing.T) {
+	c := NewConcurrency(4, 0, time.Hour, 60).WithTenantShare(0.5)
+	stream := func(ctx context.Context) (func(), error) { return c.AcquireStreamFor(ctx, "a") }
+	mustAcquire(t, stream)
+	mustAcquire(t, stream)
+	if _, err := c.AcquireStreamFor(context.Background(), "a"); !errors.Is(err, ErrAtCapacity) {
+		t.Fatalf("a's third stream with 2 permits free: %v, want ErrAtCapacity", err)
+	}
+	// The rest of the pool stays for others, and for a's short operations.
+	mustAcquire(t, tenant(c, "b"))
+	mustAcquire(t, tenant(c, "a"))
+}

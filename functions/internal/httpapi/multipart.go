@@ -156,7 +156,7 @@ func (s *Server) handleUploadPart(w http.ResponseWriter, r *http.Request, c *cal
 		src = sum
 	}
 	var etag string
-	err := s.permitted(r, c, func() (err error) {
+	err := s.permittedStream(r, c, func() (err error) {
 		etag, err = s.store.UploadPart(r.Context(), c.id, q.uploadID, q.partNumber, r.ContentLength, src)
 		return err
 	})

@@ -80,8 +80,12 @@ func (s *Server) insert(w http.ResponseWriter, r *http.Request, c *call, status 
 		}
 		defer peek()
 	}
+	permitted := s.permittedStream
+	if _, inMemory := src.(*bytes.Buffer); inMemory {
+		permitted = s.permitted
+	}
 	var res tiered.PutResult
-	err = s.permitted(r, c, func() (err error) {
+	err = permitted(r, c, func() (err error) {
 		res, err = s.store.Put(r.Context(), c.id, md, src)
 		return err
 	})

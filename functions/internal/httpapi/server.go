@@ -306,6 +306,21 @@ func (s *Server) acquire(r *http.Request, c *call, bulk bool) (func(), error) {
 	return s.opts.Concurrency.AcquireFor(r.Context(), c.tenant())
 }
 
+// permittedStream is permitted for a store call that reads the client's body as it goes
+// (a large put, a part upload): the tenant may hold no more than its share of such permits
+// (admission.Concurrency.AcquireStreamFor).
+func (s *Server) permittedStream(r *http.Request, c *call, call func() error) error {
+	release := func() {}
+	if s.opts.Concurrency != nil {
+		var err error
+		if release, err = s.opts.Concurrency.AcquireStreamFor(r.Context(), c.tenant()); err != nil {
+			return err
+		}
+	}
+	defer release()
+	return call()
+}
+
 // reserve takes n bytes of the memory budget; at the limit the answer is 503.
 func (s *Server) reserve(n int64) (func(), error) {
 	release, err := s.opts.Budget.Reserve(n)
