@@ -249,13 +249,27 @@ func TestConn_TenantIsolation(t *testing.T) {
 }
 
 func TestConn_MemoryBudget(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.Budget = admission.NewBudget(100) })
-	if res := e.do(req{method: "PUT", path: "/v1/objects/test/org=1/fits", body: strings.NewReader(strings.Repeat("x", 100))}); res.status != 200 {
+	e := newEnv(t, func(o *Options) { o.Budget = admission.NewBudget(200 << 10) })
+	if res := e.do(req{method: "PUT", path: "/v1/objects/test/org=1/fits", body: strings.NewReader(strings.Repeat("x", 100<<10))}); res.status != 200 {
 		t.Fatalf("within the budget: %d %s", res.status, res.body)
 	}
-	res := e.do(req{method: "PUT", path: "/v1/objects/test/org=1/over", body: strings.NewReader(strings.Repeat("x", 101))})
+	if used := e.srv.opts.Budget.Used(); used != 0 {
+		t.Fatalf("%d bytes still reserved after the put", used)
+	}
+	res := e.do(req{method: "PUT", path: "/v1/objects/test/org=1/over", body: strings.NewReader(strings.Repeat("x", 300<<10))})
 	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") != "1" {
 		t.Fatalf("over the budget: %d %v %s, want 503 with retry-after", res.status, res.header, res.body)
+	}
+}
+
+func TestConn_StagingChargesWhatArrived(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Budget = admission.NewBudget(1 << 30) })
+	conn := e.dial()
+	// A 1 MiB body declared, one byte sent: the budget holds one step, not the megabyte.
+	fmt.Fprintf(conn, "PUT /v1/objects/test/org=1/k HTTP/1.1\r\nHost: strata\r\nX-Os-Auth: Bearer %s\r\nContent-Length: %d\r\n\r\nx", e.token(), 1<<20)
+	eventuallyWithin(t, hang, "the upload to be staged", func() bool { return e.srv.opts.Budget.Used() > 0 })
+	if used := e.srv.opts.Budget.Used(); used > 2*stageChunk {
+		t.Fatalf("%d bytes reserved for one byte received", used)
 	}
 }
 

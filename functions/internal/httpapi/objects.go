@@ -99,16 +99,17 @@ func (s *Server) insert(w http.ResponseWriter, r *http.Request, c *call, status 
 	writeJSON(w, status, keyResponse{Key: c.id.Key})
 }
 
-// stageChunk is the step in which a body of unknown length is staged: the budget is
-// charged for what has arrived, not for what might.
+// stageChunk is the step in which a body is staged: the budget is charged for what has
+// arrived (rounded up to a step), not for what the client declared, so a trickling client
+// holds little memory.
 const stageChunk = 64 << 10
 
 // stage reads a body of at most tiered.Threshold bytes into memory reserved from the
 // budget and returns it as a *bytes.Buffer, which the store takes as is. A body declared
-// larger is returned untouched, to stream under a permit. A chunked body is staged in
-// steps of stageChunk; if it turns out larger than the threshold, what was staged is
-// returned followed by the rest of the body. release gives the memory back once the store
-// is done with it.
+// larger is returned untouched, to stream under a permit. The buffer grows in steps of
+// stageChunk as bytes arrive, each step's growth reserved first; a chunked body that turns
+// out larger than the threshold is returned as what was staged followed by the rest of the
+// body. release gives the memory back once the store is done with it.
 func (s *Server) stage(r *http.Request, body io.Reader) (src io.Reader, release func(), err error) {
 	var releases []func()
 	release = func() {
@@ -119,27 +120,22 @@ func (s *Server) stage(r *http.Request, body io.Reader) (src io.Reader, release 
 	if r.ContentLength > tiered.Threshold {
 		return body, release, nil
 	}
+	limit := tiered.Threshold + 1 // chunked: one byte over the threshold tells it is large
 	if r.ContentLength >= 0 {
-		rel, err := s.reserve(r.ContentLength)
-		if err != nil {
-			return nil, release, err
-		}
-		releases = append(releases, rel)
-		buf := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(body, buf); err != nil {
-			return nil, release, err
-		}
-		return bytes.NewBuffer(buf), release, nil
+		limit = int(r.ContentLength)
 	}
 	var buf []byte
-	for len(buf) <= tiered.Threshold {
-		step := min(stageChunk, tiered.Threshold+1-len(buf))
-		rel, err := s.reserve(int64(step))
-		if err != nil {
-			return nil, release, err
+	for len(buf) < limit {
+		step := min(stageChunk, limit-len(buf))
+		if len(buf)+step > cap(buf) {
+			grown := slices.Grow(buf, step)
+			rel, err := s.reserve(int64(cap(grown) - cap(buf)))
+			if err != nil {
+				return nil, release, err
+			}
+			releases = append(releases, rel)
+			buf = grown
 		}
-		releases = append(releases, rel)
-		buf = slices.Grow(buf, step)
 		n, err := io.ReadFull(body, buf[len(buf):len(buf)+step])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF || err == io.ErrUnexpectedEOF { //nolint:errorlint // io.ReadFull's own sentinels
@@ -148,6 +144,9 @@ func (s *Server) stage(r *http.Request, body io.Reader) (src io.Reader, release 
 		if err != nil {
 			return nil, release, err
 		}
+	}
+	if r.ContentLength >= 0 {
+		return bytes.NewBuffer(buf), release, nil
 	}
 	return io.MultiReader(bytes.NewReader(buf), body), release, nil
 }
