@@ -12,7 +12,7 @@ export TF_CLI_CONFIG_FILE ?= /dev/null
 export CBT_EMULATOR_BIN    ?= $(wildcard /usr/lib/google-cloud-sdk/platform/bigtable-emulator/cbtemulator)
 export PUBSUB_EMULATOR_BIN ?= $(wildcard /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator)
 
-.PHONY: all build run check gofmt vet test test-unit test-race lint tf-fmt cover bench soak soak-sim e2e routes package deploy destroy tf-check tf-validate clean
+.PHONY: all build run check gofmt vet test test-unit test-race lint tf-fmt cover bench soak soak-sim conn-report e2e routes package deploy destroy tf-check tf-validate clean
 
 all: build
 
@@ -68,6 +68,10 @@ bench:
 ## soak: the reliability suite with longer bounds, after the simulator's long run.
 soak: soak-sim
 	STRATA_SOAK=1 $(GO) test -timeout 60m -count=1 -run 'Reliability|Linearizab|Crash|Fault|Load' -v ./e2e/...
+
+## conn-report: the security review's connection flood against strata serve, measured (~75 s).
+conn-report:
+	STRATA_CONN_REPORT=1 $(GO) test -timeout 5m -count=1 -run 'TestReport_ConnectionFlood' -v ./e2e/local/
 
 ## soak-sim: the deterministic simulator (tiered/sim_test.go) over a million seeds.
 soak-sim:

@@ -9,7 +9,9 @@
 // peek, exactly 1 MiB included, is stored inline in one high-volume row. A longer body
 // streams, without further buffering, to a fresh long-term revision "{key}/{uuidv7}", and
 // the row gets a redirect tombstone pointing to that revision. A read therefore costs one
-// row lookup and, for a large object, one long-term read; it never probes both tiers.
+// row lookup and, for a large object, one long-term read; it never probes both tiers. A
+// body that is a *bytes.Buffer within the threshold is already in memory and is stored
+// from its own bytes, without a peek buffer (the HTTP layer stages small uploads this way).
 //
 // # Fault model
 //

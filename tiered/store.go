@@ -101,13 +101,23 @@ func (s *Store) peekBuffer() ([]byte, func()) {
 
 // Put stores body under id, creating or replacing the object. At most Threshold bytes are
 // buffered to decide the route; a larger body streams to the long-term backend. If body
-// fails or ctx ends before the body is complete, nothing is committed.
+// fails or ctx ends before the body is complete, nothing is committed. A body that is a
+// *bytes.Buffer of at most Threshold unread bytes is already in memory: it is stored inline
+// from its own bytes, with no peek buffer, and must not be modified until Put returns.
 func (s *Store) Put(ctx context.Context, id object.ID, md object.Metadata, body io.Reader) (PutResult, error) {
 	if err := id.Validate(); err != nil {
 		return PutResult{}, wrapErr("put", id, err)
 	}
 	if err := md.Validate(); err != nil {
 		return PutResult{}, wrapErr("put", id, err)
+	}
+	if b, ok := body.(*bytes.Buffer); ok && b.Len() <= s.opts.Threshold {
+		if err := ctx.Err(); err != nil {
+			return PutResult{}, wrapErr("put", id, err)
+		}
+		md.Size = int64(b.Len())
+		err := s.putHighVolume(ctx, id, md, b.Bytes())
+		return PutResult{Backend: BackendHighVolume, Size: md.Size}, wrapErr("put", id, err)
 	}
 	buf, release := s.peekBuffer()
 	defer release()

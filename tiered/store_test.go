@@ -251,6 +251,14 @@ func TestStore_PutRouting_Threshold(t *testing.T) {
 		if err != nil || r.Backend != tc.want || r.Size != int64(tc.size) {
 			t.Errorf("size %d with data+EOF reads: %+v, %v; want %s", tc.size, r, err, tc.want)
 		}
+		// An in-memory *bytes.Buffer routes the same way, inline ones without a peek.
+		r, err = e.s.Put(context.Background(), id("buffered"), object.Metadata{}, bytes.NewBuffer(bytes.Clone(p)))
+		if err != nil || r.Backend != tc.want || r.Size != int64(tc.size) {
+			t.Errorf("size %d from a bytes.Buffer: %+v, %v; want %s", tc.size, r, err, tc.want)
+		}
+		if got := read(t, e.s, id("buffered")); !bytes.Equal(got, p) {
+			t.Errorf("size %d from a bytes.Buffer: payload differs", tc.size)
+		}
 	}
 }
 

@@ -132,9 +132,22 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, opts serveOp
 	}
 	log.Info("strata is serving", "url", "http://"+ln.Addr().String(), "admin_url", "http://"+adminLn.Addr().String(), "storage", where)
 
+	// The server-level timeouts guard what the per-request deadlines of httpapi do not see
+	// (headers, idle keep-alive connections, the internal endpoints); the API routes renew
+	// the read and write deadlines as their bodies make progress.
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	srv := &http.Server{Handler: rt.Server, ReadHeaderTimeout: 30 * time.Second, ErrorLog: errorLog}
-	admin := &http.Server{Handler: rt.Server.AdminHandler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: errorLog}
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			ReadTimeout:       cfg.ReadHeaderTimeout + cfg.ReadTimeout,
+			WriteTimeout:      cfg.WriteTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			ErrorLog:          errorLog,
+		}
+	}
+	srv := newServer(rt.Server)
+	admin := newServer(rt.Server.AdminHandler())
 	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
 	go func() { served <- admin.Serve(adminLn) }()

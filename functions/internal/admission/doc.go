@@ -62,4 +62,22 @@
 // operations, first takes one of ceil(max·pct/100) bulk permits and then a task permit, both
 // under one timeout, and never uses the queue, so batches cannot crowd normal requests out of
 // it. A limit of zero refuses everything.
+//
+// # Tenant share
+//
+// With WithTenantShare (STRATA_TENANT_SHARE, default 0.5), task permits are also counted
+// per tenant (the HTTP layer's usecase and first scope, "attachments/org=1"). A tenant may
+// hold any number of permits while nobody else waits (work-conserving), but while a tenant
+// below its share, ceil(max·share), is waiting, a tenant at or above its share gets no new
+// permit and every freed permit goes to the waiter below its share. Such a waiter needs no
+// queue ticket when some other tenant holds more than its share: those permits come back to
+// it first. Permits are never revoked, so how fast they come back depends on how long each
+// is held; the HTTP layer keeps that short (no permit while a small body trickles in,
+// connection deadlines for large ones).
+//
+// # Memory budget
+//
+// Budget is a process-wide byte budget for buffered request payloads
+// (STRATA_MEMORY_BUDGET). Reserve never waits: when the bytes are not there, the request is
+// refused (503) rather than queued, so memory stays bounded however many clients connect.
 package admission

@@ -45,6 +45,16 @@ const (
 	DefaultAdminAddr      = "127.0.0.1:8889"
 	DefaultDataDir        = "./data"
 	DefaultMaxConcurrency = admission.DefaultMaxConcurrency
+
+	// Connection limits (functions/API.md §12.4). The header and idle timeouts apply to the
+	// local server only: deployed, the functions framework owns the listener.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultMinTransferRate   = 1024
+	DefaultTenantShare       = admission.DefaultTenantShare
+	DefaultMemoryBudget      = admission.DefaultMemoryBudget
 )
 
 // Bigtable locates the high-volume table and the change-log table. Empty table names mean
@@ -173,6 +183,20 @@ type Config struct {
 	LongTermSettle time.Duration
 	// LogLevel is the minimum level logged (STRATA_LOG_LEVEL).
 	LogLevel slog.Level
+
+	// ReadHeaderTimeout bounds reading a request's headers (STRATA_READ_HEADER_TIMEOUT) and
+	// IdleTimeout an idle keep-alive connection (STRATA_IDLE_TIMEOUT): local server only.
+	ReadHeaderTimeout, IdleTimeout time.Duration
+	// ReadTimeout and WriteTimeout bound a stall of a request body or a response
+	// (STRATA_READ_TIMEOUT, STRATA_WRITE_TIMEOUT); MinTransferRate is the bytes per second
+	// either must average while the server waits on the client (STRATA_MIN_TRANSFER_RATE).
+	ReadTimeout, WriteTimeout time.Duration
+	MinTransferRate           int64
+	// TenantShare is the share of the storage permits one tenant may hold while another
+	// waits (STRATA_TENANT_SHARE), in (0, 1]; 1 turns the share off.
+	TenantShare float64
+	// MemoryBudget bounds the request payload bytes buffered at once (STRATA_MEMORY_BUDGET).
+	MemoryBudget int64
 }
 
 // variable is one STRATA_* variable: its name and how it sets its part of Config.
@@ -295,6 +319,34 @@ var variables = []variable{
 	}},
 	{"STRATA_MAX_CLOCK_SKEW", setDuration(func(c *Config) *time.Duration { return &c.MaxClockSkew })},
 	{"STRATA_LONG_TERM_SETTLE", setDuration(func(c *Config) *time.Duration { return &c.LongTermSettle })},
+	{"STRATA_READ_HEADER_TIMEOUT", setDuration(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout })},
+	{"STRATA_READ_TIMEOUT", setDuration(func(c *Config) *time.Duration { return &c.ReadTimeout })},
+	{"STRATA_WRITE_TIMEOUT", setDuration(func(c *Config) *time.Duration { return &c.WriteTimeout })},
+	{"STRATA_IDLE_TIMEOUT", setDuration(func(c *Config) *time.Duration { return &c.IdleTimeout })},
+	{"STRATA_MIN_TRANSFER_RATE", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q is not a positive number of bytes per second", v)
+		}
+		c.MinTransferRate = n
+		return nil
+	}},
+	{"STRATA_TENANT_SHARE", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0 && f <= 1) {
+			return fmt.Errorf("%q is not a fraction in (0, 1]", v)
+		}
+		c.TenantShare = f
+		return nil
+	}},
+	{"STRATA_MEMORY_BUDGET", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 4<<20 {
+			return fmt.Errorf("%q is not a number of bytes of at least 4194304 (4 MiB: room for a few 1 MiB uploads)", v)
+		}
+		c.MemoryBudget = n
+		return nil
+	}},
 	{"STRATA_LOG_LEVEL", func(c *Config, v string) error {
 		switch strings.ToLower(v) {
 		case "debug":
@@ -392,6 +444,14 @@ func Default() Config {
 		MaxClockSkew:   tiered.DefaultMaxClockSkew,
 		LongTermSettle: tiered.DefaultLongTermSettle,
 		LogLevel:       slog.LevelInfo,
+
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		ReadTimeout:       DefaultReadTimeout,
+		WriteTimeout:      DefaultWriteTimeout,
+		IdleTimeout:       DefaultIdleTimeout,
+		MinTransferRate:   DefaultMinTransferRate,
+		TenantShare:       DefaultTenantShare,
+		MemoryBudget:      DefaultMemoryBudget,
 	}
 }
 

@@ -41,7 +41,9 @@ func TestLoad_Defaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.HTTPAddr != "127.0.0.1:8888" || c.AdminAddr != "127.0.0.1:8889" || c.InvokerAuth != InvokerAuthOIDC || c.DataDir != "./data" || c.Storage != StorageLocal || c.AuthEnforce ||
-		c.MaxConcurrency != 500 || c.MaxRequests != 10000 || c.GracePeriod != tiered.DefaultGracePeriod || c.LogLevel != slog.LevelInfo {
+		c.MaxConcurrency != 500 || c.MaxRequests != 10000 || c.GracePeriod != tiered.DefaultGracePeriod || c.LogLevel != slog.LevelInfo ||
+		c.ReadHeaderTimeout != 10*time.Second || c.ReadTimeout != 30*time.Second || c.WriteTimeout != 30*time.Second ||
+		c.IdleTimeout != time.Minute || c.MinTransferRate != 1024 || c.TenantShare != 0.5 || c.MemoryBudget != 256<<20 {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -91,6 +93,14 @@ func TestLoad_EveryVariable(t *testing.T) {
 		{[]string{"STRATA_LOG_LEVEL=debug"}, func(c Config) bool { return c.LogLevel == slog.LevelDebug }},
 		{[]string{"STRATA_LOG_LEVEL=WARNING"}, func(c Config) bool { return c.LogLevel == slog.LevelWarn }},
 		{[]string{"STRATA_LOG_LEVEL=error"}, func(c Config) bool { return c.LogLevel == slog.LevelError }},
+		{[]string{"STRATA_READ_HEADER_TIMEOUT=2s"}, func(c Config) bool { return c.ReadHeaderTimeout == 2*time.Second }},
+		{[]string{"STRATA_READ_TIMEOUT=3s"}, func(c Config) bool { return c.ReadTimeout == 3*time.Second }},
+		{[]string{"STRATA_WRITE_TIMEOUT=4s"}, func(c Config) bool { return c.WriteTimeout == 4*time.Second }},
+		{[]string{"STRATA_IDLE_TIMEOUT=5s"}, func(c Config) bool { return c.IdleTimeout == 5*time.Second }},
+		{[]string{"STRATA_MIN_TRANSFER_RATE=100"}, func(c Config) bool { return c.MinTransferRate == 100 }},
+		{[]string{"STRATA_TENANT_SHARE=0.25"}, func(c Config) bool { return c.TenantShare == 0.25 }},
+		{[]string{"STRATA_TENANT_SHARE=1"}, func(c Config) bool { return c.TenantShare == 1 }},
+		{[]string{"STRATA_MEMORY_BUDGET=8388608"}, func(c Config) bool { return c.MemoryBudget == 8<<20 }},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
@@ -152,6 +162,15 @@ func TestLoad_Errors(t *testing.T) {
 		{[]string{`STRATA_RATE_LIMITS={"throughput":{"nope":1}}`}, "STRATA_RATE_LIMITS"},
 		{[]string{`STRATA_USECASES={"a":{"expiration":{"ttl":{"max":"soon"}}}}`}, "STRATA_USECASES"},
 		{[]string{"STRATA_MAX_CONCURRENCY=0"}, "STRATA_MAX_CONCURRENCY"},
+		{[]string{"STRATA_READ_TIMEOUT=0s"}, "STRATA_READ_TIMEOUT"},
+		{[]string{"STRATA_WRITE_TIMEOUT=soon"}, "STRATA_WRITE_TIMEOUT"},
+		{[]string{"STRATA_IDLE_TIMEOUT=-1s"}, "STRATA_IDLE_TIMEOUT"},
+		{[]string{"STRATA_READ_HEADER_TIMEOUT=0s"}, "STRATA_READ_HEADER_TIMEOUT"},
+		{[]string{"STRATA_MIN_TRANSFER_RATE=0"}, "STRATA_MIN_TRANSFER_RATE"},
+		{[]string{"STRATA_TENANT_SHARE=0"}, "STRATA_TENANT_SHARE"},
+		{[]string{"STRATA_TENANT_SHARE=1.5"}, "STRATA_TENANT_SHARE"},
+		{[]string{"STRATA_TENANT_SHARE=NaN"}, "STRATA_TENANT_SHARE"},
+		{[]string{"STRATA_MEMORY_BUDGET=1024"}, "STRATA_MEMORY_BUDGET"},
 		{[]string{"STRATA_MAX_CONCURRENCY=many"}, "STRATA_MAX_CONCURRENCY"},
 		{[]string{"STRATA_MAX_REQUESTS=-1"}, "STRATA_MAX_REQUESTS"},
 		{[]string{"STRATA_GRACE_PERIOD=30"}, "STRATA_GRACE_PERIOD"},

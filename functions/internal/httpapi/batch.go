@@ -180,7 +180,7 @@ func (s *Server) runBatch(r *http.Request, c *call, rr *wire.RequestReader, body
 			}
 			continue
 		}
-		release, err := s.acquire(r, true)
+		release, err := s.acquire(r, c, true)
 		if err != nil {
 			results <- batchResult{index: index, err: err, done: free}
 			continue

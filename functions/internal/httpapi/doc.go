@@ -37,7 +37,26 @@
 //     complete body (415/400/422 text/plain), the batch content type (400 text/plain).
 //  7. Metadata headers (400 JSON), the usecase's expiration rules (package usecase; 400
 //     JSON), then the permission (403 JSON).
-//  8. The store, under a concurrency permit (429 JSON at capacity).
+//  8. The store, under a concurrency permit of the request's tenant (usecase and first
+//     scope; 429 JSON at capacity). A put body of at most 1 MiB is first staged in memory
+//     from the budget (Options.Budget; 503 when spent), so the permit is taken only once
+//     the body is complete; larger bodies stream under a permit capped at the tenant's
+//     share (admission.Concurrency.AcquireStreamFor).
+//
+// No step before 8 reads the body: a refusal reaches a client that holds its body back.
+// The request log wraps the body on its own copy of the request, never on net/http's,
+// which would otherwise read up to 256 KiB ahead before sending the answer; and an error
+// answered with the body unread carries "Connection: close" (requestlog.go).
+//
+// # Connections
+//
+// Deployed, the functions framework owns the http.Server, so every limit on a slow client
+// is per request (conn.go): the body's read deadline and the response's write deadline are
+// renewed through http.ResponseController from a credit of time that the client's stalls
+// consume and its bytes refill (Options.ReadTimeout, WriteTimeout, MinRate). A body cut by
+// its deadline is a 408 and is never committed. Once the body is read to its end the read
+// deadline is lifted, since net/http's background read would otherwise cancel the request
+// when it fires.
 //
 // errorResponse is the one place where an error becomes a status and a body.
 //

@@ -39,7 +39,11 @@ func (e *httpError) Error() string {
 // clientStreamError reports that reading the request body failed: the client broke the
 // stream, or sent fewer bytes than its Content-Length. It deliberately does not unwrap, so
 // that no reader downstream mistakes it for a clean io.EOF or io.ErrUnexpectedEOF.
-type clientStreamError struct{ msg string }
+type clientStreamError struct {
+	msg string
+	// tooSlow says the connection's read deadline cut the body (conn.go): 408.
+	tooSlow bool
+}
 
 func (e *clientStreamError) Error() string { return "error reading client stream: " + e.msg }
 
@@ -49,6 +53,7 @@ var (
 	errOverloaded    = &httpError{status: http.StatusServiceUnavailable}
 	errKillswitch    = &httpError{status: http.StatusForbidden, text: true, detail: "Object access is disabled for this scope through killswitches"}
 	errRateLimited   = &httpError{status: http.StatusTooManyRequests, text: true, detail: "Object access is rate limited"}
+	errBudget        = &httpError{status: http.StatusServiceUnavailable, detail: "service error: memory budget exhausted", header: []header{{Name: "retry-after", Value: "1"}}}
 )
 
 // clientError is a 400 "client error: ..." JSON answer without causes.
@@ -78,6 +83,8 @@ func errorResponse(err error) *httpError {
 			return &httpError{status: ie.Status, detail: "invoker not authenticated", header: []header{{Name: "www-authenticate", Value: "Bearer"}}}
 		}
 		return &httpError{status: ie.Status, detail: "invoker not authorized"}
+	case errors.As(err, &cse) && cse.tooSlow:
+		return &httpError{status: http.StatusRequestTimeout, detail: "client error: request body too slow", causes: []string{cse.Error()}}
 	case errors.As(err, &cse):
 		return &httpError{status: http.StatusBadRequest, detail: "service error: " + cse.Error(), causes: []string{cse.Error(), cse.msg}}
 	case errors.Is(err, admission.ErrAtCapacity):

@@ -109,7 +109,7 @@ func (s *Server) handleInitiate(w http.ResponseWriter, r *http.Request, c *call)
 		return
 	}
 	var uploadID string
-	err = s.permitted(r, func() (err error) {
+	err = s.permitted(r, c, func() (err error) {
 		uploadID, err = s.store.InitiateMultipart(r.Context(), c.id, md)
 		return err
 	})
@@ -156,7 +156,7 @@ func (s *Server) handleUploadPart(w http.ResponseWriter, r *http.Request, c *cal
 		src = sum
 	}
 	var etag string
-	err := s.permitted(r, func() (err error) {
+	err := s.permittedStream(r, c, func() (err error) {
 		etag, err = s.store.UploadPart(r.Context(), c.id, q.uploadID, q.partNumber, r.ContentLength, src)
 		return err
 	})
@@ -230,7 +230,7 @@ func (s *Server) handleListParts(w http.ResponseWriter, r *http.Request, c *call
 		return
 	}
 	var l object.PartList
-	err := s.permitted(r, func() (err error) {
+	err := s.permitted(r, c, func() (err error) {
 		l, err = s.store.ListParts(r.Context(), c.id, q.uploadID, q.maxParts, q.marker)
 		return err
 	})
@@ -261,17 +261,33 @@ var completeKeepAlive = time.Second
 // parseCompleteBody decodes {"parts":[{"part_number":N,"etag":"..."},...]}, with axum's
 // Json extractor's statuses: 415 without a JSON content type, 400 for malformed JSON, 422
 // for a well-formed document of the wrong shape.
-func parseCompleteBody(r *http.Request, body io.Reader) ([]object.CompletedPart, error) {
+// The complete body's size is checked against the declared Content-Length before the body
+// is read, and again while it is read (a chunked body declares none).
+var errCompleteTooLarge = &httpError{status: http.StatusRequestEntityTooLarge, text: true, detail: "Failed to buffer the request body: length limit exceeded"}
+
+// checkCompleteHeaders checks what a complete's headers say about its body: the content
+// type (415) and the declared length (413). It reads nothing.
+func checkCompleteHeaders(r *http.Request) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || !(mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
-		return nil, &httpError{status: http.StatusUnsupportedMediaType, text: true, detail: "Expected request with `Content-Type: application/json`"}
+		return &httpError{status: http.StatusUnsupportedMediaType, text: true, detail: "Expected request with `Content-Type: application/json`"}
+	}
+	if r.ContentLength > maxCompleteBody {
+		return errCompleteTooLarge
+	}
+	return nil
+}
+
+func parseCompleteBody(r *http.Request, body io.Reader) ([]object.CompletedPart, error) {
+	if err := checkCompleteHeaders(r); err != nil {
+		return nil, err
 	}
 	b, err := io.ReadAll(io.LimitReader(body, maxCompleteBody+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(b) > maxCompleteBody {
-		return nil, &httpError{status: http.StatusRequestEntityTooLarge, text: true, detail: "Failed to buffer the request body: length limit exceeded"}
+		return nil, errCompleteTooLarge
 	}
 	if !json.Valid(b) {
 		var v any
@@ -323,17 +339,33 @@ func (s *Server) handleComplete(w http.ResponseWriter, r *http.Request, c *call)
 		writeError(w, r, herr)
 		return
 	}
-	body := s.body(r, c)
-	parts, err := parseCompleteBody(r, body)
-	if err != nil {
-		writeError(w, r, body.failed(err))
+	// Headers and the permission are checked before any body byte is read, so that a
+	// refused client gets its answer without sending the body.
+	if err := checkCompleteHeaders(r); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	if err := c.grant.Authorize(c.octx, auth.Write); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	release, err := s.acquire(r, false)
+	reserve := int64(maxCompleteBody + 1)
+	if r.ContentLength >= 0 {
+		reserve = r.ContentLength + 1
+	}
+	mem, err := s.reserve(reserve)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	body := s.body(r, c)
+	parts, err := parseCompleteBody(r, body)
+	mem() // the parsed parts are small; the raw body is garbage now
+	if err != nil {
+		writeError(w, r, body.failed(err))
+		return
+	}
+	release, err := s.acquire(r, c, false)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -394,7 +426,7 @@ func (s *Server) handleAbort(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.permitted(r, func() error { return s.store.AbortMultipart(r.Context(), c.id, q.uploadID) }); err != nil {
+	if err := s.permitted(r, c, func() error { return s.store.AbortMultipart(r.Context(), c.id, q.uploadID) }); err != nil {
 		writeError(w, r, err)
 		return
 	}

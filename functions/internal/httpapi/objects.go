@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/stratastore/strata/tiered"
@@ -62,9 +63,30 @@ func (s *Server) insert(w http.ResponseWriter, r *http.Request, c *call, status 
 		return
 	}
 	body := s.body(r, c)
+	// Small bodies are staged in memory before the permit is taken, so that a client
+	// trickling its body in holds memory from the budget, never a permit.
+	src, staged, err := s.stage(r, body)
+	defer staged()
+	if err != nil {
+		writeError(w, r, body.failed(err))
+		return
+	}
+	if _, inMemory := src.(*bytes.Buffer); !inMemory {
+		// The store peeks Threshold+1 bytes to route the body; that buffer counts too.
+		peek, err := s.reserve(tiered.Threshold + 1)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		defer peek()
+	}
+	permitted := s.permittedStream
+	if _, inMemory := src.(*bytes.Buffer); inMemory {
+		permitted = s.permitted
+	}
 	var res tiered.PutResult
-	err = s.permitted(r, func() (err error) {
-		res, err = s.store.Put(r.Context(), c.id, md, body)
+	err = permitted(r, c, func() (err error) {
+		res, err = s.store.Put(r.Context(), c.id, md, src)
 		return err
 	})
 	if c.info != nil {
@@ -75,6 +97,58 @@ func (s *Server) insert(w http.ResponseWriter, r *http.Request, c *call, status 
 		return
 	}
 	writeJSON(w, status, keyResponse{Key: c.id.Key})
+}
+
+// stageChunk is the step in which a body is staged: the budget is charged for what has
+// arrived (rounded up to a step), not for what the client declared, so a trickling client
+// holds little memory.
+const stageChunk = 64 << 10
+
+// stage reads a body of at most tiered.Threshold bytes into memory reserved from the
+// budget and returns it as a *bytes.Buffer, which the store takes as is. A body declared
+// larger is returned untouched, to stream under a permit. The buffer grows in steps of
+// stageChunk as bytes arrive, each step's growth reserved first; a chunked body that turns
+// out larger than the threshold is returned as what was staged followed by the rest of the
+// body. release gives the memory back once the store is done with it.
+func (s *Server) stage(r *http.Request, body io.Reader) (src io.Reader, release func(), err error) {
+	var releases []func()
+	release = func() {
+		for _, f := range releases {
+			f()
+		}
+	}
+	if r.ContentLength > tiered.Threshold {
+		return body, release, nil
+	}
+	limit := tiered.Threshold + 1 // chunked: one byte over the threshold tells it is large
+	if r.ContentLength >= 0 {
+		limit = int(r.ContentLength)
+	}
+	var buf []byte
+	for len(buf) < limit {
+		step := min(stageChunk, limit-len(buf))
+		if len(buf)+step > cap(buf) {
+			grown := slices.Grow(buf, step)
+			rel, err := s.reserve(int64(cap(grown) - cap(buf)))
+			if err != nil {
+				return nil, release, err
+			}
+			releases = append(releases, rel)
+			buf = grown
+		}
+		n, err := io.ReadFull(body, buf[len(buf):len(buf)+step])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF || err == io.ErrUnexpectedEOF { //nolint:errorlint // io.ReadFull's own sentinels
+			return bytes.NewBuffer(buf), release, nil
+		}
+		if err != nil {
+			return nil, release, err
+		}
+	}
+	if r.ContentLength >= 0 {
+		return bytes.NewBuffer(buf), release, nil
+	}
+	return io.MultiReader(bytes.NewReader(buf), body), release, nil
 }
 
 // handleGet streams an object, or the requested range of it (functions/API.md §4.3, §7).
@@ -90,7 +164,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	var obj *object.Reader
-	err := s.permitted(r, func() (err error) {
+	err := s.permitted(r, c, func() (err error) {
 		obj, err = s.store.Get(r.Context(), c.id, rng)
 		return err
 	})
@@ -159,7 +233,7 @@ func (s *Server) handleHead(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	var md object.Metadata
-	err := s.permitted(r, func() (err error) {
+	err := s.permitted(r, c, func() (err error) {
 		md, err = s.store.Head(r.Context(), c.id)
 		return err
 	})
@@ -177,7 +251,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.permitted(r, func() error { return s.store.Delete(r.Context(), c.id) }); err != nil {
+	if err := s.permitted(r, c, func() error { return s.store.Delete(r.Context(), c.id) }); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -5,11 +5,9 @@ package httpapi
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/stratastore/strata/functions/internal/logging"
@@ -38,11 +36,23 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// body is the request body; an error answered before it was read to its end closes
+	// the connection (see WriteHeader).
+	body *guardedBody
 }
 
+// WriteHeader records the status. An error status sent while the request body is still
+// unread also sends "Connection: close": net/http would otherwise read the rest of the
+// body (up to 256 KiB) before sending the answer, so that a client holding its body back
+// would never see it; closing instead leaves the unread bytes on a connection nobody
+// reuses (net/http half-closes it and lingers briefly, so the answer is not lost to a
+// reset).
 func (rw *recorder) WriteHeader(code int) {
 	if rw.status == 0 && code >= 200 {
 		rw.status = code
+		if code >= 400 && rw.body != nil && !rw.body.eof.Load() {
+			rw.Header().Set("Connection", "close")
+		}
 	}
 	rw.ResponseWriter.WriteHeader(code)
 }
@@ -58,29 +68,18 @@ func (rw *recorder) Write(p []byte) (int, error) {
 
 func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 
-// countingBody counts the request body bytes read.
-type countingBody struct {
-	io.ReadCloser
-	n atomic.Int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.n.Add(int64(n))
-	return n, err
-}
-
 // logRequest serves r through next and writes one log line for it: the operation, usecase,
 // status, bytes in and out, latency and, for puts, the backend the object went to.
 func (s *Server) logRequest(w http.ResponseWriter, r *http.Request, op string, next func(http.ResponseWriter, *http.Request)) {
 	start := time.Now()
 	info := &reqInfo{op: op}
-	rec := &recorder{ResponseWriter: w}
-	body := &countingBody{ReadCloser: r.Body}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = body
-	}
+	// The handler gets its own copy of the request (WithContext) before its body is
+	// wrapped: net/http decides after the handler whether the body was read by looking
+	// at its own copy's Body, and it reads ahead into any body it does not recognise.
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	gw, body, finish := s.guard(w, r)
+	defer finish()
+	rec := &recorder{ResponseWriter: gw, body: body}
 	defer func() {
 		latency := time.Since(start)
 		status := rec.status

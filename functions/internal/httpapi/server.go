@@ -49,6 +49,16 @@ type Options struct {
 	// function without an entry accepts every caller (STRATA_INVOKER_AUTH=none). The local
 	// admin listener (AdminHandler) does not use them.
 	Invokers map[string]InvokerAuth
+
+	// ReadTimeout bounds how long a request body may stall, and WriteTimeout a response;
+	// MinRate is the rate in bytes per second either must average while the server waits
+	// on the client (conn.go). Zero means DefaultReadTimeout, DefaultWriteTimeout and
+	// DefaultMinRate; a negative timeout or rate turns that limit off.
+	ReadTimeout, WriteTimeout time.Duration
+	MinRate                   int64
+	// Budget bounds the request payload bytes held in memory (uploads staged before their
+	// permit, the store's routing peek, multipart complete bodies); nil means unlimited.
+	Budget *admission.Budget
 }
 
 // InvokerAuth authenticates the caller of a private function; *invoker.Verifier is one. A
@@ -90,6 +100,9 @@ func New(store *tiered.Store, opts Options) (*Server, error) {
 	if opts.Limiter == nil {
 		opts.Limiter = admission.NewLimiter(admission.RateLimits{}, nil)
 	}
+	opts.ReadTimeout = orDefault(opts.ReadTimeout, DefaultReadTimeout)
+	opts.WriteTimeout = orDefault(opts.WriteTimeout, DefaultWriteTimeout)
+	opts.MinRate = orDefault(opts.MinRate, DefaultMinRate)
 	s := &Server{store: store, opts: opts, log: opts.Logger, now: opts.Now, web: admission.NewWebLimiter(opts.MaxRequests)}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -108,6 +121,17 @@ func New(store *tiered.Store, opts Options) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// orDefault is v, def when v is zero, and zero (off) when v is negative.
+func orDefault[T int64 | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 // Drain marks the server as shutting down: /ready answers 503 from now on, so that load
@@ -299,22 +323,56 @@ func (s *Server) pipeline(w http.ResponseWriter, r *http.Request, rt *Route, t t
 	rt.handle(s, w, r, c)
 }
 
-// acquire takes a storage concurrency permit (bulk for batch operations).
-func (s *Server) acquire(r *http.Request, bulk bool) (func(), error) {
+// tenant is the unit of the concurrency share: the usecase and the first (top) scope, as
+// in "attachments/org=1".
+func (c *call) tenant() string {
+	t := c.octx.Usecase
+	if len(c.octx.Scopes) > 0 {
+		t += "/" + c.octx.Scopes[0].Name + "=" + c.octx.Scopes[0].Value
+	}
+	return t
+}
+
+// acquire takes a storage concurrency permit for c's tenant (bulk for batch operations).
+func (s *Server) acquire(r *http.Request, c *call, bulk bool) (func(), error) {
 	switch {
 	case s.opts.Concurrency == nil:
 		return func() {}, nil
 	case bulk:
-		return s.opts.Concurrency.AcquireBulk(r.Context())
+		return s.opts.Concurrency.AcquireBulkFor(r.Context(), c.tenant())
 	}
-	return s.opts.Concurrency.Acquire(r.Context())
+	return s.opts.Concurrency.AcquireFor(r.Context(), c.tenant())
+}
+
+// permittedStream is permitted for a store call that reads the client's body as it goes
+// (a large put, a part upload): the tenant may hold no more than its share of such permits
+// (admission.Concurrency.AcquireStreamFor).
+func (s *Server) permittedStream(r *http.Request, c *call, call func() error) error {
+	release := func() {}
+	if s.opts.Concurrency != nil {
+		var err error
+		if release, err = s.opts.Concurrency.AcquireStreamFor(r.Context(), c.tenant()); err != nil {
+			return err
+		}
+	}
+	defer release()
+	return call()
+}
+
+// reserve takes n bytes of the memory budget; at the limit the answer is 503.
+func (s *Server) reserve(n int64) (func(), error) {
+	release, err := s.opts.Budget.Reserve(n)
+	if err != nil {
+		return nil, errBudget
+	}
+	return release, nil
 }
 
 // permitted runs a store call under a concurrency permit, released as soon as the call
 // returns (streaming a body out afterwards holds none, as in objectstore). A refused permit
 // is returned like a store error: the one error mapper turns it into a 429.
-func (s *Server) permitted(r *http.Request, call func() error) error {
-	release, err := s.acquire(r, false)
+func (s *Server) permitted(r *http.Request, c *call, call func() error) error {
+	release, err := s.acquire(r, c, false)
 	if err != nil {
 		return err
 	}
@@ -352,7 +410,7 @@ func (b *clientBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	if err != nil && err != io.EOF { //nolint:errorlint // io.EOF is returned unwrapped by contract
-		b.err = &clientStreamError{msg: err.Error()}
+		b.err = &clientStreamError{msg: err.Error(), tooSlow: isDeadline(err)}
 		return n, b.err
 	}
 	return n, err

@@ -90,13 +90,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 		Verifier:     verifier,
 		Killswitches: cfg.Killswitches,
 		Limiter:      admission.NewLimiter(cfg.RateLimits, nil),
-		Concurrency:  admission.NewConcurrency(cfg.MaxConcurrency, admission.DefaultConcurrencyQueue, admission.DefaultConcurrencyTimeout, admission.DefaultBulkPct),
+		Concurrency: admission.NewConcurrency(cfg.MaxConcurrency, admission.DefaultConcurrencyQueue, admission.DefaultConcurrencyTimeout, admission.DefaultBulkPct).
+			WithTenantShare(cfg.TenantShare),
 		MaxRequests:  cfg.MaxRequests,
 		Usecases:     cfg.Usecases,
 		Logger:       log,
 		TraceProject: cfg.Bigtable.Project,
 		Metrics:      rec,
 		Invokers:     invokers,
+		ReadTimeout:  cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		MinRate:      cfg.MinTransferRate,
+		Budget:       admission.NewBudget(cfg.MemoryBudget),
 	})
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
