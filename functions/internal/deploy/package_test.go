@@ -218,16 +218,26 @@ func TestPackage_BuildsLikeBuildpack_ServesEveryFunction(t *testing.T) {
 			"STRATA_STORAGE=local",
 			"STRATA_DATA_DIR=" + t.TempDir(),
 			"STRATA_AUTH_ENFORCE=false",
+			// The private functions' callers, as Terraform sets them.
+			"STRATA_PUSH_AUDIENCE=self",
+			"STRATA_PUSH_SERVICE_ACCOUNT=push@my-project.iam.gserviceaccount.com",
+			"STRATA_SCHEDULER_AUDIENCE=self",
+			"STRATA_SCHEDULER_SERVICE_ACCOUNT=scheduler@my-project.iam.gserviceaccount.com",
 		}
 		status, err := ProbeFunction(ctx, bin, f.Name, env, 30*time.Second)
 		if err != nil {
 			t.Errorf("function %s: %v", f.Name, err)
 			continue
 		}
-		// "/" is no route of the table: a public function answers objectstore's 404, an
-		// internal one (POST only) 405. Anything else (a 500: the runtime did not come up)
-		// means the function did not really serve.
-		if status != 404 && status != 405 {
+		// "/" is no route of the table: a public function answers objectstore's 404 (or 405).
+		// A private one checks its caller's OIDC token before anything else, so a request
+		// without one gets 401. Anything else (a 500: the runtime did not come up) means the
+		// function did not really serve.
+		if f.Exposure == httpapi.Private {
+			if status != 401 {
+				t.Errorf("function %s: GET / without a token answered %d, want 401 from the invoker check", f.Name, status)
+			}
+		} else if status != 404 && status != 405 {
 			t.Errorf("function %s: GET / answered %d, want 404 or 405 from Strata's router", f.Name, status)
 		}
 		t.Logf("function %s serves (GET / answered %d)", f.Name, status)
