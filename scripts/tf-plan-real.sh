@@ -2,7 +2,11 @@
 # Validates and plans terraform/environments/<env> (default: dev and prod) with the real
 # hashicorp/google provider, without credentials and without touching any state:
 #
-#   scripts/tf-plan-real.sh [ENV...]
+#   scripts/tf-plan-real.sh [ENV...] [-- PLAN-ARGS...]
+#
+# PLAN-ARGS go to every terraform plan after the fixed ones, for example the cutover's
+# `-- -var existing_bigtable_instance=objectstore -var existing_objects_table=objectstore
+# -var existing_bucket=my-objectstore-bucket`.
 #
 # Each environment is planned on a copy of terraform/ in a temporary directory, with a
 # backend_override.tf that swaps the GCS backend for a local one (so init needs no bucket),
@@ -32,7 +36,13 @@ export GOOGLE_OAUTH_ACCESS_TOKEN=${GOOGLE_OAUTH_ACCESS_TOKEN:-fake}
 export CHECKPOINT_DISABLE=1
 echo "TF_CLI_CONFIG_FILE=$TF_CLI_CONFIG_FILE"
 
-envs=("$@")
+envs=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+  envs+=("$1")
+  shift
+done
+[ $# -eq 0 ] || shift # the "--"
+plan_args=("$@")
 [ ${#envs[@]} -gt 0 ] || envs=(dev prod)
 out=${STRATA_TF_PLAN_OUT:-}
 [ -z "$out" ] || mkdir -p "$out"
@@ -54,13 +64,13 @@ for env in "${envs[@]}"; do
     continue
   fi
   printf 'terraform {\n  backend "local" {}\n}\n' >"$dir/backend_override.tf"
-  echo "== $env: terraform init && terraform validate && terraform plan -refresh=false -var project_id=demo -var region=us-central1"
+  echo "== $env: terraform init && terraform validate && terraform plan -refresh=false -var project_id=demo -var region=us-central1${plan_args[*]:+ ${plan_args[*]}}"
   if ! (
     cd "$dir"
     terraform init -input=false -no-color >init.log 2>&1 || { cat init.log; exit 1; }
     terraform validate -no-color
     terraform plan -input=false -no-color -refresh=false -var project_id=demo -var region=us-central1 \
-      -out="$env.tfplan" >plan.log 2>&1 || { cat plan.log; exit 1; }
+      ${plan_args[@]+"${plan_args[@]}"} -out="$env.tfplan" >plan.log 2>&1 || { cat plan.log; exit 1; }
     grep -E '^(Plan:|No changes)' plan.log
     if [ -n "$out" ]; then
       cp "$env.tfplan" "$out/"

@@ -32,15 +32,17 @@ import (
 // -backend=false would leave the backend uninitialised, and plan then fails.
 
 // mockModule stands in for every google_* resource. It accepts the resource's arguments
-// (nested blocks as lists of objects) and exposes the computed attributes the configuration
-// reads; a reference to any other attribute fails the plan, so extend this list (with the
-// provider's real attribute names) when the configuration starts reading a new one.
+// (nested blocks as lists of objects), records them as its terraform_data's input (so a test
+// can read from the plan what a resource would be given: mockArgs), and exposes the computed
+// attributes the configuration reads; a reference to any other attribute fails the plan, so
+// extend this list (with the provider's real attribute names) when the configuration starts
+// reading a new one.
 const mockModule = `variable "args" {
   type = any
 }
 
 resource "terraform_data" "computed" {
-  input = "computed"
+  input = var.args
 }
 
 locals {
@@ -275,9 +277,10 @@ func TestEnvironments_PlanWithMockProvider(t *testing.T) {
 
 // TestEnvironments_MovedBlocksCarryStateFromBeforeTheStack: a deployment made when the
 // environments declared the stack themselves has state at module.storage, ..., and
-// google_project_service.required. The environments' moved blocks must carry all of it to
-// module.strata.… so that plan changes nothing. On the mocked copy: apply, rewrite the state
-// to the old addresses (drop the module.strata. prefix), and plan again.
+// google_project_service.required, and its storage had no count. The environments' moved
+// blocks and those of modules/storage must carry all of it to module.strata.… so that plan
+// changes nothing. On the mocked copy: apply, rewrite the state to the old addresses (drop
+// the module.strata. prefix and the storage's [0]), and plan again.
 func TestEnvironments_MovedBlocksCarryStateFromBeforeTheStack(t *testing.T) {
 	tree := mockTree(t)
 	for _, env := range environments {
@@ -329,7 +332,9 @@ func TestEnvironments_MovedBlocksCarryStateFromBeforeTheStack(t *testing.T) {
 }
 
 // unmoveState rewrites a local state file as if the stack's resources were declared in the
-// environment itself: every resource under module.strata loses that prefix.
+// environment itself: every resource under module.strata loses that prefix, and the shared
+// storage (sharedStorage) loses its index [0], as before the cutover variables gave it a
+// count (modules/storage/moved.tf moves it back).
 func unmoveState(t *testing.T, path string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -348,7 +353,14 @@ func unmoveState(t *testing.T, path string) {
 		case mod == "module.strata":
 			delete(res, "module")
 		case strings.HasPrefix(mod, "module.strata."):
-			res["module"] = strings.TrimPrefix(mod, "module.strata.")
+			// Before the existing_* variables the shared storage had no count.
+			mod = strings.TrimPrefix(mod, "module.strata.")
+			for _, s := range sharedStorage {
+				if short := strings.TrimPrefix(s, "module.strata."); mod == short+"[0]" {
+					mod = short
+				}
+			}
+			res["module"] = mod
 		default:
 			t.Fatalf("resource outside module.strata in state: %v", res)
 		}

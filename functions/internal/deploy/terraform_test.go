@@ -780,11 +780,11 @@ func TestTerraform_BigtableMatchesBackend(t *testing.T) {
 	if len(policies) != 2 {
 		t.Errorf("GC policies %v, want exactly objects/fg and changelog/c (fm has none)", sortedKeys(policies))
 	}
-	fg := policies["google_bigtable_table.objects.name/fg"]
+	fg := policies["google_bigtable_table.objects[0].name/fg"]
 	if fg == nil || literal(t, nested(fg, "max_age.duration")).AsString() != "1s" || len(nestedBlocks(fg, "max_version")) > 0 {
 		t.Error("fg needs exactly a max_age of 1s")
 	}
-	if policies["google_bigtable_table.objects.name/fm"] != nil {
+	if policies["google_bigtable_table.objects[0].name/fm"] != nil {
 		t.Error("fm must have no GC policy")
 	}
 	c := policies["google_bigtable_table.changelog.name/c"]

@@ -33,4 +33,9 @@ module "strata" {
   recovery_schedule   = var.recovery_schedule
   bigtable_num_nodes  = var.bigtable_num_nodes
   labels              = var.labels
+
+  # Cutover from objectstore (terraform/README.md): its storage, used but never managed.
+  existing_bigtable_instance = var.existing_bigtable_instance
+  existing_objects_table     = var.existing_objects_table
+  existing_bucket            = var.existing_bucket
 }

@@ -106,7 +106,7 @@ variable "source_archive_path" {
 }
 
 variable "project_number" {
-  description = "Project number, if known; empty means it is read from the data bucket after it is created (no data source, so plan needs no API call). Null: the strata module's default."
+  description = "Project number, if known; empty means it is read from the data bucket (or, with existing_bucket, the sources bucket) after it is created (no data source, so plan needs no API call). Null: the strata module's default."
   type        = string
   default     = null
 }
@@ -157,5 +157,23 @@ variable "bigtable_num_nodes" {
 variable "labels" {
   description = "Extra labels on the environment's resources. Null: the strata module's default."
   type        = map(string)
+  default     = null
+}
+
+variable "existing_bigtable_instance" {
+  description = "Cutover from objectstore: its Bigtable instance (in project_id), used but never managed; set with existing_objects_table. Null: the strata module's default (create one)."
+  type        = string
+  default     = null
+}
+
+variable "existing_objects_table" {
+  description = "Cutover from objectstore: its objects table in existing_bigtable_instance, used but never managed. Null: the strata module's default (create one)."
+  type        = string
+  default     = null
+}
+
+variable "existing_bucket" {
+  description = "Cutover from objectstore: its data bucket (in project_id), used but never managed, lifecycle rules included. Null: the strata module's default (create one)."
+  type        = string
   default     = null
 }

@@ -18,6 +18,11 @@ output "sources_bucket" {
   value       = google_storage_bucket.sources.name
 }
 
+output "project_number" {
+  description = "Number of the project, read from the sources bucket once it exists (the stack's fallback when the data bucket is not managed here)."
+  value       = google_storage_bucket.sources.project_number
+}
+
 output "source_object" {
   description = "Name of the source zip object the functions are built from."
   value       = google_storage_bucket_object.source.name

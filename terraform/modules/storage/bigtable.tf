@@ -1,8 +1,16 @@
 # The high-volume tier: objects inline in the objects table, the write-ahead change log in its
 # own table. The families and GC rules mirror tiered/bigtablebackend (CreateTables), which
 # sets up the same tables for the emulator.
+#
+# With existing_bigtable_instance and existing_objects_table set (a cutover from objectstore),
+# the instance, the objects table and its GC policy are objectstore's: count is 0, so they are
+# never in this state and no plan or destroy can change them. The change log is Strata's own
+# and is always created here, in whichever instance holds the objects table: the backend opens
+# one Bigtable client per instance for both tables.
 
 resource "google_bigtable_instance" "main" {
+  count = local.create_bigtable ? 1 : 0
+
   project             = var.project_id
   name                = var.name
   display_name        = var.name
@@ -20,8 +28,10 @@ resource "google_bigtable_instance" "main" {
 # Objects, keyed by storage path. fg holds rows with an expiry (cell timestamp = deadline) and
 # is collected 1s after it; fm holds rows without expiry and is never collected.
 resource "google_bigtable_table" "objects" {
+  count = local.create_bigtable ? 1 : 0
+
   project             = var.project_id
-  instance_name       = google_bigtable_instance.main.name
+  instance_name       = google_bigtable_instance.main[0].name
   name                = var.objects_table_name
   deletion_protection = local.table_deletion_protection
 
@@ -34,9 +44,11 @@ resource "google_bigtable_table" "objects" {
 }
 
 resource "google_bigtable_gc_policy" "objects_fg" {
+  count = local.create_bigtable ? 1 : 0
+
   project         = var.project_id
-  instance_name   = google_bigtable_instance.main.name
-  table           = google_bigtable_table.objects.name
+  instance_name   = google_bigtable_instance.main[0].name
+  table           = google_bigtable_table.objects[0].name
   column_family   = "fg"
   deletion_policy = "ABANDON"
 
@@ -48,7 +60,7 @@ resource "google_bigtable_gc_policy" "objects_fg" {
 # The change log: one row per in-flight change in family c; only the newest cell matters.
 resource "google_bigtable_table" "changelog" {
   project             = var.project_id
-  instance_name       = google_bigtable_instance.main.name
+  instance_name       = local.bigtable_instance
   name                = var.changelog_table_name
   deletion_protection = local.table_deletion_protection
 
@@ -59,7 +71,7 @@ resource "google_bigtable_table" "changelog" {
 
 resource "google_bigtable_gc_policy" "changelog_c" {
   project         = var.project_id
-  instance_name   = google_bigtable_instance.main.name
+  instance_name   = local.bigtable_instance
   table           = google_bigtable_table.changelog.name
   column_family   = "c"
   deletion_policy = "ABANDON"

@@ -1,7 +1,13 @@
 # The long-term tier: blobs larger than the inline threshold, one object per revision, and
 # multipart parts under the reserved uploads prefix.
+#
+# With existing_bucket set (a cutover from objectstore) the bucket is objectstore's: count is
+# 0, so Strata never manages it, its lifecycle rules included. The operator adds the rules
+# Strata needs there by hand (terraform/README.md, Cutover).
 
 resource "google_storage_bucket" "data" {
+  count = var.existing_bucket == "" ? 1 : 0
+
   project                     = var.project_id
   name                        = local.bucket_name
   location                    = var.region

@@ -139,6 +139,42 @@ variable "uploads_max_age_days" {
   }
 }
 
+variable "existing_bigtable_instance" {
+  description = "Name of an existing Bigtable instance (objectstore's) in project_id to use instead of creating one; needs existing_objects_table. Empty: create the instance. Strata never manages an existing instance, so destroy leaves it alone; it creates only its change-log table there."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.existing_bigtable_instance == "" || can(regex("^[a-z][a-z0-9-]{4,31}[a-z0-9]$", var.existing_bigtable_instance))
+    error_message = "The existing_bigtable_instance must be empty or a Bigtable instance id (6-33 lowercase letters, digits and hyphens, starting with a letter), not a full resource name."
+  }
+}
+
+variable "existing_objects_table" {
+  description = "Name of the existing objects table (families fg and fm, objectstore's layout) in existing_bigtable_instance. Empty: create it (then existing_bigtable_instance must be empty too). Never managed when set."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.existing_objects_table == "" || can(regex("^[-_.a-zA-Z0-9]{1,50}$", var.existing_objects_table))
+    error_message = "The existing_objects_table must be empty or 1-50 characters of letters, digits, '-', '_' and '.'."
+  }
+}
+
+variable "existing_bucket" {
+  description = "Name of an existing data bucket (objectstore's) in project_id to use instead of creating one. Empty: create it. Never managed when set, lifecycle rules included: add Strata's rules by hand (terraform/README.md, Cutover). It needs uniform bucket-level access (the multipart grants carry an IAM condition)."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.existing_bucket == "" || can(regex("^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$", var.existing_bucket))
+    error_message = "The existing_bucket must be empty or a valid bucket name (3-63 lowercase letters, digits, '-', '_' and '.')."
+  }
+}
+
 variable "labels" {
   description = "Labels set on the Bigtable instance and the data bucket."
   type        = map(string)

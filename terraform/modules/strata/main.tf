@@ -6,8 +6,10 @@ locals {
   source_archive_path = var.source_archive_path != "" ? var.source_archive_path : abspath("${path.module}/../../../dist/functions.zip")
 
   # The Pub/Sub service agent's email needs the project number. Without a data source (plan
-  # must not call APIs), it comes from the variable or from the data bucket once it exists.
-  project_number = var.project_number != "" ? var.project_number : tostring(module.storage.project_number)
+  # must not call APIs), it comes from the variable or from the data bucket once it exists;
+  # with existing_bucket the data bucket is not managed here (its project_number is null), so
+  # from the sources bucket.
+  project_number = var.project_number != "" ? var.project_number : tostring(coalesce(module.storage.project_number, module.functions.project_number))
 
   labels = merge({ app = "strata", deployment = var.name }, var.labels)
 
@@ -82,6 +84,11 @@ module "storage" {
   force_destroy                 = var.force_destroy
   soft_delete_retention_seconds = var.soft_delete_retention_seconds
   labels                        = local.labels
+
+  # A cutover from objectstore: its instance, objects table and bucket, used but never managed.
+  existing_bigtable_instance = var.existing_bigtable_instance
+  existing_objects_table     = var.existing_objects_table
+  existing_bucket            = var.existing_bucket
 }
 
 module "iam" {

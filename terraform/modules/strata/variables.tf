@@ -19,7 +19,7 @@ variable "region" {
 }
 
 variable "project_number" {
-  description = "Project number, if known; empty means it is read from the data bucket after it is created (no data source, so plan needs no API call)."
+  description = "Project number, if known; empty means it is read from the data bucket (or, with existing_bucket, the sources bucket) after it is created (no data source, so plan needs no API call)."
   type        = string
   default     = ""
   nullable    = false
@@ -163,6 +163,27 @@ variable "bigtable_num_nodes" {
   description = "Nodes of the Bigtable cluster (raise for production load)."
   type        = number
   default     = 1
+  nullable    = false
+}
+
+variable "existing_bigtable_instance" {
+  description = "Cutover from objectstore: its Bigtable instance in project_id, used instead of creating one (with existing_objects_table). Empty: create it. Never managed, so destroy never deletes it; Strata creates only its change-log table there."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
+variable "existing_objects_table" {
+  description = "Cutover from objectstore: its objects table (families fg and fm) in existing_bigtable_instance. Empty: create it. Never managed."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
+variable "existing_bucket" {
+  description = "Cutover from objectstore: its data bucket in project_id, used instead of creating one. Empty: create it. Never managed, lifecycle rules included (add Strata's by hand: terraform/README.md, Cutover)."
+  type        = string
+  default     = ""
   nullable    = false
 }
 
