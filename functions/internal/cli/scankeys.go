@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/stratastore/strata/functions/internal/runtime"
-	"github.com/stratastore/strata/tiered/bigtablebackend"
 )
 
 // The two classes scan-keys sorts unservable keys into (runtime.UnservableKey.DeployedPath).
@@ -28,7 +27,7 @@ func scanKeysFlags(fs *flag.FlagSet) func(*app, *conn, []string) error {
 	var target runtime.ScanTarget
 	fs.StringVar(&target.Project, "project", "", "Bigtable project ($STRATA_BIGTABLE_PROJECT)")
 	fs.StringVar(&target.Instance, "instance", "", "Bigtable instance ($STRATA_BIGTABLE_INSTANCE)")
-	fs.StringVar(&target.Table, "table", "", "the objects table ($STRATA_BIGTABLE_TABLE, else "+bigtablebackend.DefaultTable+")")
+	fs.StringVar(&target.Table, "table", "", "the objects table ($STRATA_BIGTABLE_TABLE, else "+runtime.DefaultObjectsTable+")")
 	fs.StringVar(&target.Bucket, "bucket", "", "also scan this GCS bucket's object names (off by default)")
 	return func(a *app, c *conn, pos []string) error {
 		if err := wantArgs(pos, 0, 0, "no arguments"); err != nil {
@@ -41,7 +40,7 @@ func scanKeysFlags(fs *flag.FlagSet) func(*app, *conn, []string) error {
 		}{
 			{&target.Project, "STRATA_BIGTABLE_PROJECT", ""},
 			{&target.Instance, "STRATA_BIGTABLE_INSTANCE", ""},
-			{&target.Table, "STRATA_BIGTABLE_TABLE", bigtablebackend.DefaultTable},
+			{&target.Table, "STRATA_BIGTABLE_TABLE", runtime.DefaultObjectsTable},
 		} {
 			if *f.v == "" {
 				*f.v = a.getenv(f.env)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/api/iterator"
 
+	"github.com/stratastore/strata/tiered/bigtablebackend"
 	"github.com/stratastore/strata/tiered/gcsbackend"
 	"github.com/stratastore/strata/tiered/object"
 )
@@ -124,6 +125,10 @@ func revisionBase(name string) string {
 	}
 	return name[:i]
 }
+
+// DefaultObjectsTable is the objects table scan-keys reads when none is named: objectstore's
+// and Strata's default.
+const DefaultObjectsTable = bigtablebackend.DefaultTable
 
 // ScanTarget names what ScanKeys reads.
 type ScanTarget struct {
