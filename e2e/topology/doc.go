@@ -20,6 +20,13 @@
 // opt-out (functions/API.md §13); the token check itself is tested in
 // functions/internal/httpapi and functions/internal/invoker.
 //
+// cutover_test.go rehearses a cutover from objectstore and back: every golden fixture
+// (tiered/backendtest/golden) is written in objectstore's exact stored form straight into the
+// emulator Bigtable and fake GCS and read through the front door, and objects written through
+// the front door (small, large, multipart) are read back from storage with objectstore's
+// reading rules. Those rules are osreader_test.go, an independent reader that imports nothing
+// of Strata and is checked first against every reading objectstore recorded in the fixtures.
+//
 // deployed_test.go holds a suite that runs against a deployed load balancer when
 // STRATA_E2E_URL, STRATA_E2E_KEY_FILE and STRATA_E2E_KID are set, and against the local
 // front door always, so that its code runs on every CI run.

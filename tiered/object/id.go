@@ -73,69 +73,185 @@ func ValidateScopePart(s string) error {
 	return nil
 }
 
+// Rule names one of the checks ID.Validate applies. Problems reports which rules an id
+// breaks, so that tools (strata scan-keys) can say why Strata would refuse an object that
+// another writer stored.
+type Rule string
+
+// The rules, in the order Validate checks them.
+const (
+	// RuleUsecaseEmpty: the usecase is empty.
+	RuleUsecaseEmpty Rule = "usecase-empty"
+	// RuleUsecaseLength: the usecase is longer than MaxUsecaseLen bytes.
+	RuleUsecaseLength Rule = "usecase-length"
+	// RuleUsecaseChar: the usecase has a character outside the scope set (ValidScopeChar),
+	// such as '.'.
+	RuleUsecaseChar Rule = "usecase-char"
+	// RuleScope: a scope name or value is empty or has a character outside the scope set.
+	RuleScope Rule = "scope"
+	// RuleKeyEmpty: the key is empty.
+	RuleKeyEmpty Rule = "key-empty"
+	// RuleKeyUTF8: the key is not valid UTF-8.
+	RuleKeyUTF8 Rule = "key-utf8"
+	// RuleKeyControl: the key has a control character (below 0x20, or 0x7F).
+	RuleKeyControl Rule = "key-control-char"
+	// RuleKeyEmptySegment: the key starts with '/' or has "//" in it.
+	RuleKeyEmptySegment Rule = "key-empty-segment"
+	// RuleKeyTrailingSlash: the key ends with '/' (an empty last segment).
+	RuleKeyTrailingSlash Rule = "key-trailing-slash"
+	// RuleKeyDotSegment: the key has a "." or ".." segment.
+	RuleKeyDotSegment Rule = "key-dot-segment"
+	// RuleStoragePathLength: the storage path is longer than MaxStoragePathLen bytes.
+	RuleStoragePathLength Rule = "storage-path-length"
+)
+
+// DeployedPath reports whether the rule describes a key that cannot travel the deployed HTTP
+// path the way objectstore's clients send it, so that no request for the object reaches
+// Strata intact; the other rules are Strata's own limits on a request that does reach it.
+//
+//   - An empty key has no object URL: ".../{scopes}/" is the collection route.
+//   - Empty, "." and ".." segments: objectstore's clients send '/' and '.' unencoded (the
+//     Rust client even drops "." and ".." segments itself), and the functions framework's
+//     ServeMux answers a raw "//", "/./" or "/../" with a redirect to the cleaned path, so a
+//     client that follows it reads or writes another key.
+//
+// A trailing '/' is different: the ServeMux keeps it, so it is Strata's own rule.
+// functions/internal/runtime's TestRules_DeployedPathMatchesServeMux checks this against
+// the mux the functions framework builds.
+func (r Rule) DeployedPath() bool {
+	switch r {
+	case RuleKeyEmpty, RuleKeyEmptySegment, RuleKeyDotSegment:
+		return true
+	}
+	return false
+}
+
+// Problem is one rule an id breaks, with the error Validate returns for it.
+type Problem struct {
+	Rule Rule
+	Err  error
+}
+
 // Validate checks the usecase and every scope.
 func (c Context) Validate() error {
-	if c.Usecase == "" {
-		return Invalidf("usecase must be non-empty")
-	}
-	if len(c.Usecase) > MaxUsecaseLen {
-		return Invalidf("usecase is longer than %d bytes", MaxUsecaseLen)
+	var err error
+	c.check(func(p Problem) bool { err = p.Err; return false })
+	return err
+}
+
+// check calls yield for each rule the context breaks, until yield returns false; it reports
+// whether yield asked to go on.
+func (c Context) check(yield func(Problem) bool) bool {
+	switch {
+	case c.Usecase == "":
+		if !yield(Problem{RuleUsecaseEmpty, Invalidf("usecase must be non-empty")}) {
+			return false
+		}
+	case len(c.Usecase) > MaxUsecaseLen:
+		if !yield(Problem{RuleUsecaseLength, Invalidf("usecase is longer than %d bytes", MaxUsecaseLen)}) {
+			return false
+		}
 	}
 	for i := 0; i < len(c.Usecase); i++ {
 		if !ValidScopeChar(c.Usecase[i]) {
 			r, _ := utf8.DecodeRuneInString(c.Usecase[i:])
-			return Invalidf("invalid character %q in usecase", r)
+			if !yield(Problem{RuleUsecaseChar, Invalidf("invalid character %q in usecase", r)}) {
+				return false
+			}
+			break
 		}
 	}
 	for _, s := range c.Scopes {
-		if err := ValidateScopePart(s.Name); err != nil {
-			return err
-		}
-		if err := ValidateScopePart(s.Value); err != nil {
-			return err
+		for _, part := range []string{s.Name, s.Value} {
+			if err := ValidateScopePart(part); err != nil {
+				return yield(Problem{RuleScope, err})
+			}
 		}
 	}
-	return nil
+	return true
 }
 
 // ValidateKey checks a key on its own: non-empty valid UTF-8 with no control characters and
 // no empty, "." or ".." segment. Such segments would not survive the HTTP front door (Go's
-// ServeMux redirects them) nor a filesystem, so they are refused everywhere.
+// ServeMux redirects them) nor a filesystem, so they are refused everywhere; a trailing '/'
+// (an empty last segment) is refused with them.
 func ValidateKey(key string) error {
+	var err error
+	checkKey(key, func(p Problem) bool { err = p.Err; return false })
+	return err
+}
+
+// checkKey calls yield for each rule the key breaks, each rule at most once, until yield
+// returns false; it reports whether yield asked to go on.
+func checkKey(key string, yield func(Problem) bool) bool {
 	if key == "" {
-		return Invalidf("key must be non-empty")
+		return yield(Problem{RuleKeyEmpty, Invalidf("key must be non-empty")})
 	}
 	if !utf8.ValidString(key) {
-		return Invalidf("key is not valid UTF-8")
+		if !yield(Problem{RuleKeyUTF8, Invalidf("key is not valid UTF-8")}) {
+			return false
+		}
 	}
 	for _, r := range key {
 		if r < 0x20 || r == 0x7f {
-			return Invalidf("key contains control character %q", r)
+			if !yield(Problem{RuleKeyControl, Invalidf("key contains control character %q", r)}) {
+				return false
+			}
+			break
 		}
 	}
-	for seg := range strings.SplitSeq(key, "/") {
-		switch seg {
-		case "":
-			return Invalidf("key has an empty path segment")
-		case ".", "..":
-			return Invalidf("key has a %q path segment", seg)
+	var seen [3]bool // empty, trailing, dot
+	rest := key
+	for rest != "" || strings.HasSuffix(key, "/") {
+		seg, tail, more := strings.Cut(rest, "/")
+		var p Problem
+		var which int
+		switch {
+		case seg == "" && !more:
+			p, which = Problem{RuleKeyTrailingSlash, Invalidf("key has an empty path segment")}, 1
+		case seg == "":
+			p, which = Problem{RuleKeyEmptySegment, Invalidf("key has an empty path segment")}, 0
+		case seg == "." || seg == "..":
+			p, which = Problem{RuleKeyDotSegment, Invalidf("key has a %q path segment", seg)}, 2
+		default:
+			which = -1
 		}
+		if which >= 0 && !seen[which] {
+			seen[which] = true
+			if !yield(p) {
+				return false
+			}
+		}
+		if !more {
+			break
+		}
+		rest = tail
 	}
-	return nil
+	return true
 }
 
 // Validate checks the context, the key and the length of the storage path.
 func (id ID) Validate() error {
-	if err := id.Context.Validate(); err != nil {
-		return err
-	}
-	if err := ValidateKey(id.Key); err != nil {
-		return err
+	var err error
+	id.check(func(p Problem) bool { err = p.Err; return false })
+	return err
+}
+
+// Problems returns every rule the id breaks, in the order Validate checks them (Validate
+// returns the first one's error); nil for a valid id.
+func (id ID) Problems() []Problem {
+	var ps []Problem
+	id.check(func(p Problem) bool { ps = append(ps, p); return true })
+	return ps
+}
+
+func (id ID) check(yield func(Problem) bool) {
+	if !id.Context.check(yield) || !checkKey(id.Key, yield) {
+		return
 	}
 	if n := id.storagePathLen(); n > MaxStoragePathLen {
-		return Invalidf("storage path is %d bytes, longer than the limit of %d", n, MaxStoragePathLen)
+		yield(Problem{RuleStoragePathLength, Invalidf("storage path is %d bytes, longer than the limit of %d", n, MaxStoragePathLen)})
 	}
-	return nil
 }
 
 func (id ID) storagePathLen() int {

@@ -2,6 +2,7 @@ package object
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -100,5 +101,60 @@ func TestObjectID_Equal(t *testing.T) {
 	}
 	if a.Equal(NewID("u", []Scope{{"org", "1"}}, "k")) {
 		t.Fatal("different scope counts are equal")
+	}
+}
+
+func TestObjectID_Problems(t *testing.T) {
+	long := strings.Repeat("k", MaxStoragePathLen)
+	for _, tc := range []struct {
+		id   ID
+		want []Rule
+	}{
+		{NewID("u", []Scope{{"org", "1"}}, "a/b.c/...d"), nil},
+		{NewID("u", nil, ""), []Rule{RuleKeyEmpty}},
+		{NewID("u", nil, "/a"), []Rule{RuleKeyEmptySegment}},
+		{NewID("u", nil, "a//b"), []Rule{RuleKeyEmptySegment}},
+		{NewID("u", nil, "a/"), []Rule{RuleKeyTrailingSlash}},
+		{NewID("u", nil, "a//b/"), []Rule{RuleKeyEmptySegment, RuleKeyTrailingSlash}},
+		{NewID("u", nil, "./a/../b/."), []Rule{RuleKeyDotSegment}},
+		{NewID("u", nil, "a\nb\x7f"), []Rule{RuleKeyControl}},
+		{NewID("u", nil, string([]byte{'a', 0xff})), []Rule{RuleKeyUTF8}},
+		{NewID("u", nil, long), []Rule{RuleStoragePathLength}},
+		{NewID("a.b", nil, "k"), []Rule{RuleUsecaseChar}},
+		{NewID(strings.Repeat("u", MaxUsecaseLen+1), nil, "k"), []Rule{RuleUsecaseLength}},
+		{NewID(strings.Repeat(".", MaxUsecaseLen+1), nil, "k/"), []Rule{RuleUsecaseLength, RuleUsecaseChar, RuleKeyTrailingSlash}},
+		{NewID("", nil, "k"), []Rule{RuleUsecaseEmpty}},
+		{NewID("u", []Scope{{"o", ""}}, "k"), []Rule{RuleScope}},
+		{NewID("u.v", nil, "a/./"+long), []Rule{RuleUsecaseChar, RuleKeyDotSegment, RuleStoragePathLength}},
+	} {
+		var got []Rule
+		for _, p := range tc.id.Problems() {
+			if !errors.Is(p.Err, ErrInvalidArgument) {
+				t.Errorf("%q: %s: error %v is not ErrInvalidArgument", tc.id.StoragePath(), p.Rule, p.Err)
+			}
+			got = append(got, p.Rule)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Problems(%q) = %v, want %v", tc.id.StoragePath(), got, tc.want)
+		}
+		// Validate returns the first problem's error.
+		err := tc.id.Validate()
+		if len(tc.want) == 0 {
+			if err != nil {
+				t.Errorf("Validate(%q) = %v", tc.id.StoragePath(), err)
+			}
+		} else if ps := tc.id.Problems(); err == nil || err.Error() != ps[0].Err.Error() {
+			t.Errorf("Validate(%q) = %v, want the first problem", tc.id.StoragePath(), err)
+		}
+	}
+}
+
+func TestRule_DeployedPath(t *testing.T) {
+	path := map[Rule]bool{RuleKeyEmpty: true, RuleKeyEmptySegment: true, RuleKeyDotSegment: true}
+	for _, r := range []Rule{RuleUsecaseEmpty, RuleUsecaseLength, RuleUsecaseChar, RuleScope, RuleKeyEmpty,
+		RuleKeyUTF8, RuleKeyControl, RuleKeyEmptySegment, RuleKeyTrailingSlash, RuleKeyDotSegment, RuleStoragePathLength} {
+		if r.DeployedPath() != path[r] {
+			t.Errorf("%s.DeployedPath() = %v", r, r.DeployedPath())
+		}
 	}
 }

@@ -1,9 +1,9 @@
-// Command strata is Strata's all-in-one binary: the local server and the command-line
-// client (put, get, head, rm, presign, token, keygen; see functions/internal/cli). With no
-// arguments, or with "serve", it
-// serves every function of the route table from one process, over the storage
-// STRATA_STORAGE selects (the embedded local backend under STRATA_DATA_DIR by default), with
-// the cleanup worker in-process and recovery on a timer. The object API and the probes are
+// Command strata is Strata's all-in-one binary: the local server, the command-line client
+// (put, get, head, rm, presign, token, keygen) and the operator's scan-keys (see
+// functions/internal/cli). With no arguments, or with "serve", it serves every function of
+// the route table from one process, over the storage STRATA_STORAGE selects (the embedded
+// local backend under STRATA_DATA_DIR by default), with the cleanup worker in-process and
+// recovery on a timer. The object API and the probes are
 // on STRATA_HTTP_ADDR; the private functions (/internal/cleanup, /internal/recover) only on
 // STRATA_ADMIN_ADDR (127.0.0.1:8889 by default), which should stay on loopback.
 //
@@ -53,6 +53,9 @@ server:
 
 client (run "strata help" for their flags and exit codes):
   put, get, head, rm, presign, token, keygen
+
+operator:
+  scan-keys  list stored keys Strata cannot serve (before a cutover from objectstore)
 `
 
 func main() {
@@ -81,7 +84,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "put", "get", "head", "rm", "presign", "token", "keygen", "help":
+	case "put", "get", "head", "rm", "presign", "token", "keygen", "scan-keys", "help":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		if cmd == "help" {

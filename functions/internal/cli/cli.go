@@ -30,6 +30,8 @@ const (
 	ExitAuth = 4
 	// ExitRejected is any other request the server refused as invalid (4xx).
 	ExitRejected = 5
+	// ExitUnservable is scan-keys' answer when it found stored keys Strata cannot serve.
+	ExitUnservable = 6
 )
 
 // DefaultURL is the server when neither --url nor $STRATA_URL says otherwise.
@@ -46,6 +48,16 @@ client commands:
   presign KEY          print a pre-signed GET URL (--expires, default 1h)
   token                print a signed token (--perm, --expires)
   keygen FILE          write a new Ed25519 key pair: FILE (private, 0600) and FILE.pub
+
+operator commands (they read storage directly, not through a server):
+  scan-keys            list the rows of a Bigtable objects table (and, with --bucket, the
+                       objects of a GCS bucket) whose keys Strata cannot serve, each with
+                       the rules it breaks, classed "deployed-path" (no request through the
+                       deployed HTTP path reaches it) or "strata-limit" (the request arrives
+                       and Strata's own limits refuse it); then a summary line.
+                       --project, --instance, --table ($STRATA_BIGTABLE_*; table default
+                       objectstore), --bucket; BIGTABLE_EMULATOR_HOST and
+                       STORAGE_EMULATOR_HOST select emulators; --json for one document
 
 connection flags (any client command):
   --url URL            server URL (default $STRATA_URL, else http://127.0.0.1:8888)
@@ -65,6 +77,7 @@ exit codes:
   3  not found
   4  authentication or authorization failed (401, 403, auth 400)
   5  the server rejected the request as invalid (other 4xx)
+  6  scan-keys found keys Strata cannot serve (1: the scan itself failed)
 `
 
 // Run executes one strata client command line (args without the program name) and returns
@@ -100,6 +113,7 @@ var commands = []command{
 	{name: "presign", args: "KEY", summary: "print a pre-signed GET URL", conn: true, flags: presignFlags},
 	{name: "token", args: "", summary: "print a signed token", conn: true, flags: tokenFlags},
 	{name: "keygen", args: "FILE", summary: "write a new Ed25519 key pair", flags: keygenFlags},
+	{name: "scan-keys", args: "", summary: "list stored keys that Strata cannot serve, read directly from Bigtable (and GCS)", flags: scanKeysFlags},
 }
 
 func (a *app) run(args []string) int {
@@ -155,7 +169,8 @@ func (a *app) runCommand(cmd command, args []string) int {
 		return ExitOK
 	}
 	code := exitCode(err)
-	if c.json {
+	if c.json && code != ExitUnservable { // scan-keys has printed its document
+
 		a.printJSONError(err, code)
 	}
 	fmt.Fprintf(a.stderr, "strata %s: %v\n", cmd.name, err)
@@ -192,6 +207,8 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &ue), errors.Is(err, client.ErrInvalidArgument):
 		return ExitUsage
+	case errors.As(err, new(*unservableFound)):
+		return ExitUnservable
 	case client.IsNotFound(err):
 		return ExitNotFound
 	case client.IsAuth(err):
