@@ -173,13 +173,14 @@
 // # Bucket lifecycle (Terraform must set both rules)
 //
 //	lifecycle_rule { condition { days_since_custom_time = 1 }            action { type = "Delete" } }
-//	lifecycle_rule { condition { age = 7  matches_prefix = ["~uploads/"] } action { type = "Delete" } }
+//	lifecycle_rule { condition { age = 2  matches_prefix = ["~uploads/"] } action { type = "Delete" } }
 //
 // The first deletes expired TTL/TTI objects a day or more after their deadline (reads hide
 // them before); objects without customTime (Manual) are never touched by it. The second
 // reaps abandoned uploads. Age counts from each object's creation, and the meta is created at
 // initiate, so the age must exceed the longest upload a client may run plus the Store's 24 h
-// assembling delay; 7 days is a suggestion (S3's usual abort-incomplete setting). Lifecycle
+// assembling delay. Terraform's default is 2 days (uploads_max_age_days); raise it for
+// clients whose uploads run longer than a day. Lifecycle
 // actions run asynchronously, in day granularity.
 //
 // # Emulators
