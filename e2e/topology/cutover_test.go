@@ -382,8 +382,16 @@ func TestCutover_StrataToObjectstore(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The SDK uploads in parts above 3 MiB here: the last case must be a multipart complete.
-			completes := len(logLines(topo.fns["multipart-complete"].logs(), `"requestUrl":"/v1/objects:multipart:complete/`+usecase+"/run="+sc+"/"+key+`"`))
-			if multipart := strings.HasPrefix(tc.name, "multipart"); (completes > 0) != multipart {
+			// The request log line is written after the response is sent, so wait for it a
+			// little when it is expected.
+			multipart := strings.HasPrefix(tc.name, "multipart")
+			completeURL := `"requestUrl":"/v1/objects:multipart:complete/` + usecase + "/run=" + sc + "/" + key + `"`
+			completes := len(logLines(topo.fns["multipart-complete"].logs(), completeURL))
+			for deadline := time.Now().Add(10 * time.Second); multipart && completes == 0 && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+				completes = len(logLines(topo.fns["multipart-complete"].logs(), completeURL))
+			}
+			if (completes > 0) != multipart {
 				t.Fatalf("%d multipart completes logged for %s", completes, key)
 			}
 			row, err := topo.btData.Open(objectsTable).ReadRow(ctx, objectID(sc, key).StoragePath())
