@@ -136,14 +136,20 @@ func (w *pacedWriter) Write(b []byte) (int, error) {
 
 func (w *pacedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// drainWindow bounds how long an unread request body is drained after an early answer.
+const drainWindow = time.Second
+
 // guard wraps a request's body and response writer in pacers, per Options.ReadTimeout,
 // WriteTimeout and MinRate. r must already be the handler's own copy of the request: the
 // server's copy keeps its original Body, so that net/http still knows what was read.
 // finish renews the write deadline for the response's last flush, which net/http does
 // after the handler returns, and lifts the read deadline of a body read to its end. A body
-// left unread gets a read deadline of now instead: net/http would otherwise try to read up
-// to 256 KiB of it after the response, waiting on a client that may never send it, and the
-// expired deadline makes it close the connection instead.
+// left unread gets a read deadline drainWindow from now instead. net/http sends the answer
+// first and then reads up to 256 KiB of the rest before it closes the connection (the
+// answer carried "Connection: close"); the short deadline bounds that wait on a client that
+// may never send it. Draining what does arrive matters: closing a socket with unread bytes
+// resets the connection, and a proxy still writing the body (a load balancer, Cloud Run's
+// front end) may then lose the answer and report a 502.
 func (s *Server) guard(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *guardedBody, func()) {
 	rc := http.NewResponseController(w)
 	rp := newPacer(rc.SetReadDeadline, s.opts.ReadTimeout, s.opts.MinRate)
@@ -161,7 +167,7 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request) (http.ResponseWri
 		if body.eof.Load() {
 			rp.clear()
 		} else if !rp.off {
-			_ = rp.set(time.Now())
+			_ = rp.set(time.Now().Add(drainWindow))
 		}
 		wp.arm()
 	}

@@ -11,6 +11,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"syscall"
@@ -282,5 +285,85 @@ func eventuallyWithin(t *testing.T, bound time.Duration, what string, cond func(
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestConn_KeepAliveSurvivesRequests checks that a connection stays usable after requests
+// whose bodies were read: the functions framework's server sets no idle timeout, so a read
+// deadline a request leaves behind would close the idle connection, and a proxy reusing it
+// (the load balancer) would answer the next request 502.
+func TestConn_KeepAliveSurvivesRequests(t *testing.T) {
+	e := newEnv(t, fastLimits)
+	conn := e.dial()
+	br := bufio.NewReader(conn)
+	tok := e.token()
+	for _, req := range []struct{ method, path, body string }{
+		{"PUT", "/v1/objects/test/org=1/small", "hello"},
+		{"PUT", "/v1/objects/test/org=1/empty", ""},
+		{"GET", "/v1/objects/test/org=1/small", ""},
+		{"HEAD", "/v1/objects/test/org=1/small", ""},
+		{"DELETE", "/v1/objects/test/org=1/empty", ""},
+		{"GET", "/v1/objects/test/org=1/small", ""},
+	} {
+		// Longer than the read timeout: a deadline left behind has passed by now.
+		time.Sleep(400 * time.Millisecond)
+		fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: strata\r\nX-Os-Auth: Bearer %s\r\nContent-Length: %d\r\n\r\n%s",
+			req.method, req.path, tok, len(req.body), req.body)
+		_ = conn.SetReadDeadline(time.Now().Add(hang))
+		res, err := http.ReadResponse(br, &http.Request{Method: req.method})
+		if err != nil {
+			t.Fatalf("%s %s on a kept-alive connection: %v", req.method, req.path, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+		if res.StatusCode >= 300 || res.Close {
+			t.Fatalf("%s %s: status %d, close %t", req.method, req.path, res.StatusCode, res.Close)
+		}
+	}
+}
+
+// TestConn_BehindProxy sends a mix of requests through a reverse proxy that keeps its
+// connections to the server alive, as a load balancer does, pausing longer than the read
+// timeout between them. The server (like the functions framework's) sets no idle timeout:
+// a read deadline left behind by one request, or a connection reset with body bytes
+// unread, would turn a later request into the proxy's 502.
+func TestConn_BehindProxy(t *testing.T) {
+	e := newEnv(t, fastLimits)
+	target, err := url.Parse(e.ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	defer proxy.Close()
+	tok := e.token()
+	big := strings.Repeat("b", 2<<20)
+	for i, req := range []struct {
+		method, path, token, body string
+		want                      int
+	}{
+		{"PUT", "/v1/objects/test/org=1/small", tok, "hello", 200},
+		{"PUT", "/v1/objects/test/org=1/big", tok, big, 200},
+		{"PUT", "/v1/objects/test/org=1/x", "nope", "y", 401},
+		{"PUT", "/v1/objects/test/org=1/x", "nope", strings.Repeat("y", 100<<10), 401},
+		{"GET", "/v1/objects/test/org=1/big", tok, "", 200},
+		{"PUT", "/v1/objects/test/org=1/small", tok, "again", 200},
+		{"PUT", "/v1/objects/test/org=1/x", "nope", "y", 401},
+		{"PUT", "/v1/objects/test/org=1/small", tok, "third", 200},
+	} {
+		time.Sleep(400 * time.Millisecond)
+		r, err := http.NewRequest(req.method, proxy.URL+req.path, strings.NewReader(req.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("X-Os-Auth", "Bearer "+req.token)
+		res, err := proxy.Client().Do(r)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+		if res.StatusCode != req.want {
+			t.Fatalf("request %d (%s %s): status %d through the proxy, want %d", i, req.method, req.path, res.StatusCode, req.want)
+		}
 	}
 }
