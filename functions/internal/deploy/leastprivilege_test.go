@@ -55,8 +55,9 @@ const (
 //     (tiered/change.go), and recover dispatches what it claims; cleanup carries tasks out
 //     and publishes none.
 var operationNeeds = map[string]map[string][]string{
-	httpapi.FnObjectGet:  {onObjectsTable: {readRows, checkAndMutate}, onEveryObject: {objectsGet, objectsUpdate}},
-	httpapi.FnObjectHead: {onObjectsTable: {readRows, checkAndMutate}, onEveryObject: {objectsGet, objectsUpdate}},
+	// Listing makes a read of a missing object a 404 rather than a 403 (modules/iam/access.tf).
+	httpapi.FnObjectGet:  {onObjectsTable: {readRows, checkAndMutate}, onEveryObject: {objectsGet, objectsUpdate, objectsList}},
+	httpapi.FnObjectHead: {onObjectsTable: {readRows, checkAndMutate}, onEveryObject: {objectsGet, objectsUpdate, objectsList}},
 	httpapi.FnObjectPut: {
 		onObjectsTable: {readRows, checkAndMutate}, onChangeLogTable: {readRows, checkAndMutate, mutateRows},
 		onEveryObject: {objectsCreate}, onCleanupTopic: {publishPerm},
@@ -72,7 +73,7 @@ var operationNeeds = map[string]map[string][]string{
 	// A batch runs gets, heads, puts and deletes.
 	httpapi.FnBatch: {
 		onObjectsTable: {readRows, checkAndMutate}, onChangeLogTable: {readRows, checkAndMutate, mutateRows},
-		onEveryObject: {objectsGet, objectsUpdate, objectsCreate}, onCleanupTopic: {publishPerm},
+		onEveryObject: {objectsGet, objectsUpdate, objectsCreate, objectsList}, onCleanupTopic: {publishPerm},
 	},
 	httpapi.FnMultipartInitiate: {onUploads: {objectsCreate}},
 	// A part uploaded again replaces the earlier one: an overwrite needs delete.
@@ -81,14 +82,14 @@ var operationNeeds = map[string]map[string][]string{
 	httpapi.FnMultipartAbort: {onUploads: {objectsGet, objectsList, objectsDelete}},
 	httpapi.FnMultipartComplete: {
 		onObjectsTable: {readRows, checkAndMutate}, onChangeLogTable: {readRows, checkAndMutate, mutateRows},
-		onEveryObject: {objectsGet, objectsCreate}, onUploads: {objectsList, objectsDelete},
+		onEveryObject: {objectsGet, objectsCreate, objectsList}, onUploads: {objectsList, objectsDelete},
 		onCleanupTopic: {publishPerm},
 	},
 	// Settling reads the row (a TTI bump there is refused and logged, by design); deleting a
 	// revision, and aborting a leftover upload (meta read, listing, deletes).
 	httpapi.FnCleanup: {
 		onObjectsTable: {readRows}, onChangeLogTable: {readRows, checkAndMutate, mutateRows},
-		onEveryObject: {objectsDelete}, onUploads: {objectsGet, objectsList},
+		onEveryObject: {objectsDelete, objectsList}, onUploads: {objectsGet, objectsList},
 	},
 	httpapi.FnRecover: {onChangeLogTable: {readRows, checkAndMutate}, onCleanupTopic: {publishPerm}},
 }

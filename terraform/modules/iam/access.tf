@@ -24,6 +24,12 @@
 # GCS roles on objects under "~uploads/" and on listings with that prefix (an IAM condition);
 # publish is roles/pubsub.publisher on the cleanup topic.
 #
+# Listing: GCS, like S3, may answer a read or delete of a missing object with 403 rather
+# than 404 when the caller may not list the bucket. Strata relies on that 404 (a read racing
+# an overwrite re-reads the row; cleanup deleting a revision already gone is done), so every
+# function that reads or deletes objects that may be gone may also list the bucket. The
+# multipart part operations list only under "~uploads/" (see the README's Security section).
+#
 # Known narrowings (README.md, Security): cleanup may only read object rows, so a TTI bump it
 # would make while settling is refused and logged; object-put and object-post may not
 # overwrite, so a retried single-request upload whose first attempt landed fails (the put
@@ -33,18 +39,18 @@
 
 locals {
   access = {
-    "object-get"            = { objects_table = "rows_reader_cas", changelog_table = null, objects = ["object_reader_bumper"], uploads = [], publish = false }
-    "object-head"           = { objects_table = "rows_reader_cas", changelog_table = null, objects = ["object_reader_bumper"], uploads = [], publish = false }
+    "object-get"            = { objects_table = "rows_reader_cas", changelog_table = null, objects = ["object_reader_bumper", "object_lister"], uploads = [], publish = false }
+    "object-head"           = { objects_table = "rows_reader_cas", changelog_table = null, objects = ["object_reader_bumper", "object_lister"], uploads = [], publish = false }
     "object-put"            = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_creator"], uploads = [], publish = true }
     "object-post"           = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_creator"], uploads = [], publish = true }
     "object-delete"         = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = [], uploads = [], publish = true }
-    "object-batch"          = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_reader_bumper", "object_creator"], uploads = [], publish = true }
+    "object-batch"          = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_reader_bumper", "object_creator", "object_lister"], uploads = [], publish = true }
     "multipart-initiate"    = { objects_table = null, changelog_table = null, objects = [], uploads = ["object_creator"], publish = false }
     "multipart-upload-part" = { objects_table = null, changelog_table = null, objects = [], uploads = ["object_reader", "object_creator", "object_deleter"], publish = false }
     "multipart-list-parts"  = { objects_table = null, changelog_table = null, objects = [], uploads = ["object_reader", "object_lister"], publish = false }
     "multipart-abort"       = { objects_table = null, changelog_table = null, objects = [], uploads = ["object_reader", "object_lister", "object_deleter"], publish = false }
-    "multipart-complete"    = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_reader", "object_creator"], uploads = ["object_lister", "object_deleter"], publish = true }
-    "cleanup"               = { objects_table = "rows_reader", changelog_table = "rows_writer", objects = ["object_deleter"], uploads = ["object_reader", "object_lister"], publish = false }
+    "multipart-complete"    = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_reader", "object_creator", "object_lister"], uploads = ["object_lister", "object_deleter"], publish = true }
+    "cleanup"               = { objects_table = "rows_reader", changelog_table = "rows_writer", objects = ["object_deleter", "object_lister"], uploads = ["object_reader", "object_lister"], publish = false }
     "recover"               = { objects_table = null, changelog_table = "rows_reader_cas", objects = [], uploads = [], publish = true }
   }
 
