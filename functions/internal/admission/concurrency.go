@@ -124,8 +124,26 @@ func (c *Concurrency) AcquireStreamFor(ctx context.Context, tenant string) (rele
 	if c.tasks.atCap(tenant) {
 		return nil, ErrAtCapacity
 	}
-	return c.AcquireFor(ctx, tenant)
+	if streamChecked != nil {
+		streamChecked()
+	}
+	release, err = c.AcquireFor(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	// The check above and the take are not one step: streams of the tenant arriving
+	// together may all pass the check. Whichever finds the tenant over its cap once it holds
+	// its permit gives it back, so the cap holds (at worst a racing stream is refused).
+	if c.tasks.overCap(tenant) {
+		release()
+		return nil, ErrAtCapacity
+	}
+	return release, nil
 }
+
+// streamChecked, when set (tests only), runs between AcquireStreamFor's cap check and its
+// take, to widen the window in which racing streams interleave.
+var streamChecked func()
 
 // AcquireBulk takes a permit for one operation of a batch of no particular tenant; see
 // AcquireBulkFor.
@@ -293,6 +311,13 @@ func (s *semaphore) atCap(tenant string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return !s.belowCapLocked(tenant)
+}
+
+// overCap reports whether tenant holds more units than its cap.
+func (s *semaphore) overCap(tenant string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.capPer > 0 && tenant != "" && s.perTenant[tenant] > s.capPer
 }
 
 // overCapOther reports whether some tenant other than tenant holds more units than the cap,

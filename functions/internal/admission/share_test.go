@@ -3,6 +3,7 @@ package admission
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 )
@@ -143,4 +144,42 @@ func TestConcurrency_TenantShare_StreamsCappedEvenWhenFree(t *testing.T) {
 	// The rest of the pool stays for others, and for a's short operations.
 	mustAcquire(t, tenant(c, "b"))
 	mustAcquire(t, tenant(c, "a"))
+}
+
+// TestConcurrency_TenantShare_RacingStreamsStayWithinCap starts a tenant's streams all at
+// once, many times over: however their checks and takes interleave, the tenant never holds
+// more stream permits than its cap.
+func TestConcurrency_TenantShare_RacingStreamsStayWithinCap(t *testing.T) {
+	c := NewConcurrency(10, 0, time.Hour, 60).WithTenantShare(0.5)
+	// Every stream passes the cap check before any takes its permit: the worst interleaving.
+	var arrived sync.WaitGroup
+	streamChecked = func() { arrived.Done(); arrived.Wait() }
+	defer func() { streamChecked = nil }()
+	for round := range 20 {
+		arrived.Add(10)
+		start := make(chan struct{})
+		var mu sync.Mutex
+		var held []func()
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if release, err := c.AcquireStreamFor(context.Background(), "a"); err == nil {
+					mu.Lock()
+					held = append(held, release)
+					mu.Unlock()
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if len(held) > c.TenantCap() {
+			t.Fatalf("round %d: the tenant holds %d stream permits, more than its cap of %d", round, len(held), c.TenantCap())
+		}
+		for _, release := range held {
+			release()
+		}
+	}
 }
