@@ -71,7 +71,7 @@ soak: soak-sim
 
 ## conn-report: the security review's connection flood against strata serve, measured (~75 s).
 conn-report:
-	STRATA_CONN_REPORT=1 $(GO) test -timeout 5m -count=1 -run 'TestReport_ConnectionFlood' -v ./e2e/local/
+	$(GO) test -timeout 5m -count=1 -run '^$$' -bench 'BenchmarkReport_ConnectionFlood' -benchtime=1x -v ./e2e/local/
 
 ## soak-sim: the deterministic simulator (tiered/sim_test.go) over a million seeds.
 soak-sim:

@@ -1,7 +1,7 @@
 package local
 
 // Connection handling of `strata serve` (functions/API.md §12.4): the server-level timeouts
-// the local binary sets, and, behind STRATA_CONN_REPORT=1, the security review's flood
+// the local binary sets, and, as a benchmark (make conn-report), the security review's flood
 // scenario measured end to end.
 
 import (
@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -119,17 +118,15 @@ func orgToken(t testing.TB, k keySet, value string) string {
 	return tok
 }
 
-// TestReport_ConnectionFlood reproduces the security review's scenario against `strata
+// BenchmarkReport_ConnectionFlood reproduces the security review's scenario against `strata
 // serve` with auth enforced and the default limits: tenant org=1 keeps 500 uploads
 // trickling one byte every 5 s (reconnecting when cut) and 20 reads of a 48 MiB object
 // that it never reads, while tenant org=17 reads a small object in a loop and bad-token
 // one-byte uploads probe the early rejection. It reports org=17's success rate and p99
-// latency, how long the slow connections lasted, and the 401 latency. It is a measurement,
-// not a timed test: it runs only with STRATA_CONN_REPORT=1, for about 75 s.
-func TestReport_ConnectionFlood(t *testing.T) {
-	if os.Getenv("STRATA_CONN_REPORT") != "1" {
-		t.Skip("a measurement of about 75 s; set STRATA_CONN_REPORT=1 to run it")
-	}
+// latency, how long the slow connections lasted, and the 401 latency. It is a measurement
+// of about 75 s, not a test: `make conn-report` runs it once (-benchtime=1x).
+func BenchmarkReport_ConnectionFlood(b *testing.B) {
+	var t testing.TB = b
 	const (
 		tricklers = 500
 		stalled   = 20
