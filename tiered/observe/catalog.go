@@ -54,7 +54,7 @@ const (
 	LabelReason      = "reason"
 	LabelPhase       = "phase"
 	LabelFunction    = "function"
-	LabelTier        = "tier"
+	LabelKind        = "kind"
 )
 
 // Closed label value sets: what the code may write for these labels, recorded as zeros up
@@ -69,10 +69,10 @@ var (
 	// RejectReasons are why admission refused a request.
 	RejectReasons = []string{
 		RejectRateLimited, RejectKillswitch, RejectOverloaded, RejectConcurrency,
-		RejectTenantShare, RejectMemory, RejectSlowClient,
+		RejectMemory, RejectSlowClient,
 	}
-	// Tiers are where a cleanup delete acted.
-	Tiers = []string{TierHighVolume, TierLongTerm}
+	// CleanupKinds are what a cleanup delete removed.
+	CleanupKinds = []string{CleanupRevision, CleanupUpload}
 )
 
 // Admission rejection reasons (strata.admission.rejections{reason}).
@@ -80,16 +80,15 @@ const (
 	RejectRateLimited = "rate_limited" // a usecase or scope rate or bandwidth limit (429)
 	RejectKillswitch  = "killswitch"   // a killswitch matched (403)
 	RejectOverloaded  = "overloaded"   // the in-flight request cap (503)
-	RejectConcurrency = "concurrency"  // no storage permit within the queue timeout (429)
-	RejectTenantShare = "tenant_share" // the tenant holds its share of the permits (429)
+	RejectConcurrency = "concurrency"  // no storage permit within the queue timeout, or the tenant holds its share (429)
 	RejectMemory      = "memory"       // the memory budget is spent (503)
 	RejectSlowClient  = "slow_client"  // a body or response below the minimum rate (408)
 )
 
-// Cleanup delete tiers.
+// What a cleanup delete removed (strata.cleanup.deletes{kind}).
 const (
-	TierHighVolume = "high_volume"
-	TierLongTerm   = "long_term"
+	CleanupRevision = "revision" // a long-term revision no row references
+	CleanupUpload   = "upload"   // an abandoned multipart upload, aborted
 )
 
 // latencyBuckets are the request and backend latency bounds in seconds. 0.1 s and 0.5 s are
@@ -175,9 +174,9 @@ var Catalog = []Metric{
 		Description: "Claimed change-log entries recovery failed to settle (retried by a later run).",
 	},
 	{
-		Name: MetricCleanupDeletes, Prometheus: "strata_cleanup_deletes_total", Kind: Counter, Unit: "{revision}", ValueType: "INT64",
-		Description: "Revisions deleted by cleanup, by tier.",
-		Labels:      []string{LabelTier},
+		Name: MetricCleanupDeletes, Prometheus: "strata_cleanup_deletes_total", Kind: Counter, Unit: "{object}", ValueType: "INT64",
+		Description: "Long-term revisions deleted and multipart uploads aborted by cleanup, by kind.",
+		Labels:      []string{LabelKind},
 	},
 	{
 		Name: MetricCleanupRetries, Prometheus: "strata_cleanup_retries_total", Kind: Counter, Unit: "{task}", ValueType: "INT64",
@@ -185,7 +184,7 @@ var Catalog = []Metric{
 	},
 	{
 		Name: MetricDeadLetters, Prometheus: "strata_cleanup_dead_letters_total", Kind: Counter, Unit: "{task}", ValueType: "INT64",
-		Description: "Cleanup tasks that failed their last delivery attempt and go to the dead-letter topic (recovery still settles their entries).",
+		Description: "Cleanup tasks given up after their last attempt (deployed, Pub/Sub moves them to the dead-letter topic); recovery still settles their entries.",
 	},
 	{
 		Name: MetricColdStarts, Prometheus: "strata_cold_starts_total", Kind: Counter, Unit: "{start}", ValueType: "INT64",
