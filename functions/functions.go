@@ -30,8 +30,11 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
@@ -54,8 +57,30 @@ func init() {
 			startupFailure(target, err)
 		}
 		startupConfig = &cfg
+		go flushOnTerm()
 	}
 }
+
+// flushOnTerm waits for SIGTERM, Cloud Run's notice that the instance is going away (it has
+// 10 seconds), exports what telemetry the instance holds, then lets the signal end the
+// process as it would have.
+func flushOnTerm() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	<-sig
+	if in := current.Load(); in != nil && in.rt != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), termFlushTimeout)
+		if err := in.rt.Telemetry.Shutdown(ctx); err != nil {
+			logging.New(os.Stderr, slog.LevelInfo).Warn("telemetry flush at shutdown failed", "err", err.Error())
+		}
+		cancel()
+	}
+	signal.Reset(syscall.SIGTERM)
+	_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+}
+
+// termFlushTimeout bounds the export at SIGTERM, inside Cloud Run's 10 seconds.
+const termFlushTimeout = 5 * time.Second
 
 // startupConfig is the configuration init validated, reused by the first build.
 var startupConfig *config.Config
@@ -71,6 +96,8 @@ func startupFailure(target string, err error) {
 type instance struct {
 	server   *httpapi.Server
 	handlers map[string]http.Handler
+	// rt is the runtime the server runs on; nil in tests that build a server alone.
+	rt *runtime.Runtime
 }
 
 var (
@@ -97,7 +124,12 @@ func buildFromEnv() (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newInstance(rt.Server)
+	in, err := newInstance(rt.Server)
+	if err != nil {
+		return nil, err
+	}
+	in.rt = rt
+	return in, nil
 }
 
 // newInstance prepares the handler of every function over server.

@@ -473,6 +473,7 @@ func (s *Store) Cleanup(ctx context.Context, t CleanupTask) error {
 			if err := s.lt.Delete(ctx, rev); err != nil {
 				return wrapErr("cleanup", c.ID, fmt.Errorf("delete revision %s: %w", rev, err))
 			}
+			s.opts.Observer.CleanupDeleted(ctx, "revision")
 		}
 	}
 	if c.UploadID != "" && c.New != nil && e.Phase != PhaseUpdated {
@@ -493,6 +494,9 @@ func (s *Store) Cleanup(ctx context.Context, t CleanupTask) error {
 		}
 		if err != nil && !errors.Is(err, object.ErrNotFound) {
 			return wrapErr("cleanup", c.ID, fmt.Errorf("abort upload: %w", err))
+		}
+		if err == nil {
+			s.opts.Observer.CleanupDeleted(ctx, "upload")
 		}
 	}
 	return s.removeEntry(ctx, e)

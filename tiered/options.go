@@ -1,6 +1,7 @@
 package tiered
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -76,7 +77,29 @@ type Options struct {
 	NewUUID func() uuid.UUID
 	// Logger receives warnings about cleanup and leases. Nil means slog.Default().
 	Logger *slog.Logger
+	// Observer is told of cleanup's work, for metrics. Nil means nobody.
+	Observer Observer
 }
+
+// Observer is told of the Store's cleanup work, for metrics; *observe.Metrics is one. Its
+// methods must be cheap and safe for concurrent use.
+type Observer interface {
+	// CleanupDeleted: cleanup deleted a long-term revision ("revision") or aborted a
+	// multipart upload ("upload").
+	CleanupDeleted(ctx context.Context, kind string)
+	// CleanupRetried: a task of the in-process Worker failed and will run again.
+	CleanupRetried(ctx context.Context)
+	// CleanupGaveUp: a task of the in-process Worker failed its last attempt; its entry
+	// stays for recovery.
+	CleanupGaveUp(ctx context.Context)
+}
+
+// nopObserver observes nothing.
+type nopObserver struct{}
+
+func (nopObserver) CleanupDeleted(context.Context, string) {}
+func (nopObserver) CleanupRetried(context.Context)         {}
+func (nopObserver) CleanupGaveUp(context.Context)          {}
 
 func (o *Options) withDefaults() (Options, error) {
 	var r Options
@@ -129,6 +152,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
+	}
+	if r.Observer == nil {
+		r.Observer = nopObserver{}
 	}
 	return r, nil
 }

@@ -62,7 +62,9 @@ func New(hv driver.HighVolume, lt driver.LongTerm, log driver.ChangeLog, opts *O
 	s.owner = s.opts.NewUUID().String()
 	s.dispatcher = s.opts.Dispatcher
 	if s.dispatcher == nil {
-		s.dispatcher = NewWorker(s.Cleanup, s.opts.CleanupWorkers, s.opts.CleanupAttempts, s.opts.Logger)
+		w := NewWorker(s.Cleanup, s.opts.CleanupWorkers, s.opts.CleanupAttempts, s.opts.Logger)
+		w.observer = s.opts.Observer
+		s.dispatcher = w
 		s.ownsWorker = true
 	}
 	return s, nil

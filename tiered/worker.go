@@ -22,6 +22,7 @@ type Worker struct {
 	run      func(context.Context, CleanupTask) error
 	attempts int
 	log      *slog.Logger
+	observer Observer
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -37,7 +38,7 @@ type Worker struct {
 // NewWorker starts workers goroutines that run each dispatched task with run, trying each
 // up to attempts times with exponential backoff.
 func NewWorker(run func(context.Context, CleanupTask) error, workers, attempts int, log *slog.Logger) *Worker {
-	w := &Worker{run: run, attempts: max(attempts, 1), log: log, deferred: map[*time.Timer]struct{}{}}
+	w := &Worker{run: run, attempts: max(attempts, 1), log: log, observer: nopObserver{}, deferred: map[*time.Timer]struct{}{}}
 	w.cond = sync.NewCond(&w.mu)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	for range max(workers, 1) {
@@ -117,10 +118,12 @@ func (w *Worker) runWithRetry(t CleanupTask) {
 			return
 		}
 		if attempt >= w.attempts || w.ctx.Err() != nil {
+			w.observer.CleanupGaveUp(w.ctx)
 			w.log.Error("cleanup failed; leaving the change for recovery",
 				"change", t.ChangeID, "object", t.Object, "attempts", attempt, "err", err)
 			return
 		}
+		w.observer.CleanupRetried(w.ctx)
 		w.log.Warn("cleanup failed; retrying", "change", t.ChangeID, "attempt", attempt, "err", err)
 		sleep := backoff/2 + rand.N(backoff/2+1)
 		select {

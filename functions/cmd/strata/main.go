@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stratastore/strata/functions/internal/cleanup"
 	"github.com/stratastore/strata/functions/internal/cli"
 	"github.com/stratastore/strata/functions/internal/config"
 	"github.com/stratastore/strata/functions/internal/logging"
@@ -159,7 +160,7 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, opts serveOp
 	recoverCtx, stopRecover := context.WithCancel(context.Background())
 	go func() {
 		defer close(recoverDone)
-		recoverLoop(recoverCtx, rt.Store, log, opts.recoverEvery)
+		recoverLoop(recoverCtx, rt.Recoverer, log, opts.recoverEvery)
 	}()
 
 	select {
@@ -209,7 +210,9 @@ func isLoopback(host string) bool {
 
 // recoverLoop runs a bounded recovery pass every interval until ctx ends, so that change-log
 // entries a crash left behind get cleaned up.
-func recoverLoop(ctx context.Context, store *tiered.Store, log *slog.Logger, every time.Duration) {
+// Each pass is recorded (strata.recovery.*, and the change-log gauges) as the deployed
+// recover function's are.
+func recoverLoop(ctx context.Context, store cleanup.Recoverer, log *slog.Logger, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/object"
+	"github.com/stratastore/strata/tiered/observe"
 )
 
 // Publisher is the part of *pubsub.Publisher the dispatcher needs.
@@ -113,7 +114,10 @@ type Runner interface {
 // redelivers with backoff, and if it gives up, recovery dispatches the entry once it is due. A message that is not a task at all
 // gets 400: it will never succeed, and after the subscription's maximum delivery attempts it
 // lands in the dead-letter topic for a human to look at.
-func PushHandler(r Runner, log *slog.Logger) http.HandlerFunc {
+//
+// A failed task is counted as a retry (strata.cleanup.retries), or, on the subscription's
+// last delivery attempt (o.MaxDeliveries), as dead-lettered (strata.cleanup.dead_letters).
+func PushHandler(r Runner, log *slog.Logger, o PushObserver) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -152,8 +156,15 @@ func PushHandler(r Runner, log *slog.Logger) http.HandlerFunc {
 			if errors.Is(err, object.ErrInvalidArgument) {
 				status = http.StatusBadRequest
 			}
-			log.Warn("cleanup failed; Pub/Sub will redeliver", "change", t.ChangeID,
-				"object", t.Object, "attempt", env.DeliveryAttempt, "err", err)
+			if o.MaxDeliveries > 0 && env.DeliveryAttempt >= o.MaxDeliveries {
+				o.Metrics.CleanupGaveUp(req.Context())
+				log.Error("cleanup failed its last delivery attempt; the task goes to the dead-letter topic and recovery settles its entry",
+					"change", t.ChangeID, "object", t.Object, "attempt", env.DeliveryAttempt, "err", err)
+			} else {
+				o.Metrics.CleanupRetried(req.Context())
+				log.Warn("cleanup failed; Pub/Sub will redeliver", "change", t.ChangeID,
+					"object", t.Object, "attempt", env.DeliveryAttempt, "err", err)
+			}
 			http.Error(w, "cleanup failed", status)
 			return
 		}
@@ -161,6 +172,15 @@ func PushHandler(r Runner, log *slog.Logger) http.HandlerFunc {
 			"message_id", env.Message.MessageID, "latency_ms", time.Since(start).Milliseconds())
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// PushObserver is what PushHandler records failed tasks with.
+type PushObserver struct {
+	// Metrics receives the retries and dead letters; nil records nothing.
+	Metrics *observe.Metrics
+	// MaxDeliveries is the subscription's maximum delivery attempts; zero means unknown (every
+	// failure counts as a retry).
+	MaxDeliveries int
 }
 
 // Recoverer runs one bounded recovery pass; *tiered.Store is one.
@@ -197,4 +217,46 @@ func RecoverHandler(r Recoverer, limit int, log *slog.Logger) http.HandlerFunc {
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(out)
 	}
+}
+
+// Observed is a Recoverer that records every run: strata.recovery.* after the pass, then the
+// fleet-wide change-log gauges, then an export. The recover function (and the local server's
+// recovery timer) runs through it, so the fleet-wide gauges come from one place on a
+// schedule, not from every instance.
+type Observed struct {
+	Recoverer
+	Metrics *observe.Metrics
+	// Backlog, when set, measures the change log after the pass: entries by phase name and
+	// the age of the oldest.
+	Backlog func(ctx context.Context) (byPhase map[string]int64, oldest time.Duration, err error)
+	// Flush, when set, exports at once: the recover function's instance may lose its CPU as
+	// soon as it answers.
+	Flush func(ctx context.Context) error
+	Log   *slog.Logger
+}
+
+// Recover runs the pass and records it.
+func (o Observed) Recover(ctx context.Context, limit int) (tiered.RecoverReport, error) {
+	rep, err := o.Recoverer.Recover(ctx, limit)
+	o.Metrics.RecoveryRun(ctx, err, rep.Claimed, rep.Failed)
+	if o.Backlog != nil {
+		if byPhase, oldest, berr := o.Backlog(ctx); berr != nil {
+			o.logger().Warn("recovery: measuring the change-log backlog failed", "err", berr)
+		} else {
+			o.Metrics.ChangeLogBacklog(ctx, byPhase, oldest)
+		}
+	}
+	if o.Flush != nil {
+		if ferr := o.Flush(ctx); ferr != nil {
+			o.logger().Warn("recovery: exporting telemetry failed; the next export carries the totals", "err", ferr)
+		}
+	}
+	return rep, err
+}
+
+func (o Observed) logger() *slog.Logger {
+	if o.Log == nil {
+		return slog.Default()
+	}
+	return o.Log
 }

@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratastore/strata/tiered/observe"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
@@ -75,9 +79,18 @@ func (b backends) store(t *testing.T, d tiered.Dispatcher) *tiered.Store {
 // push wraps data in a push envelope and sends it to h.
 func push(t *testing.T, h http.Handler, data []byte) *httptest.ResponseRecorder {
 	t.Helper()
+	return pushAttempt(t, h, data, 0)
+}
+
+// pushAttempt pushes data as the given delivery attempt (0: none stated).
+func pushAttempt(t *testing.T, h http.Handler, data []byte, attempt int) *httptest.ResponseRecorder {
+	t.Helper()
 	env := map[string]any{
 		"message":      map[string]any{"data": data, "messageId": "1", "attributes": map[string]string{}},
 		"subscription": "projects/proj/subscriptions/push",
+	}
+	if attempt > 0 {
+		env["deliveryAttempt"] = attempt
 	}
 	b, _ := json.Marshal(env)
 	rec := httptest.NewRecorder()
@@ -109,7 +122,7 @@ func TestPubSub_OverwriteCleanup_PublishedThenPushed(t *testing.T) {
 		t.Fatalf("cleanup ran before delivery: %v", b.lt.Keys())
 	}
 	worker := b.store(t, nil) // the cleanup function's own Store
-	h := cleanup.PushHandler(worker, quiet)
+	h := cleanup.PushHandler(worker, quiet, cleanup.PushObserver{})
 	for round := range 2 { // the second round is a redelivery
 		for _, m := range msgs {
 			if rec := push(t, h, m.Data); rec.Code != http.StatusNoContent {
@@ -149,7 +162,7 @@ func TestDispatcher_PublishFailure_LeavesEntryForRecovery(t *testing.T) {
 
 func TestPushHandler_RejectsBadRequests(t *testing.T) {
 	b := newBackends()
-	h := cleanup.PushHandler(b.store(t, nil), quiet)
+	h := cleanup.PushHandler(b.store(t, nil), quiet, cleanup.PushObserver{})
 	for name, tc := range map[string]struct {
 		method string
 		body   string
@@ -182,8 +195,42 @@ func (failingRunner) Cleanup(context.Context, tiered.CleanupTask) error {
 
 func TestPushHandler_FailureAsksForRedelivery(t *testing.T) {
 	task, _ := json.Marshal(tiered.CleanupTask{ChangeID: "c", Object: backendtest.NewID(t, "k").StoragePath()})
-	if rec := push(t, cleanup.PushHandler(failingRunner{}, quiet), task); rec.Code != http.StatusInternalServerError {
+	if rec := push(t, cleanup.PushHandler(failingRunner{}, quiet, cleanup.PushObserver{}), task); rec.Code != http.StatusInternalServerError {
 		t.Fatalf("status %d", rec.Code)
+	}
+}
+
+// A failed task counts as a retry, and on the subscription's last delivery attempt as a dead
+// letter.
+func TestPushHandler_CountsRetriesAndDeadLetters(t *testing.T) {
+	r := sdkmetric.NewManualReader()
+	m, err := observe.NewMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(r)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := cleanup.PushHandler(failingRunner{}, quiet, cleanup.PushObserver{Metrics: m, MaxDeliveries: 5})
+	task, _ := json.Marshal(tiered.CleanupTask{ChangeID: "c", Object: backendtest.NewID(t, "k").StoragePath()})
+	for attempt := 1; attempt <= 5; attempt++ {
+		if rec := pushAttempt(t, h, task, attempt); rec.Code != http.StatusInternalServerError {
+			t.Fatalf("attempt %d: status %d", attempt, rec.Code)
+		}
+	}
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, mt := range sm.Metrics {
+			if sum, ok := mt.Data.(metricdata.Sum[int64]); ok {
+				for _, p := range sum.DataPoints {
+					got[mt.Name] += p.Value
+				}
+			}
+		}
+	}
+	if got[observe.MetricCleanupRetries] != 4 || got[observe.MetricDeadLetters] != 1 {
+		t.Errorf("retries %d, dead letters %d; want 4 and 1", got[observe.MetricCleanupRetries], got[observe.MetricDeadLetters])
 	}
 }
 
@@ -197,7 +244,7 @@ func (notDueRunner) Cleanup(_ context.Context, t tiered.CleanupTask) error {
 // slept out in the function: 429 with Retry-After asks Pub/Sub to come back.
 func TestPushHandler_NotDueIsRetriedLater(t *testing.T) {
 	task, _ := json.Marshal(tiered.CleanupTask{ChangeID: "c"})
-	rec := push(t, cleanup.PushHandler(notDueRunner{}, quiet), task)
+	rec := push(t, cleanup.PushHandler(notDueRunner{}, quiet, cleanup.PushObserver{}), task)
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "25" {
 		t.Fatalf("status %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
 	}

@@ -197,7 +197,47 @@ type Config struct {
 	TenantShare float64
 	// MemoryBudget bounds the request payload bytes buffered at once (STRATA_MEMORY_BUDGET).
 	MemoryBudget int64
+
+	// Telemetry configures metrics and traces.
+	Telemetry Telemetry
+	// Function is the deployed function this process serves (FUNCTION_TARGET, set by the
+	// functions framework's platform); empty for the local all-in-one server.
+	Function string
+	// CleanupMaxDeliveries is the cleanup subscription's maximum delivery attempts
+	// (STRATA_CLEANUP_MAX_DELIVERIES): a task failing its last attempt is counted as dead
+	// lettered. Deployed only; Terraform sets it from the subscription's policy.
+	CleanupMaxDeliveries int
 }
+
+// Telemetry exporters (STRATA_TELEMETRY).
+const (
+	TelemetryPrometheus = "prometheus"
+	TelemetryGoogle     = "google"
+	TelemetryNone       = "none"
+)
+
+// Telemetry configures metrics and traces (package telemetry).
+type Telemetry struct {
+	// Exporter is where metrics go (STRATA_TELEMETRY): prometheus (/metrics on the local
+	// server), google (Cloud Monitoring and Cloud Trace) or none.
+	Exporter string
+	// SampleRatio is the share of requests traced when the caller decided nothing
+	// (STRATA_TRACE_SAMPLE_RATIO), in [0, 1].
+	SampleRatio float64
+	// ExportInterval is the least time between request-driven exports to Cloud Monitoring
+	// (STRATA_METRICS_EXPORT_INTERVAL), at least MinMetricsExportInterval.
+	ExportInterval time.Duration
+}
+
+// Telemetry defaults and bounds.
+const (
+	DefaultTraceSampleRatio      = 0.01
+	DefaultMetricsExportInterval = 60 * time.Second
+	// MinMetricsExportInterval keeps exports well above Cloud Monitoring's limit of one point
+	// per time series every 5 seconds.
+	MinMetricsExportInterval    = 10 * time.Second
+	DefaultCleanupMaxDeliveries = 10
+)
 
 // variable is one STRATA_* variable: its name and how it sets its part of Config.
 type variable struct {
@@ -331,6 +371,41 @@ var variables = []variable{
 		c.MinTransferRate = n
 		return nil
 	}},
+	{"STRATA_TELEMETRY", func(c *Config, v string) error {
+		switch v {
+		case TelemetryPrometheus, TelemetryGoogle, TelemetryNone:
+			c.Telemetry.Exporter = v
+			return nil
+		}
+		return fmt.Errorf("%q is not one of prometheus, google, none", v)
+	}},
+	{"STRATA_TRACE_SAMPLE_RATIO", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f >= 0 && f <= 1) {
+			return fmt.Errorf("%q is not a fraction in [0, 1]", v)
+		}
+		c.Telemetry.SampleRatio = f
+		return nil
+	}},
+	{"STRATA_METRICS_EXPORT_INTERVAL", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d < MinMetricsExportInterval {
+			return fmt.Errorf("%s is below the minimum %s (Cloud Monitoring accepts a point per series every 5 s at most)", d, MinMetricsExportInterval)
+		}
+		c.Telemetry.ExportInterval = d
+		return nil
+	}},
+	{"STRATA_CLEANUP_MAX_DELIVERIES", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a positive count", v)
+		}
+		c.CleanupMaxDeliveries = n
+		return nil
+	}},
 	{"STRATA_TENANT_SHARE", func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || !(f > 0 && f <= 1) {
@@ -452,6 +527,13 @@ func Default() Config {
 		MinTransferRate:   DefaultMinTransferRate,
 		TenantShare:       DefaultTenantShare,
 		MemoryBudget:      DefaultMemoryBudget,
+
+		Telemetry: Telemetry{
+			Exporter:       TelemetryPrometheus,
+			SampleRatio:    DefaultTraceSampleRatio,
+			ExportInterval: DefaultMetricsExportInterval,
+		},
+		CleanupMaxDeliveries: DefaultCleanupMaxDeliveries,
 	}
 }
 
@@ -476,6 +558,9 @@ func Load(environ []string) (Config, error) {
 	env := make(map[string]string)
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
+		if name == "FUNCTION_TARGET" {
+			c.Function = value
+		}
 		if !strings.HasPrefix(name, "STRATA_") {
 			continue
 		}
@@ -552,6 +637,9 @@ func (c *Config) check(env map[string]string) []error {
 		case p.inv.Audience != "" && p.inv.ServiceAccount == "":
 			errs = append(errs, fmt.Errorf("%s: required with %s", p.sa, p.aud))
 		}
+	}
+	if c.Telemetry.Exporter == TelemetryGoogle && c.Bigtable.Project == "" {
+		errs = append(errs, errors.New("STRATA_TELEMETRY: google needs the project (STRATA_BIGTABLE_PROJECT)"))
 	}
 	if c.Bigtable.Table != "" && c.Bigtable.Table == c.Bigtable.ChangeLogTable {
 		errs = append(errs, errors.New("STRATA_BIGTABLE_CHANGELOG_TABLE: must differ from STRATA_BIGTABLE_TABLE"))

@@ -101,6 +101,13 @@ func TestLoad_EveryVariable(t *testing.T) {
 		{[]string{"STRATA_TENANT_SHARE=0.25"}, func(c Config) bool { return c.TenantShare == 0.25 }},
 		{[]string{"STRATA_TENANT_SHARE=1"}, func(c Config) bool { return c.TenantShare == 1 }},
 		{[]string{"STRATA_MEMORY_BUDGET=8388608"}, func(c Config) bool { return c.MemoryBudget == 8<<20 }},
+		{[]string{"STRATA_TELEMETRY=none"}, func(c Config) bool { return c.Telemetry.Exporter == TelemetryNone }},
+		{[]string{"STRATA_TELEMETRY=google", "STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i", "STRATA_GCS_BUCKET=b"},
+			func(c Config) bool { return c.Telemetry.Exporter == TelemetryGoogle }},
+		{[]string{"STRATA_TRACE_SAMPLE_RATIO=0.5"}, func(c Config) bool { return c.Telemetry.SampleRatio == 0.5 }},
+		{[]string{"STRATA_TRACE_SAMPLE_RATIO=0"}, func(c Config) bool { return c.Telemetry.SampleRatio == 0 }},
+		{[]string{"STRATA_METRICS_EXPORT_INTERVAL=2m"}, func(c Config) bool { return c.Telemetry.ExportInterval == 2*time.Minute }},
+		{[]string{"STRATA_CLEANUP_MAX_DELIVERIES=7"}, func(c Config) bool { return c.CleanupMaxDeliveries == 7 }},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
@@ -168,6 +175,11 @@ func TestLoad_Errors(t *testing.T) {
 		{[]string{"STRATA_READ_HEADER_TIMEOUT=0s"}, "STRATA_READ_HEADER_TIMEOUT"},
 		{[]string{"STRATA_MIN_TRANSFER_RATE=0"}, "STRATA_MIN_TRANSFER_RATE"},
 		{[]string{"STRATA_TENANT_SHARE=0"}, "STRATA_TENANT_SHARE"},
+		{[]string{"STRATA_TELEMETRY=stdout"}, "STRATA_TELEMETRY"},
+		{[]string{"STRATA_TELEMETRY=google"}, "STRATA_TELEMETRY"},
+		{[]string{"STRATA_TRACE_SAMPLE_RATIO=1.5"}, "STRATA_TRACE_SAMPLE_RATIO"},
+		{[]string{"STRATA_METRICS_EXPORT_INTERVAL=1s"}, "STRATA_METRICS_EXPORT_INTERVAL"},
+		{[]string{"STRATA_CLEANUP_MAX_DELIVERIES=0"}, "STRATA_CLEANUP_MAX_DELIVERIES"},
 		{[]string{"STRATA_TENANT_SHARE=1.5"}, "STRATA_TENANT_SHARE"},
 		{[]string{"STRATA_TENANT_SHARE=NaN"}, "STRATA_TENANT_SHARE"},
 		{[]string{"STRATA_MEMORY_BUDGET=1024"}, "STRATA_MEMORY_BUDGET"},

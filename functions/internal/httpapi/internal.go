@@ -39,22 +39,23 @@ func (s *Server) handleKeda(w http.ResponseWriter, r *http.Request, _ *call) {
 	writeText(w, http.StatusOK, admission.KedaContentType, b.String())
 }
 
-// handleMetrics serves the backend-call metrics (backend, op, outcome, latency) in the
-// Prometheus text format, when the server was given a recorder.
+// handleMetrics serves every metric of the catalog (observe.Catalog) in the Prometheus text
+// format, through OpenTelemetry's Prometheus exporter; without one (STRATA_TELEMETRY is not
+// prometheus) the page is empty.
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ *call) {
-	var b strings.Builder
-	if s.opts.Metrics != nil {
-		_ = s.opts.Metrics.WritePrometheus(&b)
+	if h := s.opts.Telemetry.MetricsHandler(); h != nil {
+		h.ServeHTTP(w, r)
+		return
 	}
-	writeText(w, http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", b.String())
+	writeText(w, http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", "")
 }
 
 // handleCleanup runs one dispatched cleanup task from a Pub/Sub push.
 func (s *Server) handleCleanup(w http.ResponseWriter, r *http.Request, _ *call) {
-	cleanup.PushHandler(s.store, s.log).ServeHTTP(w, r)
+	cleanup.PushHandler(s.store, s.log, cleanup.PushObserver{Metrics: s.metrics, MaxDeliveries: s.opts.CleanupMaxDeliveries}).ServeHTTP(w, r)
 }
 
 // handleRecover runs one bounded recovery pass for Cloud Scheduler and reports it as JSON.
 func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request, _ *call) {
-	cleanup.RecoverHandler(s.store, tiered.DefaultRecoverLimit, s.log).ServeHTTP(w, r)
+	cleanup.RecoverHandler(s.opts.Recoverer, tiered.DefaultRecoverLimit, s.log).ServeHTTP(w, r)
 }

@@ -5,12 +5,19 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/stratastore/strata/functions/internal/admission"
 	"github.com/stratastore/strata/functions/internal/logging"
+	"github.com/stratastore/strata/tiered/observe"
 )
 
 // reqInfo collects what the request log line reports beyond the HTTP facts.
@@ -70,13 +77,19 @@ func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 
 // logRequest serves r through next and writes one log line for it: the operation, usecase,
 // status, bytes in and out, latency and, for puts, the backend the object went to.
+//
+// It is also where a request is measured: its server span (a child of the caller's trace
+// context, observe's backend-call spans below it), strata.requests and
+// strata.request.duration by operation and status class, the bytes in and out, and the
+// admission rejection, if any, by reason.
 func (s *Server) logRequest(w http.ResponseWriter, r *http.Request, op string, next func(http.ResponseWriter, *http.Request)) {
 	start := time.Now()
 	info := &reqInfo{op: op}
+	ctx, span := s.opts.Telemetry.StartRequest(r, op)
 	// The handler gets its own copy of the request (WithContext) before its body is
 	// wrapped: net/http decides after the handler whether the body was read by looking
 	// at its own copy's Body, and it reads ahead into any body it does not recognise.
-	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	r = r.WithContext(context.WithValue(ctx, infoKey{}, info))
 	gw, body, finish := s.guard(w, r)
 	defer finish()
 	rec := &recorder{ResponseWriter: gw, body: body}
@@ -86,6 +99,12 @@ func (s *Server) logRequest(w http.ResponseWriter, r *http.Request, op string, n
 		if status == 0 {
 			status = http.StatusOK
 		}
+		s.metrics.Request(ctx, info.op, status, latency, body.n.Load(), rec.bytes)
+		if reason := rejectReason(info.err); reason != "" {
+			s.metrics.Rejected(ctx, reason)
+		}
+		endSpan(span, r, status, info.err)
+		defer s.opts.Telemetry.AfterRequest()
 		attrs := []slog.Attr{
 			slog.String("op", info.op),
 			slog.Int("status", status),
@@ -109,7 +128,7 @@ func (s *Server) logRequest(w http.ResponseWriter, r *http.Request, op string, n
 		if info.backend != "" {
 			attrs = append(attrs, slog.String("backend", info.backend))
 		}
-		attrs = append(attrs, logging.TraceAttrs(r.Header, s.opts.TraceProject)...)
+		attrs = append(attrs, logging.SpanAttrs(span.SpanContext(), r.Header, s.opts.TraceProject)...)
 		level := slog.LevelInfo
 		if status >= 500 && status != statusClientClosed {
 			level = slog.LevelError
@@ -120,4 +139,46 @@ func (s *Server) logRequest(w http.ResponseWriter, r *http.Request, op string, n
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	}()
 	next(rec, r)
+}
+
+// endSpan completes a request's server span with its HTTP facts, when it is recorded.
+func endSpan(span trace.Span, r *http.Request, status int, err error) {
+	if span.IsRecording() {
+		span.SetAttributes(
+			semconv.HTTPRequestMethodKey.String(r.Method),
+			semconv.HTTPResponseStatusCode(status),
+			semconv.URLPath(wirePath(r)),
+		)
+		if status >= 500 && status != statusClientClosed {
+			msg := http.StatusText(status)
+			if err != nil {
+				msg = err.Error()
+			}
+			span.SetStatus(codes.Error, msg)
+		}
+	}
+	span.End()
+}
+
+// rejectReason is the admission rejection reason of a request's error (observe.Reject*),
+// or "" when admission did not refuse it.
+func rejectReason(err error) string {
+	var cse *clientStreamError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, errRateLimited):
+		return observe.RejectRateLimited
+	case errors.Is(err, errKillswitch):
+		return observe.RejectKillswitch
+	case errors.Is(err, errOverloaded):
+		return observe.RejectOverloaded
+	case errors.Is(err, errBudget):
+		return observe.RejectMemory
+	case errors.Is(err, admission.ErrAtCapacity):
+		return observe.RejectConcurrency
+	case errors.As(err, &cse) && cse.tooSlow:
+		return observe.RejectSlowClient
+	}
+	return ""
 }

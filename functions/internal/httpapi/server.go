@@ -13,6 +13,9 @@ import (
 	"github.com/stratastore/strata/tiered/object"
 	"github.com/stratastore/strata/tiered/observe"
 
+	"github.com/stratastore/strata/functions/internal/cleanup"
+	"github.com/stratastore/strata/functions/internal/telemetry"
+
 	"github.com/stratastore/strata/functions/internal/admission"
 	"github.com/stratastore/strata/functions/internal/auth"
 	"github.com/stratastore/strata/functions/internal/usecase"
@@ -42,8 +45,14 @@ type Options struct {
 	TraceProject string
 	// Now is the clock for time_created and time_expires; nil means time.Now.
 	Now func() time.Time
-	// Metrics, when set, is served at /metrics: the backend calls of the store's backends.
-	Metrics *observe.Recorder
+	// Telemetry records every request's metrics and server span, and serves /metrics; nil
+	// records nothing.
+	Telemetry *telemetry.Telemetry
+	// Recoverer runs the recover function's pass; nil means the store's own Recover.
+	Recoverer cleanup.Recoverer
+	// CleanupMaxDeliveries is the cleanup subscription's maximum delivery attempts (a
+	// failure on the last is counted as dead-lettered); zero means unknown.
+	CleanupMaxDeliveries int
 	// Invokers authenticate the callers of the deployed private functions (Handler), by
 	// function name: a request they refuse gets 401 or 403 and runs nothing. A private
 	// function without an entry accepts every caller (STRATA_INVOKER_AUTH=none). The local
@@ -76,6 +85,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	web      *admission.WebLimiter
+	metrics  *observe.Metrics // nil records nothing
 	draining atomic.Bool
 	all      []*Route
 	// public are the public listener's routes, admin the admin listener's.
@@ -109,6 +119,12 @@ func New(store *tiered.Store, opts Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.opts.Telemetry != nil {
+		s.metrics = s.opts.Telemetry.Metrics
+	}
+	if s.opts.Recoverer == nil {
+		s.opts.Recoverer = store
 	}
 	for i := range routes {
 		rt := &routes[i]
@@ -204,6 +220,9 @@ func wirePath(r *http.Request) string {
 	return r.URL.EscapedPath()
 }
 
+// OpUnrouted is the operation of a request no route matched (404 or 405).
+const OpUnrouted = "unrouted"
+
 // serve routes a request among candidates and runs it.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, candidates []*Route) {
 	rt, t, status, allow := match(candidates, r.Method, wirePath(r))
@@ -212,7 +231,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, candidates []*Rou
 		rt.handle(s, w, r, nil)
 		return
 	}
-	op := "unrouted"
+	op := OpUnrouted
 	if rt != nil {
 		op = rt.Function
 	}

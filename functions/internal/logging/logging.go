@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // New returns a JSON logger in the shape Cloud Logging reads from a container's output:
@@ -93,4 +95,23 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// SpanAttrs returns the Cloud Logging trace fields of a request served under span context
+// sc: its trace, its span id (so that the log line links to Strata's own span) and whether
+// the trace is sampled. Without a valid sc it falls back to the request's trace headers h
+// (TraceAttrs).
+func SpanAttrs(sc trace.SpanContext, h http.Header, project string) []slog.Attr {
+	if !sc.IsValid() {
+		return TraceAttrs(h, project)
+	}
+	tr := sc.TraceID().String()
+	if project != "" {
+		tr = "projects/" + project + "/traces/" + tr
+	}
+	return []slog.Attr{
+		slog.String("logging.googleapis.com/trace", tr),
+		slog.String("logging.googleapis.com/spanId", sc.SpanID().String()),
+		slog.Bool("logging.googleapis.com/trace_sampled", sc.IsSampled()),
+	}
 }

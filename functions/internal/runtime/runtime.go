@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"cloud.google.com/go/bigtable"
 	"cloud.google.com/go/pubsub/v2"
@@ -24,6 +25,7 @@ import (
 	"github.com/stratastore/strata/functions/internal/config"
 	"github.com/stratastore/strata/functions/internal/httpapi"
 	"github.com/stratastore/strata/functions/internal/invoker"
+	"github.com/stratastore/strata/functions/internal/telemetry"
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/bigtablebackend"
 	"github.com/stratastore/strata/tiered/driver"
@@ -42,6 +44,65 @@ type Runtime struct {
 	closers []func() error
 	// dispatcher publishes cleanup tasks when they go through Pub/Sub.
 	dispatcher *cleanup.Dispatcher
+	// Telemetry is the process's OpenTelemetry (metrics, traces, /metrics).
+	Telemetry *telemetry.Telemetry
+	// Recoverer runs a recovery pass and records it (the recover function, the local
+	// server's recovery timer).
+	Recoverer cleanup.Recoverer
+}
+
+// Service is the name the process's telemetry goes under: the deployed function it serves,
+// or "strata" for the local all-in-one server.
+func Service(cfg config.Config) string {
+	if cfg.Function != "" {
+		return cfg.Function
+	}
+	return "strata"
+}
+
+// openTelemetry sets up the process's telemetry, counts its cold start and records the zeros
+// of every series it may write, so that a fresh process lists them all.
+func (rt *Runtime) openTelemetry(ctx context.Context, b backends) (*telemetry.Telemetry, error) {
+	cfg := rt.Config
+	tel, err := telemetry.New(ctx, telemetry.Options{
+		Exporter:       cfg.Telemetry.Exporter,
+		Project:        cfg.Bigtable.Project,
+		Service:        Service(cfg),
+		SampleRatio:    cfg.Telemetry.SampleRatio,
+		ExportInterval: cfg.Telemetry.ExportInterval,
+		Logger:         rt.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("STRATA_TELEMETRY: %w", err)
+	}
+	rt.Telemetry = tel
+	rt.closers = append(rt.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return tel.Shutdown(ctx)
+	})
+	var ops []string
+	if cfg.Function != "" {
+		ops = []string{cfg.Function}
+	} else {
+		for _, f := range httpapi.Functions() {
+			ops = append(ops, f.Name)
+		}
+		ops = append(ops, httpapi.OpUnrouted)
+	}
+	tel.Metrics.ColdStart(ctx, Service(cfg))
+	tel.Metrics.Zero(ctx, observe.Series{
+		Ops: ops,
+		Backends: map[string][]string{
+			b.hv.Name(): observe.HighVolumeCalls,
+			b.lt.Name(): observe.LongTermCalls,
+			"changelog": observe.ChangeLogCalls,
+		},
+		Function: Service(cfg),
+		// Fleet-wide gauges come from the process that runs recovery only.
+		Fleet: cfg.Function == "" || cfg.Function == httpapi.FnRecover,
+	})
+	return tel, nil
 }
 
 // backends are the three roles the Store needs.
@@ -65,16 +126,22 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
 	}
-	// Every backend call is recorded (backend, op, outcome, latency) and served at /metrics.
-	rec := observe.NewRecorder()
-	hv := &observe.HighVolume{Inner: b.hv, Rec: rec}
-	lt := &observe.LongTerm{Inner: b.lt, Rec: rec}
-	clog := &observe.ChangeLog{Inner: b.log, Rec: rec}
-	rt.Store, err = tiered.New(hv, lt, clog, &tiered.Options{Dispatcher: dispatcher, GracePeriod: cfg.GracePeriod,
-		MaxClockSkew: cfg.MaxClockSkew, LongTermSettle: cfg.LongTermSettle, Logger: log})
+	tel, err := rt.openTelemetry(ctx, b)
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
 	}
+	// Every backend call is measured (backend, call, outcome, latency) and, under a sampled
+	// request, traced.
+	m := tel.Metrics
+	hv := &observe.HighVolume{Inner: b.hv, M: m}
+	lt := &observe.LongTerm{Inner: b.lt, M: m}
+	clog := &observe.ChangeLog{Inner: b.log, M: m}
+	rt.Store, err = tiered.New(hv, lt, clog, &tiered.Options{Dispatcher: dispatcher, GracePeriod: cfg.GracePeriod,
+		MaxClockSkew: cfg.MaxClockSkew, LongTermSettle: cfg.LongTermSettle, Logger: log, Observer: m})
+	if err != nil {
+		return nil, errors.Join(err, rt.closeBackends())
+	}
+	rt.Recoverer = cleanup.Observed{Recoverer: rt.Store, Metrics: m, Flush: tel.Flush, Log: log}
 	verifier, err := auth.NewVerifier(cfg.AuthKeys, auth.Options{Enforce: cfg.AuthEnforce, Logger: log})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("STRATA_AUTH_KEYS: %w", err), rt.closeBackends())
@@ -92,16 +159,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 		Limiter:      admission.NewLimiter(cfg.RateLimits, nil),
 		Concurrency: admission.NewConcurrency(cfg.MaxConcurrency, admission.DefaultConcurrencyQueue, admission.DefaultConcurrencyTimeout, admission.DefaultBulkPct).
 			WithTenantShare(cfg.TenantShare),
-		MaxRequests:  cfg.MaxRequests,
-		Usecases:     cfg.Usecases,
-		Logger:       log,
-		TraceProject: cfg.Bigtable.Project,
-		Metrics:      rec,
-		Invokers:     invokers,
-		ReadTimeout:  cfg.ReadTimeout,
-		WriteTimeout: cfg.WriteTimeout,
-		MinRate:      cfg.MinTransferRate,
-		Budget:       admission.NewBudget(cfg.MemoryBudget),
+		MaxRequests:          cfg.MaxRequests,
+		Usecases:             cfg.Usecases,
+		Logger:               log,
+		TraceProject:         cfg.Bigtable.Project,
+		Telemetry:            tel,
+		Recoverer:            rt.Recoverer,
+		CleanupMaxDeliveries: cfg.CleanupMaxDeliveries,
+		Invokers:             invokers,
+		ReadTimeout:          cfg.ReadTimeout,
+		WriteTimeout:         cfg.WriteTimeout,
+		MinRate:              cfg.MinTransferRate,
+		Budget:               admission.NewBudget(cfg.MemoryBudget),
 	})
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
