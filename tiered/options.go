@@ -1,8 +1,10 @@
 package tiered
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,6 +78,9 @@ type Options struct {
 	NewUUID func() uuid.UUID
 	// Logger receives warnings about cleanup and leases. Nil means slog.Default().
 	Logger *slog.Logger
+	// Instance names this process in the recovery-run record (driver.RunLog), with the
+	// Store's lease token. Empty means "{hostname}/{pid}".
+	Instance string
 }
 
 func (o *Options) withDefaults() (Options, error) {
@@ -129,6 +134,10 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
+	}
+	if r.Instance == "" {
+		host, _ := os.Hostname()
+		r.Instance = fmt.Sprintf("%s/%d", cmp.Or(host, "unknown-host"), os.Getpid())
 	}
 	return r, nil
 }
