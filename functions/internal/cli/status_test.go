@@ -34,7 +34,9 @@ func statusDataDir(t *testing.T, now time.Time, runAgo time.Duration) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oid := func(k string) object.ID { return object.NewID("attachments", []object.Scope{{Name: "org", Value: "1"}}, k) }
+	oid := func(k string) object.ID {
+		return object.NewID("attachments", []object.Scope{{Name: "org", Value: "1"}}, k)
+	}
 	for _, e := range []driver.LogEntry{
 		{ID: v7At(now.Add(-2 * time.Hour)), Change: driver.Change{ID: oid("old")}, Phase: driver.PhaseUnknown, Owner: "crashed", Heartbeat: now.Add(-2 * time.Hour)},
 		{ID: v7At(now.Add(-5 * time.Minute)), Change: driver.Change{ID: oid("mid")}, Phase: driver.PhaseUpdated, Owner: "w", Heartbeat: now},
