@@ -2,8 +2,10 @@ package tiered
 
 import (
 	"context"
+	"cmp"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/google/uuid"
@@ -79,6 +81,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Observer is told of cleanup's work, for metrics. Nil means nobody.
 	Observer Observer
+	// Instance names this process in the recovery-run record (driver.RunLog), with the
+	// Store's lease token. Empty means "{hostname}/{pid}".
+	Instance string
 }
 
 // Observer is told of the Store's cleanup work, for metrics; *observe.Metrics is one. Its
@@ -155,6 +160,10 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if r.Observer == nil {
 		r.Observer = nopObserver{}
+	}
+	if r.Instance == "" {
+		host, _ := os.Hostname()
+		r.Instance = fmt.Sprintf("%s/%d", cmp.Or(host, "unknown-host"), os.Getpid())
 	}
 	return r, nil
 }

@@ -7,17 +7,25 @@ import (
 	"time"
 
 	"github.com/stratastore/strata/tiered/driver"
+	"github.com/stratastore/strata/tiered/object"
 )
 
-// RecoverReport says what one Recover run did.
+// RecoverReport says what one Recover run did. Its counts are also recorded, with the
+// outcome, in the change log's driver.RunLog when it has one (see LastRun).
 type RecoverReport struct {
 	// Claimed is the number of abandoned change-log entries this run took over.
 	Claimed int `json:"claimed"`
+	// Settled is the number of claimed entries still in progress that this run marked final
+	// (Unknown, Aborted or Updated) before dispatching them; the others were final already.
+	Settled int `json:"settled"`
 	// Dispatched is the number of cleanup tasks handed to the dispatcher.
 	Dispatched int `json:"dispatched"`
 	// Failed is the number of claimed entries that could not be settled or dispatched; they
 	// become stale again and a later run retries them.
 	Failed int `json:"failed"`
+	// Started is when the run began, and Duration how long it took (Store's clock).
+	Started  time.Time     `json:"-"`
+	Duration time.Duration `json:"-"`
 }
 
 // DefaultRecoverLimit bounds the entries one Recover run claims, so that a run fits well
@@ -35,12 +43,39 @@ const DefaultRecoverLimit = 100
 // waits LongTermSettle first. A final entry keeps its phase and NotBefore: its cleanup was
 // dispatched once already and failed, and the grace period still applies.
 //
+// Every run, failed or not, is recorded in the change log when it implements driver.RunLog
+// (last writer wins among concurrent runs): start, duration, outcome, counts and
+// Options.Instance with the Store's lease token. A failure to record is logged, never
+// returned: it must not turn a good run into a failed one.
+//
 // limit <= 0 means DefaultRecoverLimit.
 func (s *Store) Recover(ctx context.Context, limit int) (RecoverReport, error) {
+	started := s.now()
+	r, err := s.recoverOnce(ctx, limit, started)
+	r.Started, r.Duration = started, s.now().Sub(started)
+	if rl, ok := s.log.(driver.RunLog); ok {
+		run := driver.RecoveryRun{Started: r.Started, Duration: r.Duration, Claimed: r.Claimed, Settled: r.Settled,
+			Dispatched: r.Dispatched, Failed: r.Failed, Instance: s.opts.Instance + "/" + s.owner}
+		if err != nil {
+			run.Error = err.Error()
+		}
+		// Recorded even when ctx is done (a run cut short is worth knowing about), but bounded.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordRunTimeout)
+		if rerr := rl.RecordRun(rctx, run); rerr != nil && !errors.Is(rerr, object.ErrUnimplemented) {
+			s.opts.Logger.WarnContext(ctx, "could not record the recovery run", "err", rerr)
+		}
+		cancel()
+	}
+	return r, err
+}
+
+// recordRunTimeout bounds the write of the recovery-run record.
+const recordRunTimeout = 10 * time.Second
+
+func (s *Store) recoverOnce(ctx context.Context, limit int, now time.Time) (RecoverReport, error) {
 	if limit <= 0 {
 		limit = DefaultRecoverLimit
 	}
-	now := s.now()
 	entries, err := s.log.ClaimStale(ctx, claim(s.owner, now, now.Add(-s.opts.StaleAfter), limit))
 	if err != nil {
 		return RecoverReport{}, &Error{Op: "recover", Err: fmt.Errorf("claim stale entries: %w", err)}
@@ -54,6 +89,7 @@ func (s *Store) Recover(ctx context.Context, limit int) (RecoverReport, error) {
 				errs = append(errs, fmt.Errorf("settle change %s: %w", e.ID, err))
 				continue
 			}
+			r.Settled++
 			e = next
 		}
 		if err := s.dispatcher.Dispatch(ctx, taskFor(e)); err != nil {

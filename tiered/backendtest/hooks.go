@@ -34,6 +34,9 @@ const (
 	OpRefresh    = "Refresh"
 	OpRemove     = "Remove"
 	OpClaimStale = "ClaimStale"
+	OpScan       = "Scan"
+	OpRecordRun  = "RecordRun"
+	OpLastRun    = "LastRun"
 )
 
 // ErrInjected is the error the helper hooks inject.

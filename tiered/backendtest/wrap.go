@@ -3,6 +3,7 @@ package backendtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -164,7 +165,12 @@ type HookedChangeLog struct {
 	Hooks
 }
 
-var _ driver.ChangeLog = (*HookedChangeLog)(nil)
+// HookedChangeLog forwards the optional driver.ChangeLogReader and driver.RunLog; when its
+// inner log lacks one, those methods return object.ErrUnimplemented (see the contracts).
+var (
+	_ driver.ChangeLogReader = (*HookedChangeLog)(nil)
+	_ driver.RunLog          = (*HookedChangeLog)(nil)
+)
 
 // Record forwards through the hooks.
 func (h *HookedChangeLog) Record(ctx context.Context, e driver.LogEntry) error {
@@ -202,4 +208,35 @@ func (h *HookedChangeLog) ClaimStale(ctx context.Context, c driver.Claim) (es []
 		return err
 	})
 	return es, err
+}
+
+// Scan forwards through the hooks, or returns ErrUnimplemented when Inner cannot scan.
+func (h *HookedChangeLog) Scan(ctx context.Context, fn func(driver.LogEntry) error) error {
+	r, ok := h.Inner.(driver.ChangeLogReader)
+	if !ok {
+		return fmt.Errorf("%T cannot scan: %w", h.Inner, object.ErrUnimplemented)
+	}
+	return h.run(ctx, &Call{Op: OpScan}, func() error { return r.Scan(ctx, fn) })
+}
+
+// RecordRun forwards through the hooks, or returns ErrUnimplemented when Inner has no RunLog.
+func (h *HookedChangeLog) RecordRun(ctx context.Context, run driver.RecoveryRun) error {
+	rl, ok := h.Inner.(driver.RunLog)
+	if !ok {
+		return fmt.Errorf("%T keeps no recovery runs: %w", h.Inner, object.ErrUnimplemented)
+	}
+	return h.run(ctx, &Call{Op: OpRecordRun}, func() error { return rl.RecordRun(ctx, run) })
+}
+
+// LastRun forwards through the hooks, or returns ErrUnimplemented when Inner has no RunLog.
+func (h *HookedChangeLog) LastRun(ctx context.Context) (r driver.RecoveryRun, err error) {
+	rl, ok := h.Inner.(driver.RunLog)
+	if !ok {
+		return driver.RecoveryRun{}, fmt.Errorf("%T keeps no recovery runs: %w", h.Inner, object.ErrUnimplemented)
+	}
+	err = h.run(ctx, &Call{Op: OpLastRun}, func() error {
+		r, err = rl.LastRun(ctx)
+		return err
+	})
+	return r, err
 }

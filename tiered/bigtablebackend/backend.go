@@ -106,8 +106,10 @@ type Backend struct {
 }
 
 var (
-	_ driver.HighVolume = (*Backend)(nil)
-	_ driver.ChangeLog  = (*Backend)(nil)
+	_ driver.HighVolume      = (*Backend)(nil)
+	_ driver.ChangeLog       = (*Backend)(nil)
+	_ driver.ChangeLogReader = (*Backend)(nil)
+	_ driver.RunLog          = (*Backend)(nil)
 )
 
 // Open returns a Backend on the objects table named table and the change-log table

@@ -120,6 +120,9 @@ func changeKey(id driver.ChangeID) (string, error) {
 	if len(id) > maxRowKeySize {
 		return "", object.Invalidf("change id longer than %d bytes", maxRowKeySize)
 	}
+	if id == runRowKey {
+		return "", object.Invalidf("change id %q is reserved for the recovery-run record", id)
+	}
 	return string(id), nil
 }
 

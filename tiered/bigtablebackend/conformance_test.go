@@ -21,6 +21,16 @@ func TestConformance(t *testing.T) {
 				return newEnv(t, kind, envConfig{}).b
 			})
 		})
+		t.Run("ChangeLogReader", func(t *testing.T) {
+			backendtest.TestChangeLogReader(t, func(t *testing.T) driver.ChangeLog {
+				return newEnv(t, kind, envConfig{}).b
+			})
+		})
+		t.Run("RunLog", func(t *testing.T) {
+			backendtest.TestRunLog(t, func(t *testing.T) driver.ChangeLog {
+				return newEnv(t, kind, envConfig{}).b
+			})
+		})
 		t.Run("HighVolume/Hooked", func(t *testing.T) {
 			// Through the call-counting decorator, as the Store's tests use it.
 			backendtest.TestHighVolume(t, func(t *testing.T) driver.HighVolume {

@@ -151,6 +151,22 @@
 //	            Only entries whose claim matched are returned; the second branch makes a
 //	            claim whose response was lost succeed on retry. If claims are lost to other
 //	            claimers, up to 8 pages are scanned.
+//	Scan        ReadRows pages of 500 rows in key order from the last key read, with the
+//	            filter Chain(e | o, latest 1); the callback runs after each page is read, so a
+//	            retried page never reports an entry twice.
+//
+// The last recovery run (driver.RunLog) is one reserved row, "~strata/recovery-run" ("~"
+// sorts after every UUID), in family c with a column of its own:
+//
+//	column  value                                                cell timestamp
+//	r       JSON {"started" (RFC 3339, ms), "duration_ms",        the run's start, ms, floor
+//	        "error" (absent when ok), "claimed", "settled",
+//	        "dispatched", "failed", "instance"}
+//
+// RecordRun is one MutateRow: DeleteFromRow, then r, so concurrent runs leave one whole
+// record (the last applied). The row has neither e nor o, so ClaimStale's filter (a stale o)
+// and Scan's (e | o) never return it, and every change-log method refuses the reserved key
+// as a change id (ErrInvalidArgument). LastRun is one ReadRows of r.
 //
 // # RPCs per operation
 //
@@ -167,6 +183,9 @@
 //	Remove                        1 MutateRow
 //	Refresh                       1 CheckAndMutateRow (+ ReadRows on a mismatch)
 //	ClaimStale                    1 ReadRows per page + 1 CheckAndMutateRow per candidate
+//	Scan                          1 ReadRows per page of 500 entries
+//	RecordRun                     1 MutateRow
+//	LastRun                       1 ReadRows
 //
 // The tests count them with a gRPC interceptor and fail on any change.
 //

@@ -335,3 +335,66 @@ type ChangeLog interface {
 	Remove(ctx context.Context, id ChangeID) error
 	ClaimStale(ctx context.Context, c Claim) ([]LogEntry, error)
 }
+
+// ChangeLogReader is the optional read side of a ChangeLog: a scan of the backlog, for
+// status reports (tiered.Store.Backlog, `strata status`). The Store finds it by type
+// assertion on the ChangeLog it was given; a decorator that wraps a ChangeLog should forward
+// it, and when its inner log lacks it, return object.ErrUnimplemented from Scan.
+//
+// Every implementation must:
+//   - Scan: call fn once for every entry that exists for the whole scan, in ascending
+//     ChangeID order, with every field as Get returns it. An entry recorded or removed while
+//     the scan runs may be reported or not, but no id is reported twice, and nothing that is
+//     not a change-log entry (in particular the record of RunLog.RecordRun) is ever reported.
+//   - Scan: change nothing. A scan is not a claim: leases, heartbeats and phases stay as
+//     they are.
+//   - Scan: stop at the first error fn returns and return it unchanged (errors.Is matches
+//     it), without calling fn again.
+//   - Scan: when ctx is done, call fn no more and return an error matching ctx.Err().
+//   - Scan: hold at most a bounded page of entries at a time (a backlog may not fit in
+//     memory), and read only change-log data: on Bigtable a row-range read of the
+//     change-log table, in pages.
+//
+// fn must not call back into the log while the scan runs (a backend may hold a read
+// transaction or a lock around it).
+type ChangeLogReader interface {
+	ChangeLog
+	Scan(ctx context.Context, fn func(LogEntry) error) error
+}
+
+// RecoveryRun records one recovery pass (tiered.Store.Recover): when it ran, how long it
+// took, how it ended, and what it did.
+type RecoveryRun struct {
+	// Started is when the run began (stored at millisecond precision).
+	Started time.Time
+	// Duration is how long the run took (stored at millisecond precision).
+	Duration time.Duration
+	// Error is the run's error text; empty when the run succeeded.
+	Error string
+	// Claimed, Settled, Dispatched and Failed are tiered.RecoverReport's counts.
+	Claimed, Settled, Dispatched, Failed int
+	// Instance names the process that ran it (host, process id, lease token).
+	Instance string
+}
+
+// OK reports whether the run succeeded.
+func (r RecoveryRun) OK() bool { return r.Error == "" }
+
+// RunLog is the optional record of the last recovery run, kept next to the change log so
+// that another process (`strata status`) can read it. The Store finds it by type assertion
+// on its ChangeLog, like ChangeLogReader; a decorator should forward it, and when its inner
+// log lacks it, return object.ErrUnimplemented.
+//
+// Every implementation must:
+//   - RecordRun: store r durably, replacing the previous record whole; a later LastRun
+//     returns r with every field (times at millisecond precision).
+//   - RecordRun: be safe against concurrent RecordRun calls: afterwards LastRun returns one
+//     of the records written, whole, never a mix of two (last writer wins).
+//   - RecordRun: leave the change log alone: the record is never a change-log entry, so Get,
+//     ClaimStale and ChangeLogReader.Scan never return it, and Remove of any change id never
+//     deletes it.
+//   - LastRun: return the last record stored, or ErrNotFound when none was ever stored.
+type RunLog interface {
+	RecordRun(ctx context.Context, r RecoveryRun) error
+	LastRun(ctx context.Context) (RecoveryRun, error)
+}

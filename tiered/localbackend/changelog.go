@@ -18,7 +18,18 @@ type ChangeLog struct {
 	b *Backend
 }
 
-var _ driver.ChangeLog = (*ChangeLog)(nil)
+var (
+	_ driver.ChangeLogReader = (*ChangeLog)(nil)
+	_ driver.RunLog          = (*ChangeLog)(nil)
+)
+
+// The recovery-run record lives in a bucket of its own, never in bucketLog, so that no claim
+// or scan of the log can mistake it for an entry. The bucket is created by the first
+// RecordRun: a data directory written before it existed opens unchanged.
+const (
+	bucketRecovery = "recovery"
+	keyLastRun     = "last"
+)
 
 // logRecord is the stored form of a driver.LogEntry; object ids are storage paths. Phase
 // and NotBefore were added later: a record without them (written by an older version)
@@ -319,4 +330,114 @@ func (l *ChangeLog) Entries() ([]driver.LogEntry, error) {
 		})
 	})
 	return out, err
+}
+
+// scanPage bounds the entries one Scan read transaction decodes.
+const scanPage = 256
+
+// Scan calls fn for every entry in id order. Each page of entries is read in its own read
+// transaction and fn runs outside it, so a slow fn never holds a transaction open (a long
+// one would keep bbolt from reusing pages the writer frees); the next page starts after the
+// last id reported.
+func (l *ChangeLog) Scan(ctx context.Context, fn func(driver.LogEntry) error) error {
+	var after []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		page := make([]driver.LogEntry, 0, scanPage)
+		err := l.b.view(func(tx *bolt.Tx) error {
+			cur := tx.Bucket([]byte(bucketLog)).Cursor()
+			k, v := cur.First()
+			if after != nil {
+				k, v = cur.Seek(after)
+				if k != nil && string(k) == string(after) {
+					k, v = cur.Next()
+				}
+			}
+			for ; k != nil && len(page) < scanPage; k, v = cur.Next() {
+				e, err := decodeLogEntry(k, v)
+				if err != nil {
+					return err
+				}
+				page = append(page, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("localbackend: scan changes: %w", err)
+		}
+		for _, e := range page {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(page) < scanPage {
+			return nil
+		}
+		after = []byte(page[len(page)-1].ID)
+	}
+}
+
+// runRecord is the stored form of a driver.RecoveryRun: JSON at key "last" of bucket
+// "recovery".
+type runRecord struct {
+	Started    time.Time `json:"started"`
+	DurationMS int64     `json:"duration_ms"`
+	Error      string    `json:"error,omitempty"`
+	Claimed    int       `json:"claimed"`
+	Settled    int       `json:"settled"`
+	Dispatched int       `json:"dispatched"`
+	Failed     int       `json:"failed"`
+	Instance   string    `json:"instance"`
+}
+
+// RecordRun replaces the recovery-run record in one transaction (fsynced), so concurrent
+// calls leave one of them whole: the last to commit.
+func (l *ChangeLog) RecordRun(ctx context.Context, r driver.RecoveryRun) error {
+	v, err := json.Marshal(runRecord{Started: r.Started.UTC().Truncate(time.Millisecond), DurationMS: r.Duration.Milliseconds(),
+		Error: r.Error, Claimed: r.Claimed, Settled: r.Settled, Dispatched: r.Dispatched, Failed: r.Failed, Instance: r.Instance})
+	if err != nil {
+		return fmt.Errorf("localbackend: record recovery run: %w", err)
+	}
+	err = l.b.update(ctx, func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists([]byte(bucketRecovery))
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte(keyLastRun), v)
+	})
+	if err != nil {
+		return fmt.Errorf("localbackend: record recovery run: %w", err)
+	}
+	return nil
+}
+
+// LastRun returns the recovery-run record, or ErrNotFound when none was recorded.
+func (l *ChangeLog) LastRun(ctx context.Context) (driver.RecoveryRun, error) {
+	if err := ctx.Err(); err != nil {
+		return driver.RecoveryRun{}, err
+	}
+	var v []byte
+	err := l.b.view(func(tx *bolt.Tx) error {
+		if bk := tx.Bucket([]byte(bucketRecovery)); bk != nil {
+			v = append([]byte(nil), bk.Get([]byte(keyLastRun))...)
+		}
+		return nil
+	})
+	if err != nil {
+		return driver.RecoveryRun{}, fmt.Errorf("localbackend: last recovery run: %w", err)
+	}
+	if len(v) == 0 {
+		return driver.RecoveryRun{}, fmt.Errorf("localbackend: last recovery run: %w", object.ErrNotFound)
+	}
+	var r runRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return driver.RecoveryRun{}, fmt.Errorf("localbackend: last recovery run: %w: %v", errCorrupt, err)
+	}
+	return driver.RecoveryRun{Started: r.Started, Duration: time.Duration(r.DurationMS) * time.Millisecond, Error: r.Error,
+		Claimed: r.Claimed, Settled: r.Settled, Dispatched: r.Dispatched, Failed: r.Failed, Instance: r.Instance}, nil
 }

@@ -60,4 +60,15 @@ func TestConformance(t *testing.T) {
 			return &backendtest.HookedChangeLog{Inner: openTest(t, nil).ChangeLog()}
 		})
 	})
+	t.Run("ChangeLogReader", func(t *testing.T) {
+		backendtest.TestChangeLogReader(t, func(t *testing.T) driver.ChangeLog { return openTest(t, nil).ChangeLog() })
+	})
+	t.Run("RunLog", func(t *testing.T) {
+		backendtest.TestRunLog(t, func(t *testing.T) driver.ChangeLog { return openTest(t, nil).ChangeLog() })
+	})
+	t.Run("RunLogHooked", func(t *testing.T) {
+		backendtest.TestRunLog(t, func(t *testing.T) driver.ChangeLog {
+			return &backendtest.HookedChangeLog{Inner: openTest(t, nil).ChangeLog()}
+		})
+	})
 }

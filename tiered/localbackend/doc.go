@@ -8,7 +8,8 @@
 //
 // # Directory layout
 //
-//	{dir}/strata.db                 bbolt: buckets "rows", "rowexp", "changelog"
+//	{dir}/strata.db                 bbolt: buckets "rows", "rowexp", "changelog", and
+//	                                "recovery" once a recovery run was recorded
 //	{dir}/blobs/{hh}/{sha}          one long-term object; sha = hex SHA-256 of its storage
 //	                                path, hh = its first two hex digits (created on first use)
 //	{dir}/uploads/{uploadID}/       one multipart upload (uploadID is a UUIDv7)
@@ -78,6 +79,20 @@
 // with an unknown phase name is corrupt; Record and Update refuse a phase without a name
 // (ErrInvalidArgument). Times keep nanoseconds; lease heartbeats are compared at
 // millisecond precision, as the driver contract allows.
+//
+// Scan (driver.ChangeLogReader) reads the bucket in key order, 256 entries per read
+// transaction, and calls its callback outside the transaction.
+//
+// # Recovery-run record (bucket "recovery")
+//
+// driver.RunLog keeps the last recovery run at key "last" of its own bucket, never in
+// "changelog", so no claim or scan can see it. The bucket is created by the first RecordRun.
+// Value: JSON
+//
+//	{"started": RFC 3339 (ms), "duration_ms": n, "error": "…" (absent when ok),
+//	 "claimed": n, "settled": n, "dispatched": n, "failed": n, "instance": "…"}
+//
+// Each RecordRun replaces it in one transaction: concurrent runs leave the last one whole.
 //
 // Record, Update, Refresh, Remove and ClaimStale are each one transaction, so every
 // read-check-write is atomic: bbolt has a single writer. Record and Update read the stored

@@ -17,9 +17,14 @@ import (
 type ChangeLog struct {
 	mu      sync.Mutex
 	entries map[driver.ChangeID]driver.LogEntry
+	// lastRun is RunLog's record, kept apart from entries so that no claim or scan sees it.
+	lastRun *driver.RecoveryRun
 }
 
-var _ driver.ChangeLog = (*ChangeLog)(nil)
+var (
+	_ driver.ChangeLogReader = (*ChangeLog)(nil)
+	_ driver.RunLog          = (*ChangeLog)(nil)
+)
 
 func cloneEntry(e driver.LogEntry) driver.LogEntry {
 	e.Change.ID = cloneID(e.Change.ID)
@@ -149,4 +154,72 @@ func (c *ChangeLog) ClaimStale(ctx context.Context, cl driver.Claim) ([]driver.L
 		out = append(out, cloneEntry(e))
 	}
 	return out, nil
+}
+
+// scanPage bounds the entries Scan copies under the lock at a time.
+const scanPage = 256
+
+// Scan calls fn for every entry in id order. It copies a page of entries under the lock and
+// calls fn without it, so fn may be slow; each page starts after the last id reported, so an
+// id is never reported twice.
+func (c *ChangeLog) Scan(ctx context.Context, fn func(driver.LogEntry) error) error {
+	var after driver.ChangeID
+	first := true
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		var ids []driver.ChangeID
+		for id := range c.entries {
+			if first || id > after {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		if len(ids) > scanPage {
+			ids = ids[:scanPage]
+		}
+		page := make([]driver.LogEntry, len(ids))
+		for i, id := range ids {
+			page[i] = cloneEntry(c.entries[id])
+		}
+		c.mu.Unlock()
+		for _, e := range page {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(page) < scanPage {
+			return nil
+		}
+		after, first = page[len(page)-1].ID, false
+	}
+}
+
+// RecordRun replaces the recovery-run record.
+func (c *ChangeLog) RecordRun(ctx context.Context, r driver.RecoveryRun) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastRun = &r
+	return nil
+}
+
+// LastRun returns the recovery-run record, or ErrNotFound.
+func (c *ChangeLog) LastRun(ctx context.Context) (driver.RecoveryRun, error) {
+	if err := ctx.Err(); err != nil {
+		return driver.RecoveryRun{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lastRun == nil {
+		return driver.RecoveryRun{}, fmt.Errorf("%w: no recovery run recorded", object.ErrNotFound)
+	}
+	return *c.lastRun, nil
 }

@@ -21,6 +21,12 @@ func TestConformance(t *testing.T) {
 	t.Run("ChangeLog", func(t *testing.T) {
 		backendtest.TestChangeLog(t, func(t *testing.T) driver.ChangeLog { return membackend.Open(nil).ChangeLog() })
 	})
+	t.Run("ChangeLogReader", func(t *testing.T) {
+		backendtest.TestChangeLogReader(t, func(t *testing.T) driver.ChangeLog { return membackend.Open(nil).ChangeLog() })
+	})
+	t.Run("RunLog", func(t *testing.T) {
+		backendtest.TestRunLog(t, func(t *testing.T) driver.ChangeLog { return membackend.Open(nil).ChangeLog() })
+	})
 	// The same suites through the fault-injection wrappers with no hooks installed: a
 	// decorator must not change behaviour.
 	t.Run("Hooked/HighVolume", func(t *testing.T) {
@@ -41,6 +47,16 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("Hooked/ChangeLog", func(t *testing.T) {
 		backendtest.TestChangeLog(t, func(t *testing.T) driver.ChangeLog {
+			return &backendtest.HookedChangeLog{Inner: membackend.Open(nil).ChangeLog()}
+		})
+	})
+	t.Run("Hooked/ChangeLogReader", func(t *testing.T) {
+		backendtest.TestChangeLogReader(t, func(t *testing.T) driver.ChangeLog {
+			return &backendtest.HookedChangeLog{Inner: membackend.Open(nil).ChangeLog()}
+		})
+	})
+	t.Run("Hooked/RunLog", func(t *testing.T) {
+		backendtest.TestRunLog(t, func(t *testing.T) driver.ChangeLog {
 			return &backendtest.HookedChangeLog{Inner: membackend.Open(nil).ChangeLog()}
 		})
 	})

@@ -230,7 +230,10 @@ type ChangeLog struct {
 	Backend string
 }
 
-var _ driver.ChangeLog = (*ChangeLog)(nil)
+var (
+	_ driver.ChangeLogReader = (*ChangeLog)(nil)
+	_ driver.RunLog          = (*ChangeLog)(nil)
+)
 
 func (c *ChangeLog) name() string {
 	if c.Backend == "" {
@@ -291,5 +294,41 @@ func (c *ChangeLog) ClaimStale(ctx context.Context, cl driver.Claim) (es []drive
 var (
 	HighVolumeCalls = []string{"PutNonTombstone", "GetTiered", "GetTieredMetadata", "DeleteNonTombstone", "CompareAndWrite"}
 	LongTermCalls   = []string{"Put", "Get", "Head", "Delete", "InitiateMultipart", "UploadPart", "ListParts", "CompleteMultipart", "AbortMultipart"}
-	ChangeLogCalls  = []string{"Record", "Get", "Update", "Refresh", "Remove", "ClaimStale"}
+	ChangeLogCalls  = []string{"Record", "Get", "Update", "Refresh", "Remove", "ClaimStale", "Scan", "RecordRun", "LastRun"}
 )
+
+// Scan records and forwards, or returns ErrUnimplemented when Inner cannot scan.
+func (c *ChangeLog) Scan(ctx context.Context, fn func(driver.LogEntry) error) (err error) {
+	r, ok := c.Inner.(driver.ChangeLogReader)
+	if !ok {
+		return object.ErrUnimplemented
+	}
+	start := time.Now()
+	ctx, span := c.M.startCall(ctx, c.name(), "Scan")
+	defer func() { c.M.endCall(ctx, span, c.name(), "Scan", start, err) }()
+	return r.Scan(ctx, fn)
+}
+
+// RecordRun records and forwards, or returns ErrUnimplemented when Inner has no RunLog.
+func (c *ChangeLog) RecordRun(ctx context.Context, run driver.RecoveryRun) (err error) {
+	rl, ok := c.Inner.(driver.RunLog)
+	if !ok {
+		return object.ErrUnimplemented
+	}
+	start := time.Now()
+	ctx, span := c.M.startCall(ctx, c.name(), "RecordRun")
+	defer func() { c.M.endCall(ctx, span, c.name(), "RecordRun", start, err) }()
+	return rl.RecordRun(ctx, run)
+}
+
+// LastRun records and forwards, or returns ErrUnimplemented when Inner has no RunLog.
+func (c *ChangeLog) LastRun(ctx context.Context) (r driver.RecoveryRun, err error) {
+	rl, ok := c.Inner.(driver.RunLog)
+	if !ok {
+		return driver.RecoveryRun{}, object.ErrUnimplemented
+	}
+	start := time.Now()
+	ctx, span := c.M.startCall(ctx, c.name(), "LastRun")
+	defer func() { c.M.endCall(ctx, span, c.name(), "LastRun", start, err) }()
+	return rl.LastRun(ctx)
+}

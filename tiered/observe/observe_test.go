@@ -96,6 +96,12 @@ func TestConformance_ThroughDecorators(t *testing.T) {
 	backendtest.TestChangeLog(t, func(t *testing.T) driver.ChangeLog {
 		return &observe.ChangeLog{Inner: membackend.Open(nil).ChangeLog(), M: m}
 	})
+	backendtest.TestChangeLogReader(t, func(t *testing.T) driver.ChangeLog {
+		return &observe.ChangeLog{Inner: membackend.Open(nil).ChangeLog(), M: m}
+	})
+	backendtest.TestRunLog(t, func(t *testing.T) driver.ChangeLog {
+		return &observe.ChangeLog{Inner: membackend.Open(nil).ChangeLog(), M: m}
+	})
 	if points(t, r, observe.MetricBackendDuration)[membackend.Name+"/CompareAndWrite/ok"] == 0 {
 		t.Fatal("no calls recorded")
 	}

@@ -57,6 +57,8 @@ client (run "strata help" for their flags and exit codes):
 
 operator:
   scan-keys  list stored keys Strata cannot serve (before a cutover from objectstore)
+  status     the change-log backlog, the last recovery run and the dead-letter depth
+             (--json, --watch INTERVAL; run "strata status -h")
 `
 
 func main() {
@@ -85,7 +87,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "put", "get", "head", "rm", "presign", "token", "keygen", "scan-keys", "help":
+	case "put", "get", "head", "rm", "presign", "token", "keygen", "scan-keys", "status", "help":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		if cmd == "help" {
@@ -151,7 +153,13 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, opts serveOp
 		}
 	}
 	srv := newServer(rt.Server)
-	admin := newServer(rt.Server.AdminHandler())
+	// The admin listener also answers `strata status` (GET /internal/status), which cannot
+	// open the data directory while this process holds its lock. It is not a deployed
+	// function: the route table does not list it.
+	adminMux := http.NewServeMux()
+	adminMux.Handle("GET "+cli.PathStatus, runtime.StatusHandler(rt.Store))
+	adminMux.Handle("/", rt.Server.AdminHandler())
+	admin := newServer(adminMux)
 	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
 	go func() { served <- admin.Serve(adminLn) }()

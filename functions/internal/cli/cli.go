@@ -58,6 +58,15 @@ operator commands (they read storage directly, not through a server):
                        --project, --instance, --table ($STRATA_BIGTABLE_*; table default
                        objectstore), --bucket; BIGTABLE_EMULATOR_HOST and
                        STORAGE_EMULATOR_HOST select emulators; --json for one document
+  status               the change-log backlog (by phase and age, the oldest entry), the
+                       last recovery run (when, how long, outcome, counts, by whom; flagged
+                       OVERDUE past 3 recovery intervals) and, deployed, the cleanup
+                       dead-letter depth from Cloud Monitoring. Reads the storage the
+                       STRATA_* configuration selects, as the server does; a local data
+                       directory held by a running server is read through its admin
+                       listener (GET /internal/status). --json, --watch INTERVAL,
+                       --recover-interval, --admin-url, --project,
+                       --dead-letter-subscription
 
 connection flags (any client command):
   --url URL            server URL (default $STRATA_URL, else http://127.0.0.1:8888)
@@ -94,6 +103,10 @@ type app struct {
 	stdout, stderr io.Writer
 	// httpClient, when set, replaces the SDK's default (tests).
 	httpClient *http.Client
+	// now and deadLetter, when set, replace the clock and the Cloud Monitoring read of
+	// `strata status` (tests).
+	now        func() time.Time
+	deadLetter deadLetterFunc
 }
 
 // command is one subcommand.
@@ -114,6 +127,7 @@ var commands = []command{
 	{name: "token", args: "", summary: "print a signed token", conn: true, flags: tokenFlags},
 	{name: "keygen", args: "FILE", summary: "write a new Ed25519 key pair", flags: keygenFlags},
 	{name: "scan-keys", args: "", summary: "list stored keys that Strata cannot serve, read directly from Bigtable (and GCS)", flags: scanKeysFlags},
+	{name: "status", args: "", summary: "show the change-log backlog, the last recovery run and the dead-letter depth", flags: statusFlags},
 }
 
 func (a *app) run(args []string) int {

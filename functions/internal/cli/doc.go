@@ -13,6 +13,8 @@
 //	strata token                 print a signed token for --usecase and --scope
 //	strata keygen FILE           write a new Ed25519 key pair: FILE (private) and FILE.pub
 //	strata scan-keys             list stored keys Strata cannot serve (below)
+//	strata status                the change-log backlog, the last recovery run and the
+//	                             dead-letter depth (status.go; --json, --watch INTERVAL)
 //	strata help                  show this help
 //
 // Flags may come before or after the arguments; "--" ends them. The connection flags are

@@ -141,7 +141,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
 	}
-	rt.Recoverer = cleanup.Observed{Recoverer: rt.Store, Metrics: m, Flush: tel.Flush, Log: log}
+	rt.Recoverer = cleanup.Observed{Recoverer: rt.Store, Metrics: m, Backlog: rt.backlog, Flush: tel.Flush, Log: log}
 	verifier, err := auth.NewVerifier(cfg.AuthKeys, auth.Options{Enforce: cfg.AuthEnforce, Logger: log})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("STRATA_AUTH_KEYS: %w", err), rt.closeBackends())
@@ -176,6 +176,24 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 		return nil, errors.Join(err, rt.closeBackends())
 	}
 	return rt, nil
+}
+
+// backlog measures the change log for the fleet-wide gauges: entries by phase and the age of
+// the oldest.
+func (rt *Runtime) backlog(ctx context.Context) (map[string]int64, time.Duration, error) {
+	b, err := rt.Store.Backlog(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	byPhase := make(map[string]int64, len(b.ByPhase))
+	for p, n := range b.ByPhase {
+		byPhase[p] = int64(n)
+	}
+	var oldest time.Duration
+	if b.Oldest != nil {
+		oldest = b.Oldest.Age
+	}
+	return byPhase, oldest, nil
 }
 
 // Invokers builds the caller checks of the deployed private functions. With
