@@ -293,10 +293,6 @@ func TestStatus_WhileServing_AsksTheAdminListener(t *testing.T) {
 		if strings.Contains(body, `"last_run":{`) {
 			break
 		}
-		if strings.Contains(body, "*observe.ChangeLog cannot scan") {
-			// Runs by itself once the observe decorator forwards the optional interfaces.
-			t.Skip("observe.ChangeLog does not forward driver.ChangeLogReader and driver.RunLog yet (tiered/observe)")
-		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no recovery run recorded: %s", body)
 		}
