@@ -5,8 +5,9 @@ import (
 	"sync/atomic"
 )
 
-// DefaultMemoryBudget is the default process-wide budget for buffered request payloads
-// (STRATA_MEMORY_BUDGET): 256 MiB.
+// DefaultMemoryBudget is a payload budget for callers without a memory model: 256 MiB.
+// Strata's configuration derives its budget from the instance's memory instead
+// (Memory.Budget, unless STRATA_MEMORY_BUDGET is set).
 const DefaultMemoryBudget = 256 << 20
 
 // ErrMemoryBudget means a buffer could not be reserved because the process-wide budget is
