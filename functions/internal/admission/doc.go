@@ -80,4 +80,16 @@
 // Budget is a process-wide byte budget for buffered request payloads
 // (STRATA_MEMORY_BUDGET). Reserve never waits: when the bytes are not there, the request is
 // refused (503) rather than queued, so memory stays bounded however many clients connect.
+//
+// Streamed uploads (large puts, part uploads) also take a stream slot (ReserveStream) and
+// reserve what they hold for their whole run: the store's routing peek plus the long-term
+// writer's chunk buffer. The number of slots and the budget follow from the instance's
+// memory (Memory; README "Capacity and cost"):
+//
+//	budget = memory_limit − baseline_reserve
+//	slots  = floor((memory_limit − baseline_reserve − request_concurrency × small_request_peak)
+//	               / (chunk + peek))
+//
+// so that with every slot taken the small requests still have their share. A stream that
+// finds no slot is refused at once (503 with Retry-After) before it reads any of the body.
 package admission

@@ -5,6 +5,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -54,8 +55,23 @@ const (
 	DefaultIdleTimeout       = 60 * time.Second
 	DefaultMinTransferRate   = 1024
 	DefaultTenantShare       = admission.DefaultTenantShare
-	DefaultMemoryBudget      = admission.DefaultMemoryBudget
+
+	// The memory model's inputs (admission.Memory; README "Capacity and cost").
+	DefaultMemoryLimit        = admission.DefaultMemoryLimit
+	DefaultMemoryReserve      = admission.DefaultMemoryReserve
+	DefaultRequestConcurrency = admission.DefaultRequestConcurrency
+	DefaultGCSChunkSize       = 8 << 20 // gcsbackend.DefaultChunkSize; config imports no backend (a runtime test checks they agree)
 )
+
+// Where Config.Memory found the instance's memory limit.
+const (
+	MemoryFromSetting = "STRATA_MEMORY_LIMIT"
+	MemoryFromDefault = "default"
+)
+
+// cgroupMemoryFiles are where Linux states a container's memory limit: cgroup v2, then v1.
+// "max" (v2) or a value of 2^62 bytes or more (v1) means no limit.
+var cgroupMemoryFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
 
 // Bigtable locates the high-volume table and the change-log table. Empty table names mean
 // the Bigtable backend's defaults.
@@ -71,6 +87,9 @@ type Bigtable struct {
 // GCS locates the long-term bucket.
 type GCS struct {
 	Bucket string
+	// ChunkSize is the upload chunk each in-flight GCS upload buffers, a multiple of
+	// 256 KiB (STRATA_GCS_CHUNK_SIZE; default gcsbackend.DefaultChunkSize).
+	ChunkSize int64
 	// Endpoint is the GCS emulator (fake-gcs-server) as host:port or base URL, in
 	// STORAGE_EMULATOR_HOST's format: "127.0.0.1:4443" or "http://127.0.0.1:4443"
 	// (required with StorageEmulators).
@@ -196,6 +215,7 @@ type Config struct {
 	// waits (STRATA_TENANT_SHARE), in (0, 1]; 1 turns the share off.
 	TenantShare float64
 	// MemoryBudget bounds the request payload bytes buffered at once (STRATA_MEMORY_BUDGET).
+	// Zero means memory_limit − baseline_reserve (Memory).
 	MemoryBudget int64
 
 	// Telemetry configures metrics and traces.
@@ -207,6 +227,18 @@ type Config struct {
 	// (STRATA_CLEANUP_MAX_DELIVERIES): a task failing its last attempt is counted as dead
 	// lettered. Deployed only; Terraform sets it from the subscription's policy.
 	CleanupMaxDeliveries int
+	// MemoryLimit is the instance's memory in bytes (STRATA_MEMORY_LIMIT). Zero means
+	// unset: Memory reads the cgroup limit, else assumes DefaultMemoryLimit.
+	MemoryLimit int64
+	// MemoryReserve is the baseline kept out of the payload budget: runtime, clients,
+	// buffers, collector headroom (STRATA_MEMORY_RESERVE).
+	MemoryReserve int64
+	// RequestConcurrency is how many requests one instance serves at once; set it to the
+	// function's max_instance_request_concurrency (STRATA_REQUEST_CONCURRENCY).
+	RequestConcurrency int
+	// StreamSlots, when positive, overrides the number of large uploads admitted at once
+	// (STRATA_STREAM_SLOTS); zero means the memory model's slots.
+	StreamSlots int
 }
 
 // Telemetry exporters (STRATA_TELEMETRY).
@@ -422,6 +454,41 @@ var variables = []variable{
 		c.MemoryBudget = n
 		return nil
 	}},
+	{"STRATA_MEMORY_LIMIT", func(c *Config, v string) error {
+		n, err := admission.ParseBytes(v)
+		if err != nil {
+			return err
+		}
+		if n < 64<<20 {
+			return fmt.Errorf("%q is less than 64Mi", v)
+		}
+		c.MemoryLimit = n
+		return nil
+	}},
+	{"STRATA_MEMORY_RESERVE", func(c *Config, v string) error {
+		n, err := admission.ParseBytes(v)
+		if err != nil {
+			return err
+		}
+		if n < 16<<20 {
+			return fmt.Errorf("%q is less than 16Mi: the Go runtime and the clients alone need more", v)
+		}
+		c.MemoryReserve = n
+		return nil
+	}},
+	{"STRATA_REQUEST_CONCURRENCY", setPositive(func(c *Config) *int { return &c.RequestConcurrency })},
+	{"STRATA_STREAM_SLOTS", setPositive(func(c *Config) *int { return &c.StreamSlots })},
+	{"STRATA_GCS_CHUNK_SIZE", func(c *Config, v string) error {
+		n, err := admission.ParseBytes(v)
+		if err != nil {
+			return err
+		}
+		if n < 256<<10 || n%(256<<10) != 0 || n > 1<<30 {
+			return fmt.Errorf("%q is not a multiple of 256Ki between 256Ki and 1Gi", v)
+		}
+		c.GCS.ChunkSize = n
+		return nil
+	}},
 	{"STRATA_LOG_LEVEL", func(c *Config, v string) error {
 		switch strings.ToLower(v) {
 		case "debug":
@@ -526,7 +593,6 @@ func Default() Config {
 		IdleTimeout:       DefaultIdleTimeout,
 		MinTransferRate:   DefaultMinTransferRate,
 		TenantShare:       DefaultTenantShare,
-		MemoryBudget:      DefaultMemoryBudget,
 
 		Telemetry: Telemetry{
 			Exporter:       TelemetryPrometheus,
@@ -534,6 +600,10 @@ func Default() Config {
 			ExportInterval: DefaultMetricsExportInterval,
 		},
 		CleanupMaxDeliveries: DefaultCleanupMaxDeliveries,
+
+		MemoryReserve:      DefaultMemoryReserve,
+		RequestConcurrency: DefaultRequestConcurrency,
+		GCS:                GCS{ChunkSize: DefaultGCSChunkSize},
 	}
 }
 
@@ -610,7 +680,7 @@ func (c *Config) check(env map[string]string) []error {
 	case StorageLocal:
 		for _, name := range []string{"STRATA_BIGTABLE_PROJECT", "STRATA_BIGTABLE_INSTANCE", "STRATA_BIGTABLE_TABLE",
 			"STRATA_BIGTABLE_CHANGELOG_TABLE", "STRATA_BIGTABLE_EMULATOR", "STRATA_GCS_BUCKET", "STRATA_GCS_ENDPOINT",
-			"STRATA_CLEANUP_TOPIC"} {
+			"STRATA_GCS_CHUNK_SIZE", "STRATA_CLEANUP_TOPIC"} {
 			forbid(name)
 		}
 	case StorageEmulators:
@@ -644,7 +714,69 @@ func (c *Config) check(env map[string]string) []error {
 	if c.Bigtable.Table != "" && c.Bigtable.Table == c.Bigtable.ChangeLogTable {
 		errs = append(errs, errors.New("STRATA_BIGTABLE_CHANGELOG_TABLE: must differ from STRATA_BIGTABLE_TABLE"))
 	}
+	if c.MemoryLimit > 0 {
+		if err := c.checkMemory(c.model(c.MemoryLimit)); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errs
+}
+
+// model is the memory model for an instance of limit bytes.
+func (c *Config) model(limit int64) admission.Memory {
+	return admission.Memory{
+		Limit: limit, Reserve: c.MemoryReserve, Concurrency: c.RequestConcurrency,
+		SmallPeak: admission.DefaultSmallRequestPeak, Chunk: c.GCS.ChunkSize, Peek: tiered.Threshold + 1,
+	}
+}
+
+// checkMemory refuses a model that admits no large upload, unless STRATA_STREAM_SLOTS
+// overrides it.
+func (c *Config) checkMemory(m admission.Memory) error {
+	if c.StreamSlots > 0 || m.StreamSlots() > 0 {
+		return nil
+	}
+	return fmt.Errorf("STRATA_MEMORY_LIMIT: leaves no room for a single large upload (%v): raise the memory, "+
+		"or lower STRATA_REQUEST_CONCURRENCY, STRATA_MEMORY_RESERVE or STRATA_GCS_CHUNK_SIZE", m)
+}
+
+// Memory returns the instance's memory model, where its limit came from
+// (MemoryFromSetting, a cgroup file's path, or MemoryFromDefault), the payload budget
+// (STRATA_MEMORY_BUDGET, else memory_limit − baseline_reserve) and the number of large
+// uploads admitted at once (STRATA_STREAM_SLOTS, else the model's slots). With
+// STRATA_MEMORY_LIMIT unset it reads the cgroup limit through readFile (os.ReadFile in
+// production). It fails when the model admits no large upload.
+func (c *Config) Memory(readFile func(string) ([]byte, error)) (m admission.Memory, from string, budget int64, slots int, err error) {
+	limit, from := c.MemoryLimit, MemoryFromSetting
+	if limit == 0 {
+		limit, from = DefaultMemoryLimit, MemoryFromDefault
+		for _, path := range cgroupMemoryFiles {
+			if n, ok := readCgroupLimit(readFile, path); ok {
+				limit, from = n, path
+				break
+			}
+		}
+	}
+	m = c.model(limit)
+	if err := c.checkMemory(m); err != nil {
+		return m, from, 0, 0, fmt.Errorf("configuration: memory limit from %s: %w", from, err)
+	}
+	budget, slots = cmp.Or(c.MemoryBudget, m.Budget()), cmp.Or(c.StreamSlots, m.StreamSlots())
+	return m, from, budget, slots, nil
+}
+
+// readCgroupLimit reads a cgroup memory limit file; ok is false when the file is missing,
+// malformed or states no limit.
+func readCgroupLimit(readFile func(string) ([]byte, error), path string) (int64, bool) {
+	b, err := readFile(path)
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n <= 0 || n >= 1<<62 {
+		return 0, false
+	}
+	return n, true
 }
 
 // setDuration parses a positive duration into the field f selects.

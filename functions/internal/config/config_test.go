@@ -43,7 +43,8 @@ func TestLoad_Defaults(t *testing.T) {
 	if c.HTTPAddr != "127.0.0.1:8888" || c.AdminAddr != "127.0.0.1:8889" || c.InvokerAuth != InvokerAuthOIDC || c.DataDir != "./data" || c.Storage != StorageLocal || c.AuthEnforce ||
 		c.MaxConcurrency != 500 || c.MaxRequests != 10000 || c.GracePeriod != tiered.DefaultGracePeriod || c.LogLevel != slog.LevelInfo ||
 		c.ReadHeaderTimeout != 10*time.Second || c.ReadTimeout != 30*time.Second || c.WriteTimeout != 30*time.Second ||
-		c.IdleTimeout != time.Minute || c.MinTransferRate != 1024 || c.TenantShare != 0.5 || c.MemoryBudget != 256<<20 {
+		c.IdleTimeout != time.Minute || c.MinTransferRate != 1024 || c.TenantShare != 0.5 || c.MemoryBudget != 0 ||
+		c.MemoryLimit != 0 || c.MemoryReserve != 64<<20 || c.RequestConcurrency != 80 || c.StreamSlots != 0 || c.GCS.ChunkSize != 8<<20 {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -75,7 +76,7 @@ func TestLoad_EveryVariable(t *testing.T) {
 			"STRATA_GCS_ENDPOINT=http://127.0.0.1:4443"},
 			func(c Config) bool {
 				return c.Storage == StorageEmulators && c.Bigtable == Bigtable{Project: "p", Instance: "i", Table: "t", ChangeLogTable: "cl", Emulator: "127.0.0.1:8086"} &&
-					c.GCS == GCS{Bucket: "b", Endpoint: "http://127.0.0.1:4443"}
+					c.GCS == GCS{Bucket: "b", ChunkSize: DefaultGCSChunkSize, Endpoint: "http://127.0.0.1:4443"}
 			}},
 		{[]string{"STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i", "STRATA_GCS_BUCKET=b"},
 			func(c Config) bool { return c.Storage == StorageGCP && c.Bigtable.Table == "" && c.GCS.Endpoint == "" }},
@@ -108,6 +109,13 @@ func TestLoad_EveryVariable(t *testing.T) {
 		{[]string{"STRATA_TRACE_SAMPLE_RATIO=0"}, func(c Config) bool { return c.Telemetry.SampleRatio == 0 }},
 		{[]string{"STRATA_METRICS_EXPORT_INTERVAL=2m"}, func(c Config) bool { return c.Telemetry.ExportInterval == 2*time.Minute }},
 		{[]string{"STRATA_CLEANUP_MAX_DELIVERIES=7"}, func(c Config) bool { return c.CleanupMaxDeliveries == 7 }},
+		{[]string{"STRATA_MEMORY_LIMIT=1Gi"}, func(c Config) bool { return c.MemoryLimit == 1<<30 }},
+		{[]string{"STRATA_MEMORY_LIMIT=536870912"}, func(c Config) bool { return c.MemoryLimit == 512<<20 }},
+		{[]string{"STRATA_MEMORY_RESERVE=96Mi"}, func(c Config) bool { return c.MemoryReserve == 96<<20 }},
+		{[]string{"STRATA_REQUEST_CONCURRENCY=40"}, func(c Config) bool { return c.RequestConcurrency == 40 }},
+		{[]string{"STRATA_STREAM_SLOTS=12"}, func(c Config) bool { return c.StreamSlots == 12 }},
+		{[]string{"STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i", "STRATA_GCS_BUCKET=b", "STRATA_GCS_CHUNK_SIZE=2Mi"},
+			func(c Config) bool { return c.GCS.ChunkSize == 2<<20 }},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
@@ -183,6 +191,18 @@ func TestLoad_Errors(t *testing.T) {
 		{[]string{"STRATA_TENANT_SHARE=1.5"}, "STRATA_TENANT_SHARE"},
 		{[]string{"STRATA_TENANT_SHARE=NaN"}, "STRATA_TENANT_SHARE"},
 		{[]string{"STRATA_MEMORY_BUDGET=1024"}, "STRATA_MEMORY_BUDGET"},
+		{[]string{"STRATA_MEMORY_LIMIT=1GB"}, "STRATA_MEMORY_LIMIT"},
+		{[]string{"STRATA_MEMORY_LIMIT=32Mi"}, "STRATA_MEMORY_LIMIT"},
+		// 256 MiB with 80 requests of 2 MiB and a 64 MiB reserve leaves 32 MiB: three
+		// slots; at 96 requests it leaves nothing, and start-up says so.
+		{[]string{"STRATA_MEMORY_LIMIT=256Mi", "STRATA_REQUEST_CONCURRENCY=96"}, "STRATA_MEMORY_LIMIT"},
+		{[]string{"STRATA_MEMORY_RESERVE=1Mi"}, "STRATA_MEMORY_RESERVE"},
+		{[]string{"STRATA_MEMORY_RESERVE=lots"}, "STRATA_MEMORY_RESERVE"},
+		{[]string{"STRATA_REQUEST_CONCURRENCY=0"}, "STRATA_REQUEST_CONCURRENCY"},
+		{[]string{"STRATA_STREAM_SLOTS=-1"}, "STRATA_STREAM_SLOTS"},
+		{[]string{"STRATA_GCS_CHUNK_SIZE=1000000"}, "STRATA_GCS_CHUNK_SIZE"},
+		{[]string{"STRATA_GCS_CHUNK_SIZE=128Ki"}, "STRATA_GCS_CHUNK_SIZE"},
+		{[]string{"STRATA_GCS_CHUNK_SIZE=8Mi"}, "STRATA_GCS_CHUNK_SIZE"}, // local storage has no GCS
 		{[]string{"STRATA_MAX_CONCURRENCY=many"}, "STRATA_MAX_CONCURRENCY"},
 		{[]string{"STRATA_MAX_REQUESTS=-1"}, "STRATA_MAX_REQUESTS"},
 		{[]string{"STRATA_GRACE_PERIOD=30"}, "STRATA_GRACE_PERIOD"},
@@ -282,5 +302,67 @@ func TestParseTopic(t *testing.T) {
 		if tp, err := ParseTopic(bad); err == nil {
 			t.Errorf("ParseTopic(%q) = %+v, want an error", bad, tp)
 		}
+	}
+}
+
+// TestConfig_Memory: the memory limit comes from STRATA_MEMORY_LIMIT, else the cgroup
+// (v2, then v1; "max" and v1's huge value mean none), else the default; the budget and the
+// slots follow from it unless set.
+func TestConfig_Memory(t *testing.T) {
+	files := func(m map[string]string) func(string) ([]byte, error) {
+		return func(p string) ([]byte, error) {
+			if v, ok := m[p]; ok {
+				return []byte(v), nil
+			}
+			return nil, os.ErrNotExist
+		}
+	}
+	const v2, v1 = "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+	tests := []struct {
+		name      string
+		env       []string
+		files     map[string]string
+		limit     int64
+		from      string
+		budget    int64
+		slots     int
+		wantError bool
+	}{
+		{name: "nothing: the default", limit: 512 << 20, from: MemoryFromDefault, budget: 448 << 20, slots: 31},
+		{name: "cgroup v2", files: map[string]string{v2: "1073741824\n"}, limit: 1 << 30, from: v2, budget: 960 << 20, slots: 88},
+		{name: "cgroup v2 without a limit, v1 with one", files: map[string]string{v2: "max\n", v1: "1073741824\n"}, limit: 1 << 30, from: v1, budget: 960 << 20, slots: 88},
+		{name: "cgroup v1 without a limit", files: map[string]string{v1: "9223372036854771712\n"}, limit: 512 << 20, from: MemoryFromDefault, budget: 448 << 20, slots: 31},
+		{name: "cgroup garbage", files: map[string]string{v2: "lots"}, limit: 512 << 20, from: MemoryFromDefault, budget: 448 << 20, slots: 31},
+		{name: "the setting wins over the cgroup", env: []string{"STRATA_MEMORY_LIMIT=256Mi", "STRATA_REQUEST_CONCURRENCY=40"},
+			files: map[string]string{v2: "1073741824"}, limit: 256 << 20, from: MemoryFromSetting, budget: 192 << 20, slots: 12},
+		{name: "explicit budget and slots", env: []string{"STRATA_MEMORY_BUDGET=8388608", "STRATA_STREAM_SLOTS=500"},
+			limit: 512 << 20, from: MemoryFromDefault, budget: 8 << 20, slots: 500},
+		{name: "a smaller chunk, more slots", env: []string{"STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i",
+			"STRATA_GCS_BUCKET=b", "STRATA_GCS_CHUNK_SIZE=1Mi"}, limit: 512 << 20, from: MemoryFromDefault, budget: 448 << 20, slots: 143},
+		{name: "a detected cgroup too small is an error", files: map[string]string{v2: "268435456"}, env: []string{"STRATA_REQUEST_CONCURRENCY=96"}, wantError: true},
+		{name: "unless the slots are set", files: map[string]string{v2: "268435456"}, env: []string{"STRATA_REQUEST_CONCURRENCY=96", "STRATA_STREAM_SLOTS=2"},
+			limit: 256 << 20, from: v2, budget: 192 << 20, slots: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(append(append([]string{}, dev...), tt.env...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, from, budget, slots, err := c.Memory(files(tt.files))
+			if tt.wantError {
+				if err == nil || !strings.Contains(err.Error(), "STRATA_MEMORY_LIMIT") {
+					t.Fatalf("err = %v, want one naming STRATA_MEMORY_LIMIT", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Limit != tt.limit || from != tt.from || budget != tt.budget || slots != tt.slots {
+				t.Errorf("limit %d from %q, budget %d, slots %d; want %d from %q, budget %d, slots %d",
+					m.Limit, from, budget, slots, tt.limit, tt.from, tt.budget, tt.slots)
+			}
+		})
 	}
 }

@@ -367,3 +367,48 @@ func TestConn_BehindProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestConn_LargeUploadSlots: a large put and a part upload each take a large-upload slot
+// that counts the routing peek and the writer's chunk; with every slot taken both are 503
+// with Retry-After before the store is called, nothing is stored, and a freed slot admits
+// the next one.
+func TestConn_LargeUploadSlots(t *testing.T) {
+	const cost = 9 << 20
+	budget := admission.NewBudget(1<<30).WithStreams(1, cost)
+	e := newEnv(t, func(o *Options) { o.Budget = budget })
+	_, upload := e.initiate("parts", nil)
+	large := strings.Repeat("x", 2<<20)
+
+	held, err := budget.ReserveStream(0) // another upload holds the only slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.snapshot()
+	res := e.do(req{method: "PUT", path: "/v1/objects/test/org=1/large", body: strings.NewReader(large)})
+	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") != "1" || !strings.Contains(res.body, "too many large uploads") {
+		t.Fatalf("large put without a slot: %d %v %s, want 503 with retry-after", res.status, res.header, res.body)
+	}
+	if res := e.uploadPart("parts", upload, 1, large, nil); res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") != "1" {
+		t.Fatalf("part upload without a slot: %d %v %s, want 503 with retry-after", res.status, res.header, res.body)
+	}
+	e.unchanged("uploads refused for want of a slot", before)
+	// A small put needs no slot.
+	e.put("small", "fits", nil)
+	if got := budget.Used(); got != cost {
+		t.Errorf("Used() = %d with one slot held, want %d", got, cost)
+	}
+
+	held()
+	if res := e.do(req{method: "PUT", path: "/v1/objects/test/org=1/large", body: strings.NewReader(large)}); res.status != 200 {
+		t.Fatalf("large put with a free slot: %d %s", res.status, res.body)
+	}
+	if res := e.uploadPart("parts", upload, 1, large, nil); res.status != 200 {
+		t.Fatalf("part upload with a free slot: %d %s", res.status, res.body)
+	}
+	if res := e.do(req{method: "GET", path: "/v1/objects/test/org=1/large"}); res.status != 200 || res.body != large {
+		t.Fatalf("GET large: %d, %d bytes", res.status, len(res.body))
+	}
+	if budget.Used() != 0 || budget.Streams() != 0 {
+		t.Errorf("after the uploads: Used() = %d, Streams() = %d, want 0, 0", budget.Used(), budget.Streams())
+	}
+}

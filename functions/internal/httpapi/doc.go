@@ -40,7 +40,9 @@
 //  8. The store, under a concurrency permit of the request's tenant (usecase and first
 //     scope; 429 JSON at capacity). A put body of at most 1 MiB is first staged in memory
 //     from the budget (Options.Budget; 503 when spent), so the permit is taken only once
-//     the body is complete; larger bodies stream under a permit capped at the tenant's
+//     the body is complete; larger bodies (and part uploads) first take a large-upload
+//     slot of the budget, which counts the routing peek and the writer's chunk (503 with
+//     Retry-After when none is free), then stream under a permit capped at the tenant's
 //     share (admission.Concurrency.AcquireStreamFor).
 //
 // No step before 8 reads the body: a refusal reaches a client that holds its body back.

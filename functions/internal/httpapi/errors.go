@@ -54,6 +54,7 @@ var (
 	errKillswitch    = &httpError{status: http.StatusForbidden, text: true, detail: "Object access is disabled for this scope through killswitches"}
 	errRateLimited   = &httpError{status: http.StatusTooManyRequests, text: true, detail: "Object access is rate limited"}
 	errBudget        = &httpError{status: http.StatusServiceUnavailable, detail: "service error: memory budget exhausted", header: []header{{Name: "retry-after", Value: "1"}}}
+	errStreamSlots   = &httpError{status: http.StatusServiceUnavailable, detail: "service error: too many large uploads at once", header: []header{{Name: "retry-after", Value: "1"}}}
 )
 
 // clientError is a 400 "client error: ..." JSON answer without causes.

@@ -155,8 +155,15 @@ func (s *Server) handleUploadPart(w http.ResponseWriter, r *http.Request, c *cal
 		sum = &md5Reader{r: body, h: md5.New(), want: want, left: r.ContentLength} //nolint:gosec // see import
 		src = sum
 	}
+	// The part streams into a long-term writer that buffers a chunk: a large-upload slot.
+	mem, err := s.reserveStream(0)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer mem()
 	var etag string
-	err := s.permittedStream(r, c, func() (err error) {
+	err = s.permittedStream(r, c, func() (err error) {
 		etag, err = s.store.UploadPart(r.Context(), c.id, q.uploadID, q.partNumber, r.ContentLength, src)
 		return err
 	})

@@ -72,8 +72,9 @@ func (s *Server) insert(w http.ResponseWriter, r *http.Request, c *call, status 
 		return
 	}
 	if _, inMemory := src.(*bytes.Buffer); !inMemory {
-		// The store peeks Threshold+1 bytes to route the body; that buffer counts too.
-		peek, err := s.reserve(tiered.Threshold + 1)
+		// The store peeks Threshold+1 bytes to route the body, and the long-term writer
+		// buffers a chunk: the upload takes a large-upload slot that counts both.
+		peek, err := s.reserveStream(tiered.Threshold + 1)
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -387,6 +387,21 @@ func (s *Server) reserve(n int64) (func(), error) {
 	return release, nil
 }
 
+// reserveStream takes one of the budget's large-upload slots and the memory a streamed
+// upload holds (n bytes of its own, at least the budget's stream cost: routing peek plus
+// writer chunk). It never waits: with no slot or bytes free the answer is 503 with
+// Retry-After, before any of the body is read.
+func (s *Server) reserveStream(n int64) (func(), error) {
+	release, err := s.opts.Budget.ReserveStream(n)
+	switch {
+	case errors.Is(err, admission.ErrStreamSlots):
+		return nil, errStreamSlots
+	case err != nil:
+		return nil, errBudget
+	}
+	return release, nil
+}
+
 // permitted runs a store call under a concurrency permit, released as soon as the call
 // returns (streaming a body out afterwards holds none, as in objectstore). A refused permit
 // is returned like a store error: the one error mapper turns it into a 429.

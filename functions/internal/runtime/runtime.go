@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"cloud.google.com/go/bigtable"
@@ -153,6 +155,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
 	}
+	budget, err := memoryBudget(cfg, log)
+	if err != nil {
+		return nil, errors.Join(err, rt.closeBackends())
+	}
 	rt.Server, err = httpapi.New(rt.Store, httpapi.Options{
 		Verifier:     verifier,
 		Killswitches: cfg.Killswitches,
@@ -170,7 +176,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 		ReadTimeout:          cfg.ReadTimeout,
 		WriteTimeout:         cfg.WriteTimeout,
 		MinRate:              cfg.MinTransferRate,
-		Budget:               admission.NewBudget(cfg.MemoryBudget),
+		Budget:               budget,
 	})
 	if err != nil {
 		return nil, errors.Join(err, rt.closeBackends())
@@ -194,6 +200,25 @@ func (rt *Runtime) backlog(ctx context.Context) (map[string]int64, time.Duration
 		oldest = b.Oldest.Age
 	}
 	return byPhase, oldest, nil
+}
+
+// memoryBudget builds the payload budget and its large-upload slots from the instance's
+// memory (config.Config.Memory; README "Capacity and cost"), and, when the limit is known
+// (set or read from the cgroup) and GOMEMLIMIT is not set, gives the Go runtime a soft
+// memory limit below it, so the collector runs before the heap outgrows the instance.
+func memoryBudget(cfg config.Config, log *slog.Logger) (*admission.Budget, error) {
+	m, from, budget, slots, err := cfg.Memory(os.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	goLimit := int64(-1)
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && from != config.MemoryFromDefault {
+		goLimit = m.GoMemLimit()
+		debug.SetMemoryLimit(goLimit)
+	}
+	log.Info("memory model", "limit_bytes", m.Limit, "limit_from", from, "model", m.String(),
+		"budget_bytes", budget, "stream_slots", slots, "stream_cost_bytes", m.StreamCost(), "go_memory_limit_bytes", goLimit)
+	return admission.NewBudget(budget).WithStreams(slots, m.StreamCost()), nil
 }
 
 // Invokers builds the caller checks of the deployed private functions. With
@@ -318,7 +343,7 @@ func (rt *Runtime) openGCS(ctx context.Context) (*gcsbackend.Backend, error) {
 		return nil, fmt.Errorf("gcs client: %w", err)
 	}
 	rt.closers = append(rt.closers, client.Close)
-	return gcsbackend.Open(ctx, client, cfg.GCS.Bucket, &gcsbackend.Options{Logger: rt.Logger})
+	return gcsbackend.Open(ctx, client, cfg.GCS.Bucket, &gcsbackend.Options{Logger: rt.Logger, ChunkSize: int(cfg.GCS.ChunkSize)})
 }
 
 // openDispatcher returns a Pub/Sub dispatcher when STRATA_CLEANUP_TOPIC is set, else nil (the

@@ -20,6 +20,7 @@ import (
 
 	"github.com/stratastore/strata/functions/internal/config"
 	"github.com/stratastore/strata/functions/internal/logging"
+	"github.com/stratastore/strata/tiered/gcsbackend"
 	"github.com/stratastore/strata/tiered/localbackend"
 )
 
@@ -237,5 +238,12 @@ func TestOpen_CleanupTopic_PublishesCleanupTasks(t *testing.T) {
 	}
 	if n := len(srv.Messages()); n != 1 {
 		t.Fatalf("published %d cleanup tasks, want 1", n)
+	}
+}
+
+// config cannot import the backend, so it repeats the GCS writer's default chunk size.
+func TestConfig_GCSChunkSizeDefaultIsTheBackends(t *testing.T) {
+	if config.DefaultGCSChunkSize != gcsbackend.DefaultChunkSize {
+		t.Errorf("config.DefaultGCSChunkSize %d, gcsbackend.DefaultChunkSize %d", config.DefaultGCSChunkSize, gcsbackend.DefaultChunkSize)
 	}
 }
