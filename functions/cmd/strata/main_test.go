@@ -11,11 +11,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stratastore/strata/tiered/observe"
 )
 
 // mainEnv makes the test binary run main instead of the tests (for the signal test).
@@ -308,5 +315,76 @@ func TestStatus_WhileServing_AsksTheAdminListener(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("status output lacks %q:\n%s", want, stdout.String())
 		}
+	}
+}
+
+// TestServe_MetricsListsTheCatalog: on a freshly started server, /metrics lists every metric
+// of the catalog (observe.Catalog) under its Prometheus name, with exactly the catalog's
+// labels, before any request; a request then shows up under its operation and status class.
+func TestServe_MetricsListsTheCatalog(t *testing.T) {
+	url, _, stop := startServe(t, env(t.TempDir()))
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	scrape := func() map[string]*dto.MetricFamily {
+		t.Helper()
+		status, body := do(t, "GET", url+"/metrics", "")
+		if status != http.StatusOK {
+			t.Fatalf("/metrics: %d %s", status, body)
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("/metrics is not the Prometheus text format: %v\n%s", err, body)
+		}
+		return fams
+	}
+	fams := scrape()
+	for _, c := range observe.Catalog {
+		mf := fams[c.Prometheus]
+		if mf == nil || len(mf.Metric) == 0 {
+			t.Errorf("%s (%s) is not listed", c.Prometheus, c.Name)
+			continue
+		}
+		want := slices.Sorted(slices.Values(c.Labels))
+		for _, m := range mf.Metric {
+			var got []string
+			for _, l := range m.Label {
+				got = append(got, l.GetName())
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: labels %v, want %v", c.Prometheus, got, want)
+				break
+			}
+		}
+	}
+	count := func(fams map[string]*dto.MetricFamily, op, class string) float64 {
+		for _, m := range fams["strata_requests_total"].GetMetric() {
+			var o, c string
+			for _, l := range m.Label {
+				switch l.GetName() {
+				case "op":
+					o = l.GetValue()
+				case "status_class":
+					c = l.GetValue()
+				}
+			}
+			if o == op && c == class {
+				return m.GetCounter().GetValue()
+			}
+		}
+		t.Fatalf("no strata_requests_total{op=%q,status_class=%q}", op, class)
+		return 0
+	}
+	if n := count(fams, "object-put", "2xx"); n != 0 {
+		t.Fatalf("object-put 2xx = %v before any request", n)
+	}
+	if status, body := do(t, "PUT", url+"/v1/objects/u/org=1/k", "hello"); status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", status, body)
+	}
+	if n := count(scrape(), "object-put", "2xx"); n != 1 {
+		t.Errorf("object-put 2xx = %v after one PUT, want 1", n)
 	}
 }
