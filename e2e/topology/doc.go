@@ -12,7 +12,19 @@
 //     on byte for byte;
 //   - a Pub/Sub push subscription (with a dead-letter policy) whose endpoint is the cleanup
 //     process, and a pull subscription on the same topic that captures tasks for the
-//     redelivery test.
+//     redelivery test;
+//   - an OTLP/gRPC trace receiver on 127.0.0.1 (otlp_test.go), standing in for a collector:
+//     every function process exports its spans to it (OTEL_EXPORTER_OTLP_ENDPOINT), and so
+//     does the front door.
+//
+// The front door also traces as the load balancer does: a server span per request, under
+// service.name "frontdoor", sampled always, whose context goes on to the function in
+// traceparent and X-Cloud-Trace-Context. The functions run with STRATA_TRACE_SAMPLE_RATIO=0,
+// so a request is traced exactly when the front door sampled it: they follow the caller's
+// decision. trace_test.go reads objects through the front door and checks that one trace
+// joins the front door's span, the function's span and its backend-call spans (Bigtable,
+// and GCS for a large object), collected from separate processes, and that the function's
+// request log line names the same trace and the function's span.
 //
 // The recover function is invoked directly, as Cloud Scheduler would. Neither the Pub/Sub
 // emulator's push nor the test carries the Google-signed OIDC token that deployed cleanup

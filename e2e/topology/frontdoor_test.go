@@ -2,6 +2,7 @@ package topology
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,7 +10,14 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+
+	gcppropagator "github.com/GoogleCloudPlatform/opentelemetry-operations-go/propagator"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // routesFile is terraform/modules/frontend/routes.json, generated from the route table: the
@@ -52,17 +60,32 @@ func loadRoutes(path string) (*routesFile, error) {
 // :method wins), unmatched requests to the default service, and each function's process as
 // its serverless backend. The path goes to the function byte for byte as the client sent
 // it, query included.
+//
+// Like the load balancer, it also traces: every request gets a server span (a child of the
+// trace context the client sent, if any), and the function is called with that span's
+// context in traceparent and in X-Cloud-Trace-Context, the load balancer's own header. The
+// tracer decides the sampling, as the load balancer does; the functions follow it.
 type frontDoor struct {
 	rules    []routeRule
 	def      string
 	backends map[string]*url.URL
 	proxy    *httputil.ReverseProxy
+	tracer   trace.Tracer
 }
 
 type targetKey struct{}
 
-func newFrontDoor(rf *routesFile, backends map[string]string) (*frontDoor, error) {
-	fd := &frontDoor{rules: slices.Clone(rf.RouteRules), def: rf.DefaultFunction, backends: make(map[string]*url.URL)}
+// frontDoorPropagator reads a client's trace context the way the functions do (the load
+// balancer's header or traceparent), and writes traceparent.
+var frontDoorPropagator = propagation.NewCompositeTextMapPropagator(gcppropagator.CloudTraceOneWayPropagator{}, propagation.TraceContext{})
+
+// newFrontDoor builds the front door of rf's rules to backends (function name → base URL),
+// tracing with tracer (nil: no spans, and no trace context sent on).
+func newFrontDoor(rf *routesFile, backends map[string]string, tracer trace.Tracer) (*frontDoor, error) {
+	if tracer == nil {
+		tracer = tracenoop.NewTracerProvider().Tracer("")
+	}
+	fd := &frontDoor{rules: slices.Clone(rf.RouteRules), def: rf.DefaultFunction, backends: make(map[string]*url.URL), tracer: tracer}
 	slices.SortStableFunc(fd.rules, func(a, b routeRule) int { return a.Priority - b.Priority })
 	for i := 1; i < len(fd.rules); i++ {
 		if fd.rules[i].Priority == fd.rules[i-1].Priority {
@@ -99,6 +122,10 @@ func newFrontDoor(rf *routesFile, backends map[string]string) (*frontDoor, error
 			}
 			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 			pr.SetXForwarded()
+			if sc := trace.SpanContextFromContext(pr.In.Context()); sc.IsValid() {
+				frontDoorPropagator.Inject(pr.In.Context(), propagation.HeaderCarrier(pr.Out.Header))
+				pr.Out.Header.Set("X-Cloud-Trace-Context", cloudTraceContext(sc))
+			}
 		},
 		FlushInterval: -1, // stream responses as the load balancer does
 	}
@@ -117,8 +144,23 @@ func (fd *frontDoor) route(method, rawPath string) string {
 
 func (fd *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fn := fd.route(r.Method, wirePath(r))
-	r = r.WithContext(context.WithValue(r.Context(), targetKey{}, fd.backends[fn]))
+	ctx := frontDoorPropagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, span := fd.tracer.Start(ctx, r.Method+" "+fn, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("strata.function", fn)))
+	defer span.End()
+	r = r.WithContext(context.WithValue(ctx, targetKey{}, fd.backends[fn]))
 	fd.proxy.ServeHTTP(w, r)
+}
+
+// cloudTraceContext is sc as the load balancer writes X-Cloud-Trace-Context:
+// TRACE_ID/SPAN_ID;o=OPTIONS, the span id in decimal.
+func cloudTraceContext(sc trace.SpanContext) string {
+	id := sc.SpanID()
+	o := "0"
+	if sc.IsSampled() {
+		o = "1"
+	}
+	return sc.TraceID().String() + "/" + strconv.FormatUint(binary.BigEndian.Uint64(id[:]), 10) + ";o=" + o
 }
 
 // wirePath is the request's path as it was on the wire, still percent-encoded.

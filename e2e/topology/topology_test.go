@@ -29,6 +29,10 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 
@@ -187,6 +191,11 @@ type topology struct {
 	gcs      *storage.Client
 	ps       *pubsub.Client
 	stoppers []func()
+
+	// otlp receives the spans of every function process and of the front door, whose own
+	// tracer provider is doorTraces.
+	otlp       *otlpReceiver
+	doorTraces *sdktrace.TracerProvider
 }
 
 // logs returns the output of every process, for a failed start.
@@ -318,6 +327,20 @@ func (tp *topology) start() error {
 	}
 	tp.keysEnv = fmt.Sprintf(`{%q:{"key_files":[%q],"max_permissions":["object.read","object.write","object.delete"]}}`, kid, pubPath)
 
+	// The trace receiver every process exports to, and the front door's tracer.
+	if tp.otlp, err = startOTLPReceiver(); err != nil {
+		return err
+	}
+	tp.stoppers = append(tp.stoppers, tp.otlp.stop)
+	if tp.doorTraces, err = newDoorTraces(ctx, tp.otlp.addr); err != nil {
+		return err
+	}
+	tp.stoppers = append(tp.stoppers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tp.doorTraces.Shutdown(ctx)
+	})
+
 	// One process per function of the route table.
 	if err := <-buildErr; err != nil {
 		return err
@@ -371,7 +394,7 @@ func (tp *topology) start() error {
 	for name, f := range tp.fns {
 		backends[name] = f.url
 	}
-	if tp.door, err = newFrontDoor(routes, backends); err != nil {
+	if tp.door, err = newFrontDoor(routes, backends, tp.doorTraces.Tracer("frontdoor")); err != nil {
 		return err
 	}
 	tp.front = httptest.NewServer(tp.door)
@@ -452,7 +475,7 @@ func (tp *topology) functionEnv(f *function) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "STRATA_") || name == "FUNCTION_TARGET" || name == "PORT" ||
+		if strings.HasPrefix(name, "STRATA_") || strings.HasPrefix(name, "OTEL_") || name == "FUNCTION_TARGET" || name == "PORT" ||
 			name == "BIGTABLE_EMULATOR_HOST" || name == "STORAGE_EMULATOR_HOST" || name == "PUBSUB_EMULATOR_HOST" {
 			continue
 		}
@@ -480,7 +503,29 @@ func (tp *topology) functionEnv(f *function) []string {
 		"STRATA_GRACE_PERIOD=1s",
 		"STRATA_LONG_TERM_SETTLE=1s",
 		"STRATA_LOG_LEVEL=info",
+		// Spans go to the test's OTLP receiver. The functions sample nothing on their own:
+		// a request is traced when the front door (the load balancer's stand-in) sampled
+		// it, so the traces show that its decision is followed. The batcher exports every
+		// half second instead of every 5, so that tests wait less for spans.
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+tp.otlp.addr,
+		"OTEL_BSP_SCHEDULE_DELAY=500",
+		"STRATA_TRACE_SAMPLE_RATIO=0",
 	)
+}
+
+// newDoorTraces is the front door's tracer provider: every request sampled, as the load
+// balancer decides, and the spans exported to the OTLP receiver at addr under service.name
+// "frontdoor".
+func newDoorTraces(ctx context.Context, addr string) (*sdktrace.TracerProvider, error) {
+	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(addr), otlptracegrpc.WithInsecure())
+	if err != nil {
+		return nil, fmt.Errorf("front door span exporter: %w", err)
+	}
+	return sdktrace.NewTracerProvider(
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "frontdoor"))),
+		sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(500*time.Millisecond)),
+	), nil
 }
 
 // startFunction starts f's process on its port.
