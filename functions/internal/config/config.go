@@ -722,11 +722,17 @@ func (c *Config) check(env map[string]string) []error {
 	return errs
 }
 
-// model is the memory model for an instance of limit bytes.
+// model is the memory model for an instance of limit bytes. Only the GCS writer buffers a
+// chunk per upload; the local backend streams a large upload to its file, so there a large
+// upload holds only the routing peek.
 func (c *Config) model(limit int64) admission.Memory {
+	chunk := c.GCS.ChunkSize
+	if c.Storage == StorageLocal {
+		chunk = 0
+	}
 	return admission.Memory{
 		Limit: limit, Reserve: c.MemoryReserve, Concurrency: c.RequestConcurrency,
-		SmallPeak: admission.DefaultSmallRequestPeak, Chunk: c.GCS.ChunkSize, Peek: tiered.Threshold + 1,
+		SmallPeak: admission.DefaultSmallRequestPeak, Chunk: chunk, Peek: tiered.Threshold + 1,
 	}
 }
 

@@ -308,6 +308,9 @@ func TestParseTopic(t *testing.T) {
 // TestConfig_Memory: the memory limit comes from STRATA_MEMORY_LIMIT, else the cgroup
 // (v2, then v1; "max" and v1's huge value mean none), else the default; the budget and the
 // slots follow from it unless set.
+// gcsStorage selects the GCS backend, whose writer buffers a chunk per upload.
+var gcsStorage = []string{"STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i", "STRATA_GCS_BUCKET=b"}
+
 func TestConfig_Memory(t *testing.T) {
 	files := func(m map[string]string) func(string) ([]byte, error) {
 		return func(p string) ([]byte, error) {
@@ -326,6 +329,7 @@ func TestConfig_Memory(t *testing.T) {
 		from      string
 		budget    int64
 		slots     int
+		local     bool // STRATA_STORAGE=local; otherwise gcp, whose writer buffers a chunk
 		wantError bool
 	}{
 		{name: "nothing: the default", limit: 512 << 20, from: MemoryFromDefault, budget: 448 << 20, slots: 31},
@@ -337,15 +341,20 @@ func TestConfig_Memory(t *testing.T) {
 			files: map[string]string{v2: "1073741824"}, limit: 256 << 20, from: MemoryFromSetting, budget: 192 << 20, slots: 12},
 		{name: "explicit budget and slots", env: []string{"STRATA_MEMORY_BUDGET=8388608", "STRATA_STREAM_SLOTS=500"},
 			limit: 512 << 20, from: MemoryFromDefault, budget: 8 << 20, slots: 500},
-		{name: "a smaller chunk, more slots", env: []string{"STRATA_STORAGE=gcp", "STRATA_BIGTABLE_PROJECT=p", "STRATA_BIGTABLE_INSTANCE=i",
-			"STRATA_GCS_BUCKET=b", "STRATA_GCS_CHUNK_SIZE=1Mi"}, limit: 512 << 20, from: MemoryFromDefault, budget: 448 << 20, slots: 143},
+		{name: "a smaller chunk, more slots", env: []string{"STRATA_GCS_CHUNK_SIZE=1Mi"}, limit: 512 << 20, from: MemoryFromDefault, budget: 448 << 20, slots: 143},
+		// The local backend streams a large upload to its file: only the peek is held.
+		{name: "local storage buffers no chunk", local: true, limit: 512 << 20, from: MemoryFromDefault, budget: 448 << 20, slots: 287},
 		{name: "a detected cgroup too small is an error", files: map[string]string{v2: "268435456"}, env: []string{"STRATA_REQUEST_CONCURRENCY=96"}, wantError: true},
 		{name: "unless the slots are set", files: map[string]string{v2: "268435456"}, env: []string{"STRATA_REQUEST_CONCURRENCY=96", "STRATA_STREAM_SLOTS=2"},
 			limit: 256 << 20, from: v2, budget: 192 << 20, slots: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Load(append(append([]string{}, dev...), tt.env...))
+			env := append(append([]string{}, dev...), tt.env...)
+			if !tt.local {
+				env = append(env, gcsStorage...)
+			}
+			c, err := Load(env)
 			if err != nil {
 				t.Fatal(err)
 			}
