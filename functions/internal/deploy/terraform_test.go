@@ -452,13 +452,21 @@ func TestTerraform_EnvironmentsKeepStateInGCS(t *testing.T) {
 	}
 }
 
+// modulesAddedAfterTheStack are the module calls of modules/strata that came after the
+// environments stopped declaring the stack themselves: no state of theirs can be at an old
+// address, so they have no moved block.
+var modulesAddedAfterTheStack = []string{"monitoring"}
+
 // TestTerraform_EnvironmentsMoveStateIntoTheStack: state from when the environments declared
 // the stack themselves moves to module.strata: one moved block per module call and resource
-// of modules/strata, and no others.
+// of modules/strata (but modulesAddedAfterTheStack), and no others.
 func TestTerraform_EnvironmentsMoveStateIntoTheStack(t *testing.T) {
 	stack := stackModule(t)
 	var want []string
 	for name := range stack.modules {
+		if slices.Contains(modulesAddedAfterTheStack, name) {
+			continue
+		}
 		want = append(want, "module."+name+" -> module.strata.module."+name)
 	}
 	for addr := range stack.resources {
