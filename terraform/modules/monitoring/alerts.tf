@@ -219,7 +219,7 @@ resource "google_monitoring_alert_policy" "bigtable_cpu" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "The Bigtable cluster's average CPU load is above ${var.bigtable_cpu_threshold * 100}%, Google's recommended maximum for single-cluster routing: latency rises and requests may fail. First: if autoscaling is on, check whether it is at bigtable_max_nodes and raise that; otherwise add nodes. Then look for a hot key range in Key Visualizer."
+    content   = "The Bigtable cluster's average CPU load is above ${var.bigtable_cpu_threshold * 100}%, Google's recommended maximum for single-cluster routing: latency rises and requests may fail. First: if autoscaling is on (bigtable_autoscaling), check whether the cluster is at max_nodes and raise it; otherwise add nodes (bigtable_num_nodes). Then look for a hot key range in Key Visualizer."
   }
 }
 
@@ -247,6 +247,6 @@ resource "google_monitoring_alert_policy" "bigtable_storage" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "The Bigtable cluster uses more than ${var.bigtable_storage_threshold * 100}% of the storage its nodes may hold; at 100% writes fail. First: raise bigtable_max_nodes (autoscaling adds nodes for storage) or add nodes; then check that cleanup keeps up (change-log backlog, dead letters) and that expired rows are collected."
+    content   = "The Bigtable cluster uses more than ${var.bigtable_storage_threshold * 100}% of the storage its nodes may hold; at 100% writes fail. First: raise bigtable_autoscaling.max_nodes (autoscaling adds nodes for storage) or add nodes; then check that cleanup keeps up (change-log backlog, dead letters) and that expired rows are collected."
   }
 }
