@@ -14,12 +14,20 @@ locals {
   types = { for m in local.metrics : m.name => m.type }
   # Catalog name => entry.
   by_name = { for m in local.metrics : m.name => m }
+
+  # Labels the Google Cloud metric exporter (opentelemetry-operations-go exporter/metric) adds
+  # to every point besides the attributes: with its default resource-attribute filter
+  # (DefaultResourceAttributesFilter) it copies service.name, service.namespace and
+  # service.instance.id, when set, normalised to these keys. A point whose labels the
+  # descriptor lacks would be refused now that the descriptors are declared here, so they are
+  # declared too; a label that is never written costs nothing.
+  exporter_labels = ["service_name", "service_namespace", "service_instance_id"]
 }
 
 # The exporter in the functions is configured not to create descriptors at run time: they are
 # declared here, so that the SLOs and alert policies that read these metrics can be created on
 # the first apply, before any point is written. Every label is a STRING (OpenTelemetry
-# attributes as the exporter writes them).
+# attributes as the exporter writes them), plus local.exporter_labels.
 resource "google_monitoring_metric_descriptor" "catalog" {
   for_each = local.by_name
 
@@ -32,11 +40,11 @@ resource "google_monitoring_metric_descriptor" "catalog" {
   unit         = each.value.unit
 
   dynamic "labels" {
-    for_each = each.value.labels
+    for_each = concat(each.value.labels, local.exporter_labels)
     content {
       key         = labels.value
       value_type  = "STRING"
-      description = "OpenTelemetry attribute ${labels.value}."
+      description = contains(local.exporter_labels, labels.value) ? "Resource attribute the exporter adds (${replace(labels.value, "_", ".")})." : "OpenTelemetry attribute ${labels.value}."
     }
   }
 }
