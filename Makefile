@@ -12,7 +12,7 @@ export TF_CLI_CONFIG_FILE ?= /dev/null
 export CBT_EMULATOR_BIN    ?= $(wildcard /usr/lib/google-cloud-sdk/platform/bigtable-emulator/cbtemulator)
 export PUBSUB_EMULATOR_BIN ?= $(wildcard /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator)
 
-.PHONY: all build run check gofmt vet test test-unit test-race lint tf-fmt cover bench soak soak-sim conn-report e2e routes package deploy destroy tf-check tf-validate clean
+.PHONY: all build run check gofmt vet test test-unit test-race lint tf-fmt cover bench soak soak-sim conn-report e2e routes monitoring package deploy destroy tf-check tf-validate clean
 
 all: build
 
@@ -79,6 +79,11 @@ soak-sim:
 
 routes:
 	$(GO) test ./functions/internal/httpapi -run TestRoutesFileUpToDate -count=1 -update
+
+## monitoring: regenerate terraform/modules/monitoring's metrics.json and dashboard.json.tftpl
+## from the metric catalog (tiered/observe/catalog.go).
+monitoring:
+	$(GO) test ./functions/internal/deploy -run TestTerraform_MonitoringFilesUpToDate -count=1 -update
 
 package:
 	./scripts/package.sh

@@ -17,13 +17,14 @@ import (
 )
 
 // Where a function's grants apply. Each is one resource (or one condition on it); nothing is
-// granted on the Bigtable instance or the project.
+// granted on the Bigtable instance, and on the project only the telemetry roles.
 const (
 	onObjectsTable   = "objects table"         // google_bigtable_table_iam_member.objects
 	onChangeLogTable = "change-log table"      // google_bigtable_table_iam_member.changelog
 	onEveryObject    = "data bucket"           // google_storage_bucket_iam_member.function, unconditioned
 	onUploads        = "data bucket ~uploads/" // the same, conditioned on the ~uploads/ prefix
 	onCleanupTopic   = "cleanup topic"         // google_pubsub_topic_iam_member.function_publisher
+	onProject        = "project"               // google_project_iam_member.function_telemetry
 	publishPerm      = "pubsub.topics.publish" // all roles/pubsub.publisher holds
 	readRows         = "bigtable.tables.readRows"
 	checkAndMutate   = "bigtable.tables.checkAndMutateRow"
@@ -33,7 +34,16 @@ const (
 	objectsCreate    = "storage.objects.create"
 	objectsDelete    = "storage.objects.delete"
 	objectsList      = "storage.objects.list"
+	metricWriter     = "roles/monitoring.metricWriter" // monitoring.timeSeries.create (and descriptor reads)
+	traceAgent       = "roles/cloudtrace.agent"        // cloudtrace.traces.patch
 )
+
+// telemetryNeeds is what every function needs on the project to export its telemetry: each
+// one records strata.* metrics (requests, cold starts, or its own: cleanup, recovery) and
+// traces through OpenTelemetry and, deployed, writes them to Cloud Monitoring and Cloud
+// Trace as its own service account. Those APIs take writes per project only, so these are
+// the one project-level grant of a function; they are predefined roles, compared by name.
+var telemetryNeeds = []string{traceAgent, metricWriter}
 
 // operationNeeds is what each function of the route table touches, read from the code, and so
 // the most it may be granted (TestTerraform_LeastPrivilege also fails when a grant is
@@ -98,7 +108,7 @@ var operationNeeds = map[string]map[string][]string{
 type accessLine struct {
 	objectsTable, changelogTable string // custom role keys, "" for none
 	objects, uploads             []string
-	publish                      bool
+	publish, telemetry           bool
 }
 
 // iamAccess reads local.access and local.custom_roles of modules/iam; both must be literals.
@@ -111,6 +121,10 @@ func iamAccess(t *testing.T) (map[string]accessLine, map[string][]string) {
 		}
 	}
 	roles := map[string][]string{}
+	if iam.locals["telemetry_roles"] == nil {
+		t.Fatal("modules/iam: no local.telemetry_roles")
+	}
+	roles[onProject] = ctyStrings(literal(t, iam.locals["telemetry_roles"]))
 	for k, v := range literal(t, iam.locals["custom_roles"]).AsValueMap() {
 		roles[k] = ctyStrings(v.GetAttr("permissions"))
 	}
@@ -125,7 +139,7 @@ func iamAccess(t *testing.T) (map[string]accessLine, map[string][]string) {
 		access[fn] = accessLine{
 			objectsTable: str("objects_table"), changelogTable: str("changelog_table"),
 			objects: ctyStrings(v.GetAttr("objects")), uploads: ctyStrings(v.GetAttr("uploads")),
-			publish: v.GetAttr("publish").True(),
+			publish: v.GetAttr("publish").True(), telemetry: v.GetAttr("telemetry").True(),
 		}
 	}
 	return access, roles
@@ -169,6 +183,9 @@ func granted(t *testing.T, access map[string]accessLine, roles map[string][]stri
 		if a.publish {
 			g[onCleanupTopic] = []string{publishPerm}
 		}
+		if a.telemetry {
+			g[onProject] = slices.Sorted(slices.Values(roles[onProject]))
+		}
 		for k, v := range g {
 			if len(v) == 0 {
 				delete(g, k)
@@ -200,9 +217,12 @@ func TestTerraform_LeastPrivilege(t *testing.T) {
 		}
 	}
 	for _, fn := range sortedKeys(operationNeeds) {
-		need := operationNeeds[fn]
+		need := map[string][]string{onProject: telemetryNeeds}
+		for scope, ps := range operationNeeds[fn] {
+			need[scope] = ps
+		}
 		have := got[fn]
-		for _, scope := range []string{onObjectsTable, onChangeLogTable, onEveryObject, onUploads, onCleanupTopic} {
+		for _, scope := range []string{onObjectsTable, onChangeLogTable, onEveryObject, onUploads, onCleanupTopic, onProject} {
 			want := slices.Sorted(slices.Values(need[scope]))
 			if extra := minus(have[scope], want); len(extra) > 0 {
 				t.Errorf("%s is granted %v on the %s: wider than its operation needs (%v)", fn, extra, scope, want)
@@ -222,6 +242,9 @@ func TestTerraform_LeastPrivilege(t *testing.T) {
 		}
 	}
 	for name, ps := range roles {
+		if name == onProject {
+			continue // the telemetry roles, compared above
+		}
 		for _, p := range ps {
 			if !needed[p] {
 				t.Errorf("custom role %s holds %s, which no operation needs", name, p)
@@ -256,11 +279,12 @@ func checkGrantResources(t *testing.T, access map[string]accessLine) {
 				"data_bucket":    cty.StringVal("b"),
 				"account_prefix": cty.StringVal("strata-"),
 			}),
-			"local": cty.ObjectVal(map[string]cty.Value{"access": accessVal}),
+			"local": cty.ObjectVal(map[string]cty.Value{"access": accessVal, "telemetry_roles": literal(t, iam.locals["telemetry_roles"])}),
 		},
 		Functions: map[string]function.Function{
 			"flatten": stdlib.FlattenFunc, "merge": stdlib.MergeFunc, "toset": terraformFunctions["toset"],
 			"keys": stdlib.KeysFunc, "contains": stdlib.ContainsFunc, "replace": stdlib.ReplaceFunc,
+			"setproduct": stdlib.SetProductFunc,
 		},
 	}
 	evalLocal := func(name string) cty.Value {
@@ -322,6 +346,19 @@ func checkGrantResources(t *testing.T, access map[string]accessLine) {
 	if !slices.Equal(pubs, wantPubs) {
 		t.Errorf("local.publishers = %v, want %v", pubs, wantPubs)
 	}
+	telemetry := map[string]string{}
+	for k, v := range evalLocal("telemetry_grants").AsValueMap() {
+		telemetry[k] = v.GetAttr("function").AsString() + " " + v.GetAttr("role").AsString()
+	}
+	want = map[string]string{}
+	for fn, a := range access {
+		if a.telemetry {
+			for _, r := range telemetryNeeds {
+				want[fn+"/"+r] = fn + " " + r
+			}
+		}
+	}
+	checkMapStrings(t, "local.telemetry_grants", telemetry, want)
 	cond := evalLocal("uploads_condition").AsString()
 	for _, s := range []string{`"projects/_/buckets/b/objects/` + gcsbackend.UploadsPrefix + `"`, `api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("` + gcsbackend.UploadsPrefix + `")`} {
 		if !strings.Contains(cond, s) {
@@ -342,6 +379,10 @@ func checkGrantResources(t *testing.T, access map[string]accessLine) {
 		"google_storage_bucket_iam_member.function": {
 			"for_each": "local.bucket_grants", "bucket": "var.data_bucket",
 			"role": "google_project_iam_custom_role.strata[each.value.role].id", "member": "google_service_account.function[each.value.function].member",
+		},
+		"google_project_iam_member.function_telemetry": {
+			"for_each": "local.telemetry_grants", "project": "var.project_id", "role": "each.value.role",
+			"member": "google_service_account.function[each.value.function].member",
 		},
 		"google_pubsub_topic_iam_member.function_publisher": {
 			"for_each": "local.publishers", "topic": "var.cleanup_topic", "role": `"roles/pubsub.publisher"`,
@@ -400,7 +441,7 @@ func checkMapStrings(t *testing.T, what string, got, want map[string]string) {
 
 // checkNoWideGrants: across every module and environment, no IAM resource is on the
 // project, folder, organisation or Bigtable instance (except the build account's builder
-// role), none replaces a policy or a binding wholesale, and no function grant uses a
+// role and the functions' telemetry roles, local.telemetry_roles), none replaces a policy or a binding wholesale, and no function grant uses a
 // predefined role.
 func checkNoWideGrants(t *testing.T) {
 	t.Helper()
@@ -416,7 +457,10 @@ func checkNoWideGrants(t *testing.T) {
 			case !strings.HasSuffix(typ, "_iam_member"):
 				t.Errorf("%s: %s replaces a policy or binding wholesale; use _iam_member", dir, addr)
 			case strings.HasPrefix(typ, "google_project_iam") || strings.HasPrefix(typ, "google_folder_iam") || strings.HasPrefix(typ, "google_organization_iam"):
-				if addr != "google_project_iam_member.build_builder" || m.exprText(r.Body.Attributes["role"]) != `"roles/cloudbuild.builds.builder"` {
+				telemetry := addr == "google_project_iam_member.function_telemetry" && m.exprText(r.Body.Attributes["role"]) == "each.value.role" &&
+					slices.Equal(slices.Sorted(slices.Values(ctyStrings(literal(t, m.locals["telemetry_roles"])))), telemetryNeeds)
+				build := addr == "google_project_iam_member.build_builder" && m.exprText(r.Body.Attributes["role"]) == `"roles/cloudbuild.builds.builder"`
+				if !telemetry && !build {
 					t.Errorf("%s: %s grants %s on the whole project", dir, addr, m.exprText(r.Body.Attributes["role"]))
 				}
 			case strings.HasPrefix(typ, "google_bigtable_instance_iam"):

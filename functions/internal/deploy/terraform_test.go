@@ -307,6 +307,10 @@ func TestTerraform_EnvironmentDefaults(t *testing.T) {
 			"deletion_protection":           cty.False,
 			"force_destroy":                 cty.True,
 			"soft_delete_retention_seconds": cty.NumberIntVal(0),
+			"busy_function_min_instances":   cty.NumberIntVal(0),
+			"slo_availability_goal":         cty.MustParseNumberVal("0.99"),
+			"slo_latency_goal":              cty.MustParseNumberVal("0.95"),
+			"bigtable_autoscaling":          autoscaling(1, 2, 60, 2560),
 		},
 		"prod": {
 			"name":                          cty.StringVal("strata"),
@@ -316,6 +320,12 @@ func TestTerraform_EnvironmentDefaults(t *testing.T) {
 			"deletion_protection":           cty.True,
 			"force_destroy":                 cty.False,
 			"soft_delete_retention_seconds": cty.NumberIntVal(604800),
+			"busy_function_min_instances":   cty.NumberIntVal(1),
+			"slo_availability_goal":         cty.MustParseNumberVal("0.999"),
+			"slo_latency_goal":              cty.MustParseNumberVal("0.99"),
+			// Sized in environments/prod/variables.tf: 6 nodes hold 250 writes/s of 32 KiB for
+			// 30 days at 3,584 GiB per node; 24 hold 1,000/s.
+			"bigtable_autoscaling": autoscaling(6, 24, 60, 3584),
 		},
 	}
 	secure := map[string]cty.Value{
@@ -355,6 +365,14 @@ func TestTerraform_EnvironmentDefaults(t *testing.T) {
 	if _, ok := stack.variables["auth_enforce"]; ok {
 		t.Error("modules/strata still has auth_enforce; authentication is opted out of with allow_unauthenticated")
 	}
+}
+
+// autoscaling is a bigtable_autoscaling value.
+func autoscaling(minNodes, maxNodes, cpuTarget, storageTarget int64) cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{
+		"min_nodes": cty.NumberIntVal(minNodes), "max_nodes": cty.NumberIntVal(maxNodes),
+		"cpu_target_percent": cty.NumberIntVal(cpuTarget), "storage_target_gib": cty.NumberIntVal(storageTarget),
+	})
 }
 
 // TestTerraform_EnvironmentsAreThinCallsOfTheStack: an environment holds no resources of its
@@ -452,13 +470,21 @@ func TestTerraform_EnvironmentsKeepStateInGCS(t *testing.T) {
 	}
 }
 
+// modulesAddedAfterTheStack are the module calls of modules/strata that came after the
+// environments stopped declaring the stack themselves: no state of theirs can be at an old
+// address, so they have no moved block.
+var modulesAddedAfterTheStack = []string{"monitoring"}
+
 // TestTerraform_EnvironmentsMoveStateIntoTheStack: state from when the environments declared
 // the stack themselves moves to module.strata: one moved block per module call and resource
-// of modules/strata, and no others.
+// of modules/strata (but modulesAddedAfterTheStack), and no others.
 func TestTerraform_EnvironmentsMoveStateIntoTheStack(t *testing.T) {
 	stack := stackModule(t)
 	var want []string
 	for name := range stack.modules {
+		if slices.Contains(modulesAddedAfterTheStack, name) {
+			continue
+		}
 		want = append(want, "module."+name+" -> module.strata.module."+name)
 	}
 	for addr := range stack.resources {

@@ -215,8 +215,15 @@ func New(ctx context.Context, opts Options) (*Telemetry, error) {
 // newResource describes the process: its service name, and on Cloud Run what Google's
 // detector finds (project, region, instance), which the Cloud Monitoring exporter turns into
 // the monitored resource that keeps every instance's series apart.
+//
+// On Cloud Run the service name is the Cloud Run service's (K_SERVICE, which carries the
+// deployment's prefix), so that two deployments in one project keep their series apart.
 func newResource(ctx context.Context, opts Options) (*resource.Resource, error) {
-	ropts := []resource.Option{resource.WithAttributes(semconv.ServiceName(opts.Service)), resource.WithTelemetrySDK()}
+	service := opts.Service
+	if k := os.Getenv("K_SERVICE"); k != "" {
+		service = k
+	}
+	ropts := []resource.Option{resource.WithAttributes(semconv.ServiceName(service)), resource.WithTelemetrySDK()}
 	if opts.Exporter == ExporterGoogle && os.Getenv("K_SERVICE") != "" {
 		ropts = append(ropts, resource.WithDetectors(gcp.NewDetector()))
 	}

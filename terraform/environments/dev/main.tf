@@ -15,6 +15,10 @@ module "strata" {
   force_destroy                 = var.force_destroy
   soft_delete_retention_seconds = var.soft_delete_retention_seconds
   function_defaults             = var.function_defaults
+  bigtable_autoscaling          = var.bigtable_autoscaling
+  busy_function_min_instances   = var.busy_function_min_instances
+  slo_availability_goal         = var.slo_availability_goal
+  slo_latency_goal              = var.slo_latency_goal
 
   # Insecure opt-ins: false here and in the module; plan warns while one is on.
   allow_plain_http      = var.allow_plain_http
@@ -33,6 +37,13 @@ module "strata" {
   recovery_schedule   = var.recovery_schedule
   bigtable_num_nodes  = var.bigtable_num_nodes
   labels              = var.labels
+  busy_functions      = var.busy_functions
+
+  # Monitoring (modules/monitoring).
+  notification_channels         = var.notification_channels
+  slo_latency_threshold_seconds = var.slo_latency_threshold_seconds
+  slo_rolling_period_days       = var.slo_rolling_period_days
+  alert_thresholds              = var.alert_thresholds
 
   # Cutover from objectstore (terraform/README.md): its storage, used but never managed.
   existing_bigtable_instance = var.existing_bigtable_instance

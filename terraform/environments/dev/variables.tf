@@ -177,3 +177,77 @@ variable "existing_bucket" {
   type        = string
   default     = null
 }
+
+# Capacity levers (modules/strata documents what each costs).
+
+variable "bigtable_autoscaling" {
+  description = "Autoscaling of the Bigtable cluster. Dev: one node, at most two under load (every node is billed per node-hour, busy or idle), the lowest SSD storage target."
+  type = object({
+    min_nodes          = number
+    max_nodes          = number
+    cpu_target_percent = number
+    storage_target_gib = number
+  })
+  default = {
+    min_nodes          = 1
+    max_nodes          = 2
+    cpu_target_percent = 60
+    storage_target_gib = 2560
+  }
+}
+
+variable "busy_function_min_instances" {
+  description = "Minimum instances of the busy functions (object-get, object-head, object-put). 0 in dev: scale to zero and accept cold starts rather than pay for idle instances."
+  type        = number
+  default     = 0
+}
+
+variable "busy_functions" {
+  description = "Route-table names of the functions that keep busy_function_min_instances warm. Null: the strata module's default (object-get, object-head, object-put)."
+  type        = list(string)
+  default     = null
+}
+
+# Monitoring: SLOs and alerts (modules/monitoring).
+
+variable "notification_channels" {
+  description = "Notification channels of every alert policy (projects/<project>/notificationChannels/<id>). Null: the strata module's default, none (incidents open in the console only)."
+  type        = list(string)
+  default     = null
+}
+
+variable "slo_availability_goal" {
+  description = "Availability SLO: fraction of requests that must not answer 5xx over the rolling period."
+  type        = number
+  default     = 0.99
+}
+
+variable "slo_latency_goal" {
+  description = "Latency SLO: fraction of requests that must take at most slo_latency_threshold_seconds over the rolling period."
+  type        = number
+  default     = 0.95
+}
+
+variable "slo_latency_threshold_seconds" {
+  description = "Latency SLO threshold in seconds, a bucket bound of strata.request.duration (0.1, 0.25, 0.5, 1, ...). Null: the strata module's default (0.5)."
+  type        = number
+  default     = null
+}
+
+variable "slo_rolling_period_days" {
+  description = "Rolling window of both SLOs in days (1-30). Null: the strata module's default (28)."
+  type        = number
+  default     = null
+}
+
+variable "alert_thresholds" {
+  description = "Thresholds of the operational alerts (see modules/strata). Null: the strata module's defaults."
+  type = object({
+    changelog_max_age_seconds = optional(number, 3600)
+    changelog_max_entries     = optional(number, 10000)
+    recovery_absent_seconds   = optional(number, 1800)
+    bigtable_cpu              = optional(number, 0.7)
+    bigtable_storage          = optional(number, 0.7)
+  })
+  default = null
+}

@@ -177,3 +177,89 @@ variable "existing_bucket" {
   type        = string
   default     = null
 }
+
+# Capacity levers (modules/strata documents what each costs).
+
+# Bigtable sizing for 32 KiB inline objects kept 30 days at 1,000 requests/s. Storage, not
+# CPU, sets the size: an SSD node serves up to 14,000 writes/s of 1 KB rows (Bigtable docs,
+# "Understand performance"), so even 32 KiB rows at 1,000/s keep a few nodes' CPU low, while:
+#   stored  = writes/s x 32 KiB x 30 days (2,592,000 s)
+#   per node = 5,120 GiB (the per-node SSD storage limit, 5 TiB; the provider's storage_target
+#              range for SSD is 2,560-5,120 GiB) x 0.7 storage target = 3,584 GiB
+#   - if a quarter of the requests are writes (250/s): 250 x 32 KiB x 2,592,000 s
+#     = 19,775 GiB -> 19,775 / 3,584 = 5.5 -> 6 nodes (min_nodes);
+#   - if every request is a write (1,000/s): 79,102 GiB -> 22.1 -> 23 nodes, within max_nodes
+#     = 24, which the storage target makes autoscaling reach on its own.
+# The sums ignore Bigtable's compression and count one cluster (no replication).
+
+variable "bigtable_autoscaling" {
+  description = "Autoscaling of the Bigtable cluster, sized for 32 KiB inline objects kept 30 days at 1k requests/s (the arithmetic is in the comment above). Every node is billed per node-hour, busy or idle: min_nodes is the floor of the bill."
+  type = object({
+    min_nodes          = number
+    max_nodes          = number
+    cpu_target_percent = number
+    storage_target_gib = number
+  })
+  default = {
+    min_nodes          = 6
+    max_nodes          = 24
+    cpu_target_percent = 60
+    storage_target_gib = 3584
+  }
+}
+
+variable "busy_function_min_instances" {
+  description = "Minimum instances of each busy function (object-get, object-head, object-put): one warm instance each avoids cold starts on the hot path. Cost: each is billed all the time, at the idle-instance rate for its CPU and memory while it serves nothing."
+  type        = number
+  default     = 1
+}
+
+variable "busy_functions" {
+  description = "Route-table names of the functions that keep busy_function_min_instances warm. Null: the strata module's default (object-get, object-head, object-put)."
+  type        = list(string)
+  default     = null
+}
+
+# Monitoring: SLOs and alerts (modules/monitoring).
+
+variable "notification_channels" {
+  description = "Notification channels of every alert policy (projects/<project>/notificationChannels/<id>). Null: the strata module's default, none (incidents open in the console only)."
+  type        = list(string)
+  default     = null
+}
+
+variable "slo_availability_goal" {
+  description = "Availability SLO: fraction of requests that must not answer 5xx over the rolling period."
+  type        = number
+  default     = 0.999
+}
+
+variable "slo_latency_goal" {
+  description = "Latency SLO: fraction of requests that must take at most slo_latency_threshold_seconds over the rolling period."
+  type        = number
+  default     = 0.99
+}
+
+variable "slo_latency_threshold_seconds" {
+  description = "Latency SLO threshold in seconds, a bucket bound of strata.request.duration (0.1, 0.25, 0.5, 1, ...). Null: the strata module's default (0.5)."
+  type        = number
+  default     = null
+}
+
+variable "slo_rolling_period_days" {
+  description = "Rolling window of both SLOs in days (1-30). Null: the strata module's default (28)."
+  type        = number
+  default     = null
+}
+
+variable "alert_thresholds" {
+  description = "Thresholds of the operational alerts (see modules/strata). Null: the strata module's defaults."
+  type = object({
+    changelog_max_age_seconds = optional(number, 3600)
+    changelog_max_entries     = optional(number, 10000)
+    recovery_absent_seconds   = optional(number, 1800)
+    bigtable_cpu              = optional(number, 0.7)
+    bigtable_storage          = optional(number, 0.7)
+  })
+  default = null
+}

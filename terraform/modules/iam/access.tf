@@ -1,7 +1,8 @@
 # Least privilege, per function. Every function of the route table runs as its own service
 # account, and local.access says what its operation touches; grants.tf turns each line into
 # grants on single resources (one table, the data bucket, the cleanup topic). Nothing is
-# granted on the Bigtable instance or the project. functions/internal/deploy
+# granted on the Bigtable instance, and on the project only what exists nowhere else: the
+# telemetry roles below. functions/internal/deploy
 # (TestTerraform_LeastPrivilege) holds the same table, derived from the code, and fails when a
 # grant here is wider (or narrower) than its operation needs.
 #
@@ -22,7 +23,15 @@
 # Columns: objects_table and changelog_table name a Bigtable role (below) on that table, or
 # null; objects is a list of GCS roles on every object of the data bucket; uploads a list of
 # GCS roles on objects under "~uploads/" and on listings with that prefix (an IAM condition);
-# publish is roles/pubsub.publisher on the cleanup topic.
+# publish is roles/pubsub.publisher on the cleanup topic; telemetry is local.telemetry_roles
+# on the project.
+#
+# Telemetry: every function records metrics and traces through OpenTelemetry and, deployed,
+# exports them to Cloud Monitoring and Cloud Trace as its own service account. Writing time
+# series needs monitoring.timeSeries.create (roles/monitoring.metricWriter) and writing spans
+# cloudtrace.traces.patch (roles/cloudtrace.agent). Both APIs take only a project, so these
+# two predefined roles are granted on the project; neither reads anything. The metric
+# descriptors are declared by modules/monitoring, so no function needs to create one.
 #
 # Listing: GCS, like S3, may answer a read or delete of a missing object with 403 rather
 # than 404 when the caller may not list the bucket. Strata relies on that 404 (a read racing
@@ -39,20 +48,23 @@
 
 locals {
   access = {
-    "object-get"            = { objects_table = "rows_reader_cas", changelog_table = null, objects = ["object_reader_bumper", "object_lister"], uploads = [], publish = false }
-    "object-head"           = { objects_table = "rows_reader_cas", changelog_table = null, objects = ["object_reader_bumper", "object_lister"], uploads = [], publish = false }
-    "object-put"            = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_creator"], uploads = [], publish = true }
-    "object-post"           = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_creator"], uploads = [], publish = true }
-    "object-delete"         = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = [], uploads = [], publish = true }
-    "object-batch"          = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_reader_bumper", "object_creator", "object_lister"], uploads = [], publish = true }
-    "multipart-initiate"    = { objects_table = null, changelog_table = null, objects = [], uploads = ["object_creator"], publish = false }
-    "multipart-upload-part" = { objects_table = null, changelog_table = null, objects = [], uploads = ["object_reader", "object_creator", "object_deleter"], publish = false }
-    "multipart-list-parts"  = { objects_table = null, changelog_table = null, objects = [], uploads = ["object_reader", "object_lister"], publish = false }
-    "multipart-abort"       = { objects_table = null, changelog_table = null, objects = [], uploads = ["object_reader", "object_lister", "object_deleter"], publish = false }
-    "multipart-complete"    = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_reader", "object_creator", "object_lister"], uploads = ["object_lister", "object_deleter"], publish = true }
-    "cleanup"               = { objects_table = "rows_reader", changelog_table = "rows_writer", objects = ["object_deleter", "object_lister"], uploads = ["object_reader", "object_lister"], publish = false }
-    "recover"               = { objects_table = null, changelog_table = "rows_reader_cas", objects = [], uploads = [], publish = true }
+    "object-get"            = { objects_table = "rows_reader_cas", changelog_table = null, objects = ["object_reader_bumper", "object_lister"], uploads = [], publish = false, telemetry = true }
+    "object-head"           = { objects_table = "rows_reader_cas", changelog_table = null, objects = ["object_reader_bumper", "object_lister"], uploads = [], publish = false, telemetry = true }
+    "object-put"            = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_creator"], uploads = [], publish = true, telemetry = true }
+    "object-post"           = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_creator"], uploads = [], publish = true, telemetry = true }
+    "object-delete"         = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = [], uploads = [], publish = true, telemetry = true }
+    "object-batch"          = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_reader_bumper", "object_creator", "object_lister"], uploads = [], publish = true, telemetry = true }
+    "multipart-initiate"    = { objects_table = null, changelog_table = null, objects = [], uploads = ["object_creator"], publish = false, telemetry = true }
+    "multipart-upload-part" = { objects_table = null, changelog_table = null, objects = [], uploads = ["object_reader", "object_creator", "object_deleter"], publish = false, telemetry = true }
+    "multipart-list-parts"  = { objects_table = null, changelog_table = null, objects = [], uploads = ["object_reader", "object_lister"], publish = false, telemetry = true }
+    "multipart-abort"       = { objects_table = null, changelog_table = null, objects = [], uploads = ["object_reader", "object_lister", "object_deleter"], publish = false, telemetry = true }
+    "multipart-complete"    = { objects_table = "rows_reader_cas", changelog_table = "rows_writer", objects = ["object_reader", "object_creator", "object_lister"], uploads = ["object_lister", "object_deleter"], publish = true, telemetry = true }
+    "cleanup"               = { objects_table = "rows_reader", changelog_table = "rows_writer", objects = ["object_deleter", "object_lister"], uploads = ["object_reader", "object_lister"], publish = false, telemetry = true }
+    "recover"               = { objects_table = null, changelog_table = "rows_reader_cas", objects = [], uploads = [], publish = true, telemetry = true }
   }
+
+  # Predefined roles every function with telemetry = true gets on the project.
+  telemetry_roles = ["roles/monitoring.metricWriter", "roles/cloudtrace.agent"]
 
   # Project custom roles, one per capability, so that no grant carries a permission nobody
   # uses (roles/bigtable.user adds MutateRows and ReadModifyWriteRow on objects; roles/storage.*
@@ -106,6 +118,10 @@ locals {
     { for g in flatten([for name, f in var.functions : [for role in local.access[name].uploads : { function = name, role = role }]]) : "${g.function}/${g.role}/uploads" => merge(g, { uploads_only = true }) },
   )
   publishers = toset([for name, f in var.functions : name if local.access[name].publish])
+  telemetry_grants = {
+    for g in setproduct([for name, f in var.functions : name if local.access[name].telemetry], local.telemetry_roles) :
+    "${g[0]}/${g[1]}" => { function = g[0], role = g[1] }
+  }
 }
 
 resource "google_project_iam_custom_role" "strata" {

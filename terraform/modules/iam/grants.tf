@@ -48,6 +48,15 @@ resource "google_pubsub_topic_iam_member" "function_publisher" {
   member  = google_service_account.function[each.key].member
 }
 
+# Metrics and traces (access.tf, Telemetry): project-level, the only scope these APIs have.
+resource "google_project_iam_member" "function_telemetry" {
+  for_each = local.telemetry_grants
+
+  project = var.project_id
+  role    = each.value.role
+  member  = google_service_account.function[each.value.function].member
+}
+
 # Cloud Build writes logs and images and reads the source zip; the builder role covers that.
 resource "google_project_iam_member" "build_builder" {
   count = var.create_build_service_account ? 1 : 0

@@ -17,11 +17,25 @@ resource "google_bigtable_instance" "main" {
   deletion_protection = var.deletion_protection
   labels              = var.labels
 
+  # With bigtable_autoscaling set, Bigtable sizes the cluster between its min_nodes and
+  # max_nodes to hold its CPU and per-node storage targets, and num_nodes is left unset (the
+  # provider ignores it next to autoscaling_config). Switching between the two is an in-place
+  # update; only the zone, the storage type and the key force a new cluster.
   cluster {
     cluster_id   = "${var.name}-c1"
     zone         = local.bigtable_zone
-    num_nodes    = var.bigtable_num_nodes
+    num_nodes    = var.bigtable_autoscaling == null ? var.bigtable_num_nodes : null
     storage_type = var.bigtable_storage_type
+
+    dynamic "autoscaling_config" {
+      for_each = var.bigtable_autoscaling == null ? [] : [var.bigtable_autoscaling]
+      content {
+        min_nodes      = autoscaling_config.value.min_nodes
+        max_nodes      = autoscaling_config.value.max_nodes
+        cpu_target     = autoscaling_config.value.cpu_target_percent
+        storage_target = autoscaling_config.value.storage_target_gib
+      }
+    }
   }
 }
 

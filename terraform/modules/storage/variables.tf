@@ -40,13 +40,47 @@ variable "bigtable_zone" {
 }
 
 variable "bigtable_num_nodes" {
-  description = "Nodes in the Bigtable cluster (fixed size; at least 1)."
+  description = "Nodes in the Bigtable cluster when bigtable_autoscaling is null (fixed size; at least 1). Each node is billed per node-hour."
   type        = number
   default     = 1
 
   validation {
     condition     = var.bigtable_num_nodes >= 1 && floor(var.bigtable_num_nodes) == var.bigtable_num_nodes
     error_message = "The bigtable_num_nodes must be a whole number of at least 1."
+  }
+}
+
+variable "bigtable_autoscaling" {
+  description = <<-EOT
+    Autoscaling of the Bigtable cluster; null keeps a fixed bigtable_num_nodes. Bigtable keeps
+    the node count between min_nodes and max_nodes so that average CPU stays near
+    cpu_target_percent (10-80) and each node holds at most storage_target_gib (GiB per node;
+    SSD 2560-5120, HDD 8192-16384). Cost: every node is billed per node-hour, busy or idle,
+    so min_nodes is the floor of the bill and max_nodes its ceiling; a lower CPU or storage
+    target buys headroom (latency, time to scale) with more nodes.
+  EOT
+  type = object({
+    min_nodes          = number
+    max_nodes          = number
+    cpu_target_percent = number
+    storage_target_gib = number
+  })
+  default = null
+
+  validation {
+    condition = var.bigtable_autoscaling == null || try(
+      var.bigtable_autoscaling.min_nodes >= 1 && var.bigtable_autoscaling.max_nodes >= var.bigtable_autoscaling.min_nodes &&
+      floor(var.bigtable_autoscaling.min_nodes) == var.bigtable_autoscaling.min_nodes && floor(var.bigtable_autoscaling.max_nodes) == var.bigtable_autoscaling.max_nodes,
+    false)
+    error_message = "The bigtable_autoscaling min_nodes and max_nodes must be whole numbers with 1 <= min_nodes <= max_nodes."
+  }
+  validation {
+    condition     = var.bigtable_autoscaling == null || try(var.bigtable_autoscaling.cpu_target_percent >= 10 && var.bigtable_autoscaling.cpu_target_percent <= 80, false)
+    error_message = "The bigtable_autoscaling cpu_target_percent must be between 10 and 80."
+  }
+  validation {
+    condition     = var.bigtable_autoscaling == null || try(var.bigtable_autoscaling.storage_target_gib >= 2560 && var.bigtable_autoscaling.storage_target_gib <= 16384, false)
+    error_message = "The bigtable_autoscaling storage_target_gib must be 2560-5120 for SSD clusters (8192-16384 for HDD)."
   }
 }
 
@@ -107,7 +141,7 @@ variable "force_destroy" {
 }
 
 variable "soft_delete_retention_seconds" {
-  description = "Soft-delete retention of the data bucket in seconds: 0 disables soft delete (deleted blobs are gone at once), otherwise 604800-7776000."
+  description = "Soft-delete retention of the data bucket in seconds: 0 disables soft delete (deleted blobs are gone at once), otherwise 604800-7776000. Cost: soft-deleted objects are billed as stored for the whole retention, so every deleted or overwritten large object costs its size for that long."
   type        = number
   default     = 0
 

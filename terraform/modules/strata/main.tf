@@ -16,6 +16,18 @@ locals {
   # Pub/Sub waits for the cleanup function as long as the function may run (at most 600s).
   cleanup_timeout_seconds = coalesce(try(var.function_overrides["cleanup"].timeout_seconds, null), var.function_defaults.timeout_seconds)
 
+  # function_overrides with busy_function_min_instances filled in for busy_functions; a
+  # min_instances set in function_overrides wins.
+  function_overrides = {
+    for fn in setunion(keys(var.function_overrides), var.busy_functions) : fn => merge(
+      {
+        memory        = null, cpu = null, timeout_seconds = null, concurrency = null, max_instances = null
+        min_instances = contains(var.busy_functions, fn) && var.busy_function_min_instances > 0 ? var.busy_function_min_instances : null
+      },
+      { for k, v in try(var.function_overrides[fn], {}) : k => v if v != null },
+    )
+  }
+
   apis = [
     "artifactregistry.googleapis.com",
     "bigtable.googleapis.com",
@@ -26,6 +38,7 @@ locals {
     "cloudscheduler.googleapis.com",
     "compute.googleapis.com",
     "iam.googleapis.com",
+    "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "storage.googleapis.com",
@@ -80,6 +93,7 @@ module "storage" {
   region                        = var.region
   name                          = var.name
   bigtable_num_nodes            = var.bigtable_num_nodes
+  bigtable_autoscaling          = var.bigtable_autoscaling
   deletion_protection           = var.deletion_protection
   force_destroy                 = var.force_destroy
   soft_delete_retention_seconds = var.soft_delete_retention_seconds
@@ -134,7 +148,7 @@ module "functions" {
   source_archive_path      = local.source_archive_path
   environment_variables    = local.environment
   defaults                 = var.function_defaults
-  overrides                = var.function_overrides
+  overrides                = local.function_overrides
   force_destroy            = var.force_destroy
   labels                   = local.labels
 }
@@ -166,6 +180,27 @@ module "frontend" {
   enable_cloud_armor = var.enable_cloud_armor
   waf_preview        = var.waf_preview
   log_sample_rate    = var.lb_log_sample_rate
+}
+
+module "monitoring" {
+  source     = "../monitoring"
+  depends_on = [google_project_service.required]
+
+  project_id                 = var.project_id
+  name                       = var.name
+  dead_letter_subscription   = module.messaging.dead_letter_subscription
+  bigtable_instance          = module.storage.bigtable_instance
+  function_prefix            = "${var.name}-"
+  notification_channels      = var.notification_channels
+  availability_goal          = var.slo_availability_goal
+  latency_goal               = var.slo_latency_goal
+  latency_threshold_seconds  = var.slo_latency_threshold_seconds
+  slo_rolling_period_days    = var.slo_rolling_period_days
+  changelog_max_age_seconds  = var.alert_thresholds.changelog_max_age_seconds
+  changelog_max_entries      = var.alert_thresholds.changelog_max_entries
+  recovery_absent_seconds    = var.alert_thresholds.recovery_absent_seconds
+  bigtable_cpu_threshold     = var.alert_thresholds.bigtable_cpu
+  bigtable_storage_threshold = var.alert_thresholds.bigtable_storage
 }
 
 # Secure by default. Each opt-out below is a variable that is off unless set, and plan prints
@@ -203,5 +238,12 @@ check "listener_configured" {
   assert {
     condition     = var.domain != "" || var.allow_plain_http
     error_message = "domain is empty: the load balancer has no listener and serves nothing. Set domain to serve HTTPS (plain HTTP needs the insecure opt-in allow_plain_http = true)."
+  }
+}
+
+check "busy_functions_deployed" {
+  assert {
+    condition     = alltrue([for fn in var.busy_functions : contains(keys(module.routing.functions), fn)])
+    error_message = "busy_functions names a function the route table does not deploy; busy_function_min_instances has no effect on it."
   }
 }

@@ -52,3 +52,18 @@ output "recovery_job" {
   description = "Cloud Scheduler job that runs recovery."
   value       = module.scheduler.job
 }
+
+output "dashboard_id" {
+  description = "Id of the Cloud Monitoring dashboard (projects/<project>/dashboards/<id>)."
+  value       = module.monitoring.dashboard_id
+}
+
+output "slos" {
+  description = "Full names of the availability and latency SLOs."
+  value       = module.monitoring.slos
+}
+
+output "alert_policies" {
+  description = "Full names of the alert policies, keyed by what they watch."
+  value       = module.monitoring.alert_policies
+}

@@ -88,7 +88,7 @@ variable "waf_preview" {
 }
 
 variable "lb_log_sample_rate" {
-  description = "Fraction of requests the load balancer logs (0: its request log is off). Each logged entry holds the full request URL, query included, so os_auth tokens and pre-signed signatures land in Cloud Logging; plan warns while it is above 0."
+  description = "Fraction of requests the load balancer logs (0: its request log is off). Each logged entry holds the full request URL, query included, so os_auth tokens and pre-signed signatures land in Cloud Logging; plan warns while it is above 0. Cost: Cloud Logging bills ingestion per GiB beyond the free allotment, roughly in proportion to requests × sample rate."
   type        = number
   default     = 0
   nullable    = false
@@ -160,7 +160,7 @@ variable "recovery_schedule" {
 }
 
 variable "bigtable_num_nodes" {
-  description = "Nodes of the Bigtable cluster (raise for production load)."
+  description = "Nodes of the Bigtable cluster when bigtable_autoscaling is null (fixed size). Each node is billed per node-hour."
   type        = number
   default     = 1
   nullable    = false
@@ -203,7 +203,7 @@ variable "force_destroy" {
 }
 
 variable "soft_delete_retention_seconds" {
-  description = "Soft-delete retention of the data bucket: 0 (off) or 604800-7776000 seconds."
+  description = "Soft-delete retention of the data bucket: 0 (off) or 604800-7776000 seconds. Cost: deleted and overwritten large objects stay billed as stored for the whole retention."
   type        = number
 }
 
@@ -212,4 +212,79 @@ variable "labels" {
   type        = map(string)
   default     = {}
   nullable    = false
+}
+
+# Capacity levers. Each costs money; the description says how.
+
+variable "bigtable_autoscaling" {
+  description = "Autoscaling of the Bigtable cluster: {min_nodes, max_nodes, cpu_target_percent (10-80), storage_target_gib (GiB per node; SSD 2560-5120)}; null keeps the fixed bigtable_num_nodes. Every node is billed per node-hour, busy or idle: min_nodes is the floor of the bill and max_nodes its ceiling. The environments choose it (prod's default is sized in its variables.tf)."
+  type = object({
+    min_nodes          = number
+    max_nodes          = number
+    cpu_target_percent = number
+    storage_target_gib = number
+  })
+}
+
+variable "busy_functions" {
+  description = "Route-table names of the functions that keep busy_function_min_instances warm instances."
+  type        = list(string)
+  default     = ["object-get", "object-head", "object-put"]
+  nullable    = false
+}
+
+variable "busy_function_min_instances" {
+  description = "Minimum instances of each of busy_functions (0: scale to zero, cold starts on the first request). Cost: each minimum instance is billed all the time, at Cloud Run's idle-instance rate for its CPU and memory (function_defaults) while it serves nothing; per-function function_overrides.min_instances win over it."
+  type        = number
+
+  validation {
+    condition     = var.busy_function_min_instances >= 0 && floor(var.busy_function_min_instances) == var.busy_function_min_instances
+    error_message = "The busy_function_min_instances must be a whole number of at least 0."
+  }
+}
+
+# Monitoring (modules/monitoring).
+
+variable "notification_channels" {
+  description = "Notification channels of every alert policy, as ids projects/<project>/notificationChannels/<id>. Empty: incidents open in the console only."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "slo_availability_goal" {
+  description = "Availability SLO: fraction of requests that must not answer 5xx over slo_rolling_period_days."
+  type        = number
+}
+
+variable "slo_latency_goal" {
+  description = "Latency SLO: fraction of requests that must take at most slo_latency_threshold_seconds over slo_rolling_period_days."
+  type        = number
+}
+
+variable "slo_latency_threshold_seconds" {
+  description = "Latency SLO threshold in seconds; a bucket bound of strata.request.duration (modules/monitoring validates it)."
+  type        = number
+  default     = 0.5
+  nullable    = false
+}
+
+variable "slo_rolling_period_days" {
+  description = "Rolling window of both SLOs in days (1-30)."
+  type        = number
+  default     = 28
+  nullable    = false
+}
+
+variable "alert_thresholds" {
+  description = "Thresholds of the operational alerts (modules/monitoring): changelog_max_age_seconds, changelog_max_entries, recovery_absent_seconds, bigtable_cpu (0.7: Google's recommended maximum for single-cluster routing) and bigtable_storage, as fractions."
+  type = object({
+    changelog_max_age_seconds = optional(number, 3600)
+    changelog_max_entries     = optional(number, 10000)
+    recovery_absent_seconds   = optional(number, 1800)
+    bigtable_cpu              = optional(number, 0.7)
+    bigtable_storage          = optional(number, 0.7)
+  })
+  default  = {}
+  nullable = false
 }
