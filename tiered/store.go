@@ -322,7 +322,7 @@ func inlineObject(e driver.Entry, rng *object.ByteRange) (*object.Reader, error)
 		o.Range = &cr
 		payload = payload[cr.Start : cr.End+1]
 	}
-	o.Body = io.NopCloser(bytes.NewReader(payload))
+	o.Body = object.NewBytesReader(payload)
 	return o, nil
 }
 

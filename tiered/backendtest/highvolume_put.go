@@ -86,8 +86,14 @@ func hvPutNonTombstone(t *testing.T, open func(t *testing.T) driver.HighVolume) 
 		h.put(id, md.Clone(), payload)
 		payload[0] = 'X'
 		e := h.get(id)
-		e.Payload[1] = 'Y'
 		e.Metadata.Custom["marker"] = "changed"
 		expectObject(t, "GetTiered after mutating buffers", h.get(id), md, []byte("original"))
+		// A payload handed out is read-only to its caller but must stay as it was when a
+		// later write replaces the row (a backend may share it, never reuse it).
+		held := h.get(id)
+		h.put(id, smallMetadata("alias", len("replaced")), []byte("replaced"))
+		if string(held.Payload) != "original" {
+			t.Errorf("payload read before an overwrite now reads %q, want %q", held.Payload, "original")
+		}
 	})
 }

@@ -100,7 +100,9 @@ type Entry struct {
 	Kind EntryKind
 	// Metadata of an inline object (Kind == EntryObject), pre-bump for TTI.
 	Metadata object.Metadata
-	// Payload of an inline object; only GetTiered fills it.
+	// Payload of an inline object; only GetTiered fills it. It is the caller's to read, not
+	// to modify: a backend may hand out memory it shares with other readers (membackend
+	// returns its stored slice), but never memory that a later write modifies.
 	Payload []byte
 	// Tombstone when Kind == EntryTombstone.
 	Tombstone Tombstone

@@ -177,7 +177,13 @@ func (h *HighVolume) get(ctx context.Context, id object.ID, withPayload bool) (d
 	version, hook := r.version, h.beforeBump
 	h.mu.RUnlock()
 	if withPayload && e.Kind == driver.EntryObject {
-		e.Payload = append(make([]byte, 0, len(payload)), payload...)
+		// Shared, not copied (driver.Entry.Payload is read-only to callers): writes never
+		// modify a stored payload in place, they replace the whole row, and putObject
+		// stores its own copy of what it is given.
+		e.Payload = payload
+		if e.Payload == nil {
+			e.Payload = []byte{}
+		}
 	}
 	if !bump {
 		return e, nil

@@ -336,6 +336,15 @@ func (m Metadata) MarshalJSON() ([]byte, error) { return m.AppendJSON(nil), nil 
 // UnmarshalJSON decodes objectstore's JSON form. A missing size decodes as -1; a present
 // "origin" or "filename" stays present when it is "".
 func (m *Metadata) UnmarshalJSON(b []byte) error {
+	if md, ok := decodeCanonical(b); ok {
+		*m = md
+		return nil
+	}
+	return m.unmarshalFull(b)
+}
+
+// unmarshalFull is UnmarshalJSON through encoding/json, for any form.
+func (m *Metadata) unmarshalFull(b []byte) error {
 	var j jsonMetadata
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err

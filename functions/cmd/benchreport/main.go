@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -251,6 +252,13 @@ func renderFor(rs []result, hdr []string, m machine) string {
 		}
 		fmt.Fprintf(&b, "| %s | %.1f %s | %.1f %s | **%.2f×** | %s | %s |\n", base, fr, unit, sr, unit, ratio, extras(s), extras(f))
 	}
+	if cross := crossRows(rs, byName); len(cross) > 0 {
+		b.WriteString("\n" + crossHowToRead)
+		b.WriteString("\n| benchmark (local, durable) | in-memory floor | local strata | local strata / in-memory floor |\n|---|---|---|---|\n")
+		for _, row := range cross {
+			b.WriteString(row)
+		}
+	}
 	var rest []string
 	for _, r := range rs {
 		if !used[r.name] {
@@ -266,6 +274,40 @@ func renderFor(rs []result, hdr []string, m machine) string {
 		}
 	}
 	return b.String()
+}
+
+// crossHowToRead introduces the cross table.
+const crossHowToRead = `### Durable Strata against the in-memory floor
+
+Each row compares a local (durable, bbolt) Strata benchmark with the in-memory floor of the
+same operation, size and concurrency (the bare handler over a map), from the same run: how
+close durable Strata comes to serving from memory. 1.00× is as fast as the in-memory floor.
+`
+
+// crossRows returns the rows of the cross table: every .../local/.../strata result whose
+// .../mem/.../floor counterpart was measured, in name order.
+func crossRows(rs []result, byName map[string]result) []string {
+	var rows []string
+	for _, r := range rs {
+		base, leaf := split(r.name)
+		if leaf != "strata" || !strings.Contains(base+"/", "/local/") {
+			continue
+		}
+		memBase := strings.Replace(base+"/", "/local/", "/mem/", 1)
+		f, ok := byName[memBase+"floor"]
+		if !ok {
+			continue
+		}
+		fr, unit := rate(f)
+		sr, _ := rate(r)
+		ratio := 0.0
+		if fr > 0 {
+			ratio = sr / fr
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %.1f %s | %.1f %s | **%.2f×** |\n", base, fr, unit, sr, unit, ratio))
+	}
+	sort.Strings(rows)
+	return slices.Compact(rows)
 }
 
 func extras(r result) string {

@@ -116,3 +116,41 @@ BenchmarkSmallPut/strata-2 	 10 	 400 ns/op
 		}
 	}
 }
+
+// TestRender_CrossTableComparesLocalStrataWithInMemoryFloor: the extra table divides the
+// rate of each local (durable) Strata benchmark by the in-memory floor of the same
+// operation, size and concurrency, and leaves out what has no such floor.
+func TestRender_CrossTableComparesLocalStrataWithInMemoryFloor(t *testing.T) {
+	in := `pkg: github.com/stratastore/strata/functions/internal/httpapi
+BenchmarkHTTPSmall/mem/get/4KiB/c16/floor-2   	 100	  100000 ns/op
+BenchmarkHTTPSmall/mem/get/4KiB/c16/strata-2  	 100	  125000 ns/op
+BenchmarkHTTPSmall/local/get/4KiB/c16/floor-2 	 100	  110000 ns/op
+BenchmarkHTTPSmall/local/get/4KiB/c16/strata-2	 100	  160000 ns/op
+BenchmarkHTTPSmall/local/get/4KiB/c64/strata-2	 100	  160000 ns/op
+BenchmarkHTTPSmall/local/put/4KiB/c16/strata-2	 100	  400000 ns/op
+BenchmarkHTTPSmall/mem/put/4KiB/c16/floor-2   	 100	  100000 ns/op
+`
+	rs, hdr := parse(strings.NewReader(in))
+	md := render(rs, hdr)
+	for _, want := range []string{
+		"### Durable Strata against the in-memory floor",
+		"| httpapi.BenchmarkHTTPSmall/local/get/4KiB/c16 | 10000.0 ops/s | 6250.0 ops/s | **0.62×** |",
+		"| httpapi.BenchmarkHTTPSmall/local/put/4KiB/c16 | 10000.0 ops/s | 2500.0 ops/s | **0.25×** |",
+		// The ordinary pairing is still there, against the local floor.
+		"| httpapi.BenchmarkHTTPSmall/local/get/4KiB/c16 | 9090.9 ops/s | 6250.0 ops/s | **0.69×** |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("missing %q in\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "local/get/4KiB/c64 | ") {
+		t.Errorf("c64 has no in-memory floor but got a cross row:\n%s", md)
+	}
+	if !strings.Contains(md, "| httpapi.BenchmarkHTTPSmall/mem/get/4KiB/c16 | 10000.0 ops/s | 8000.0 ops/s | **0.80×** |") {
+		t.Errorf("the mem pair is missing:\n%s", md)
+	}
+	rs, hdr = parse(strings.NewReader(sample))
+	if md := render(rs, hdr); strings.Contains(md, "in-memory floor") {
+		t.Errorf("a cross table without local benchmarks:\n%s", md)
+	}
+}

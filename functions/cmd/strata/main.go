@@ -110,7 +110,9 @@ func serve(ctx context.Context, environ []string, stdout io.Writer, opts serveOp
 	if err != nil {
 		return err
 	}
-	log := logging.New(stdout, cfg.LogLevel)
+	// Buffered: request lines go out in batches; Close writes the rest after shutdown.
+	log, logBuf := logging.NewBuffered(stdout, cfg.LogLevel, nil)
+	defer logBuf.Close()
 	rt, err := runtime.Open(ctx, cfg, log)
 	if err != nil {
 		return err

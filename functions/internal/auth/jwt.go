@@ -165,7 +165,7 @@ func (v *Verifier) verifyToken(token string) (*Grant, *Error) {
 	if c, ok := v.cache.get(token); ok {
 		// The signature of these exact bytes was verified before; only the time claims can
 		// have changed their verdict since.
-		if e := v.checkRegisteredClaims(c.claims); e != nil {
+		if e := v.checkTimes(c.times); e != nil {
 			return nil, e
 		}
 		g := *c.grant
@@ -215,7 +215,8 @@ func (v *Verifier) verifyToken(token string) (*Grant, *Error) {
 	if claims == nil {
 		return nil, errDecode(reasonJSON("invalid type: null, expected the claims object"))
 	}
-	if e := v.checkRegisteredClaims(claims); e != nil {
+	times, e := v.checkRegisteredClaims(claims)
+	if e != nil {
 		return nil, e
 	}
 	usecase, scopes, reason := parseRes(claims)
@@ -233,15 +234,36 @@ func (v *Verifier) verifyToken(token string) (*Grant, *Error) {
 		Scopes:      scopes,
 		Permissions: intersectPermissions(perms, key.MaxPermissions),
 	}
-	v.cache.put(token, verifiedToken{grant: g, claims: claims})
+	v.cache.put(token, verifiedToken{grant: g, times: times})
 	out := *g
 	return &out, nil
 }
 
-// verifiedToken is a token whose signature and claims passed verification.
+// verifiedToken is a token whose signature and claims passed verification: its grant and
+// its decoded time claims, the only verdict that can change with the clock.
 type verifiedToken struct {
-	grant  *Grant
-	claims map[string]json.RawMessage
+	grant *Grant
+	times timeClaims
+}
+
+// timeClaims are a token's decoded exp and nbf.
+type timeClaims struct {
+	exp, nbf float64
+	hasNbf   bool
+}
+
+// checkTimes applies checkRegisteredClaims' exp and nbf checks to decoded claims, with the
+// same errors, at the clock's current time: what a cached token must pass again on every
+// use (iss and aud do not depend on the time, and passed when it was cached).
+func (v *Verifier) checkTimes(t timeClaims) *Error {
+	now := float64(v.now().Unix())
+	if t.exp < now-v.leeway.Seconds() {
+		return errDecode(reasonExpired)
+	}
+	if t.hasNbf && t.nbf > now+v.nbfLeeway.Seconds() {
+		return errDecode(reasonImmature)
+	}
+	return nil
 }
 
 // tokenCacheSize bounds the verified-token cache.
@@ -250,7 +272,8 @@ const tokenCacheSize = 4096
 // tokenCache remembers tokens whose signature verified, so that a client reusing a token
 // (a static token, or one signed per minute rather than per request) costs one Ed25519
 // verification instead of one per request. Entries are keyed by the whole token, so any
-// changed byte misses; the time claims are checked again on every hit. The key directory is
+// changed byte misses; the time claims (decoded once, kept with the grant) are checked
+// again on every hit with the server's clock. The key directory is
 // fixed for a Verifier's life, so a verified signature stays verified. When full, about a
 // quarter of the entries are dropped at random.
 type tokenCache struct {
@@ -283,41 +306,42 @@ func (c *tokenCache) put(token string, vt verifiedToken) {
 	c.m[token] = vt
 }
 
-// checkRegisteredClaims validates exp, nbf, iss and aud, in the jsonwebtoken crate's order.
-func (v *Verifier) checkRegisteredClaims(claims map[string]json.RawMessage) *Error {
-	now := float64(v.now().Unix())
+// checkRegisteredClaims validates exp, nbf, iss and aud, in the jsonwebtoken crate's order,
+// and returns the decoded exp and nbf.
+func (v *Verifier) checkRegisteredClaims(claims map[string]json.RawMessage) (timeClaims, *Error) {
+	var t timeClaims
 	expRaw, ok := claims["exp"]
 	if !ok || isNull(expRaw) {
-		return errDecode(reasonMissingExp)
+		return t, errDecode(reasonMissingExp)
 	}
-	exp, ok := decodeNumericDate(expRaw)
-	if !ok {
-		return errDecode(reasonJSON("invalid type for `exp`, expected a NumericDate"))
-	}
-	if exp < now-v.leeway.Seconds() {
-		return errDecode(reasonExpired)
+	if t.exp, ok = decodeNumericDate(expRaw); !ok {
+		return t, errDecode(reasonJSON("invalid type for `exp`, expected a NumericDate"))
 	}
 	if nbfRaw, ok := claims["nbf"]; ok && !isNull(nbfRaw) {
-		nbf, ok := decodeNumericDate(nbfRaw)
-		if !ok {
-			return errDecode(reasonJSON("invalid type for `nbf`, expected a NumericDate"))
+		if t.nbf, ok = decodeNumericDate(nbfRaw); !ok {
+			// An exp in the past is reported before a malformed nbf, as before.
+			if e := v.checkTimes(timeClaims{exp: t.exp}); e != nil {
+				return t, e
+			}
+			return t, errDecode(reasonJSON("invalid type for `nbf`, expected a NumericDate"))
 		}
-		if nbf > now+v.nbfLeeway.Seconds() {
-			return errDecode(reasonImmature)
-		}
+		t.hasNbf = true
+	}
+	if e := v.checkTimes(t); e != nil {
+		return t, e
 	}
 	if issRaw, ok := claims["iss"]; ok && !isNull(issRaw) {
 		iss, ok := decodeString(issRaw)
 		if !ok || (iss != "sentry" && iss != "relay") {
-			return errDecode(reasonInvalidIssuer)
+			return t, errDecode(reasonInvalidIssuer)
 		}
 	}
 	if audRaw, ok := claims["aud"]; ok && !isNull(audRaw) {
 		if !audienceOK(audRaw) {
-			return errDecode(reasonInvalidAudience)
+			return t, errDecode(reasonInvalidAudience)
 		}
 	}
-	return nil
+	return t, nil
 }
 
 // decodeNumericDate decodes a JSON number of seconds since the epoch.

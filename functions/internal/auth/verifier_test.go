@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -193,6 +194,99 @@ func TestTokenCache_HitsAreExactAndBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	v.cache.mu.Lock()
+	n := len(v.cache.m)
+	v.cache.mu.Unlock()
+	if n > tokenCacheSize {
+		t.Fatalf("cache holds %d tokens, bound %d", n, tokenCacheSize)
+	}
+}
+
+// TestTokenCache_TimeClaimsCheckedOnEveryHit: a cached token is refused once the server's
+// clock passes its exp (plus leeway), and when the clock steps back before its nbf (minus
+// leeway): the cache spares the signature, never the time checks.
+func TestTokenCache_TimeClaimsCheckedOnEveryHit(t *testing.T) {
+	pub, priv := testKey(1)
+	now := t0
+	v := mustVerifier(t, testDirectory(pub), Options{Enforce: true, Now: func() time.Time { return now }})
+	c := validClaims()
+	c.NotBefore = t0.Add(-10 * time.Second)
+	tok := mustSign(t, priv, testKid, c)
+	if _, err := authToken(v, tok); err != nil {
+		t.Fatal(err)
+	}
+	now = c.Expires.Add(DefaultLeeway + 2*time.Second)
+	_, err := authToken(v, tok)
+	wantError(t, err, 401, detailDecode+reasonExpired)
+	now = c.NotBefore.Add(-DefaultLeeway - 2*time.Second) // a clock stepped back
+	_, err = authToken(v, tok)
+	wantError(t, err, 401, detailDecode+reasonImmature)
+	now = t0
+	if _, err := authToken(v, tok); err != nil {
+		t.Fatalf("back within its window: %v", err)
+	}
+}
+
+// TestTokenCache_RotatedKeyIsNotHonoured: the cache belongs to one Verifier, whose key
+// directory never changes; a rotation builds a new Verifier, which verifies afresh, so a
+// token cached under the retired key is refused.
+func TestTokenCache_RotatedKeyIsNotHonoured(t *testing.T) {
+	oldPub, oldPriv := testKey(1)
+	newPub, _ := testKey(2)
+	before := mustVerifier(t, testDirectory(oldPub), Options{Enforce: true})
+	tok := mustSign(t, oldPriv, testKid, validClaims())
+	if _, err := authToken(before, tok); err != nil {
+		t.Fatal(err)
+	}
+	after := mustVerifier(t, testDirectory(newPub), Options{Enforce: true})
+	_, err := authToken(after, tok)
+	wantError(t, err, 401, "auth error: failed to verify token")
+	if _, err := authToken(before, tok); err != nil {
+		t.Fatalf("the old verifier's own cache: %v", err)
+	}
+}
+
+// TestTokenCache_Concurrent: goroutines verifying a few shared tokens, forged ones and a
+// stream of distinct ones (evictions) at once get the right verdicts (run under -race).
+func TestTokenCache_Concurrent(t *testing.T) {
+	pub, priv := testKey(1)
+	v := mustVerifier(t, testDirectory(pub), Options{Enforce: true})
+	shared := []string{mustSign(t, priv, testKid, validClaims())}
+	c := validClaims()
+	c.Usecase = "other"
+	shared = append(shared, mustSign(t, priv, testKid, c))
+	forged := shared[0][:len(shared[0])-2] + "AA"
+	if forged == shared[0] {
+		forged = shared[0][:len(shared[0])-2] + "BB"
+	}
+	distinct := make([]string, 2*tokenCacheSize/8+50)
+	for i := range distinct {
+		c := validClaims()
+		c.Expires = c.Expires.Add(time.Duration(i) * time.Second)
+		distinct[i] = mustSign(t, priv, testKid, c)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 300 {
+				tok := shared[i%2]
+				gr, err := authToken(v, tok)
+				if err != nil || (i%2 == 0) != (gr.Usecase == "attachments") {
+					t.Errorf("shared token %d: %+v, %v", i%2, gr, err)
+					return
+				}
+				if _, err := authToken(v, forged); err == nil {
+					t.Error("a forged token was accepted")
+					return
+				}
+				if _, err := authToken(v, distinct[(g*300+i)%len(distinct)]); err != nil {
+					t.Errorf("distinct token: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 	v.cache.mu.Lock()
 	n := len(v.cache.m)
 	v.cache.mu.Unlock()

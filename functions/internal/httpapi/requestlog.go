@@ -105,38 +105,26 @@ func (s *Server) logRequest(w http.ResponseWriter, r *http.Request, op string, n
 		}
 		endSpan(span, r, status, info.err)
 		defer s.opts.Telemetry.AfterRequest()
-		attrs := []slog.Attr{
-			slog.String("op", info.op),
-			slog.Int("status", status),
-			slog.Int64("bytes_in", body.n.Load()),
-			slog.Int64("bytes_out", rec.bytes),
-			slog.Float64("latency_ms", float64(latency.Microseconds())/1000),
-			slog.Group("httpRequest",
-				slog.String("requestMethod", r.Method),
-				slog.String("requestUrl", wirePath(r)),
-				slog.String("status", strconv.Itoa(status)),
-				slog.String("requestSize", strconv.FormatInt(body.n.Load(), 10)),
-				slog.String("responseSize", strconv.FormatInt(rec.bytes, 10)),
-				slog.String("latency", strconv.FormatFloat(latency.Seconds(), 'f', 6, 64)+"s"),
-				slog.String("remoteIp", r.RemoteAddr),
-				slog.String("userAgent", r.UserAgent()),
-			),
+		line := requestLine{
+			op:        info.op,
+			status:    status,
+			bytesIn:   body.n.Load(),
+			bytesOut:  rec.bytes,
+			latency:   latency,
+			method:    r.Method,
+			url:       wirePath(r),
+			remoteIP:  r.RemoteAddr,
+			userAgent: r.UserAgent(),
+			usecase:   info.usecase,
+			backend:   info.backend,
+			err:       info.err,
 		}
-		if info.usecase != "" {
-			attrs = append(attrs, slog.String("usecase", info.usecase))
-		}
-		if info.backend != "" {
-			attrs = append(attrs, slog.String("backend", info.backend))
-		}
-		attrs = append(attrs, logging.SpanAttrs(span.SpanContext(), r.Header, s.opts.TraceProject)...)
+		line.trace, line.spanID, line.sampled, line.sampledKnown = logging.SpanIDs(span.SpanContext(), r.Header, s.opts.TraceProject)
 		level := slog.LevelInfo
 		if status >= 500 && status != statusClientClosed {
 			level = slog.LevelError
 		}
-		if info.err != nil {
-			attrs = append(attrs, slog.String("error", info.err.Error()))
-		}
-		s.log.LogAttrs(r.Context(), level, "request", attrs...)
+		s.writeRequestLine(r.Context(), level, &line)
 	}()
 	next(rec, r)
 }
@@ -181,4 +169,120 @@ func rejectReason(err error) string {
 		return observe.RejectSlowClient
 	}
 	return ""
+}
+
+// requestLine is what the log line of one request says.
+type requestLine struct {
+	op                string
+	status            int
+	bytesIn, bytesOut int64
+	latency           time.Duration
+	method, url       string
+	remoteIP          string
+	userAgent         string
+	usecase, backend  string
+	// trace and spanID are the Cloud Logging trace fields (logging.SpanIDs), "" for none;
+	// sampled is the trace's sampling decision, written when sampledKnown.
+	trace, spanID         string
+	sampled, sampledKnown bool
+	err                   error
+}
+
+// writeRequestLine logs l. With a logger of package logging (the binary's and the
+// functions'), the line is appended as JSON into a pooled buffer (logging.StartLine): a
+// request's slog attributes and slog's JSON handler cost more than the rest of its logging.
+// Any other logger gets the same fields as slog attributes (attrs), the reference the fast
+// line is tested against.
+func (s *Server) writeRequestLine(ctx context.Context, level slog.Level, l *requestLine) {
+	ln := logging.StartLine(ctx, s.log, level, "request")
+	if ln == nil {
+		if s.log.Enabled(ctx, level) {
+			s.log.LogAttrs(ctx, level, "request", l.attrs()...)
+		}
+		return
+	}
+	ln.String("op", l.op)
+	ln.Int("status", int64(l.status))
+	ln.Int("bytes_in", l.bytesIn)
+	ln.Int("bytes_out", l.bytesOut)
+	ln.Float("latency_ms", latencyMS(l.latency))
+	ln.OpenGroup("httpRequest")
+	ln.String("requestMethod", l.method)
+	ln.String("requestUrl", l.url)
+	var num [24]byte
+	ln.String("status", string(strconv.AppendInt(num[:0], int64(l.status), 10)))
+	ln.String("requestSize", string(strconv.AppendInt(num[:0], l.bytesIn, 10)))
+	ln.String("responseSize", string(strconv.AppendInt(num[:0], l.bytesOut, 10)))
+	ln.String("latency", cloudLatency(l.latency))
+	ln.String("remoteIp", l.remoteIP)
+	ln.String("userAgent", l.userAgent)
+	ln.CloseGroup()
+	if l.usecase != "" {
+		ln.String("usecase", l.usecase)
+	}
+	if l.backend != "" {
+		ln.String("backend", l.backend)
+	}
+	if l.trace != "" {
+		ln.String(logging.TraceKey, l.trace)
+		if l.spanID != "" {
+			ln.String(logging.SpanIDKey, l.spanID)
+		}
+		if l.sampledKnown {
+			ln.Bool(logging.TraceSampledKey, l.sampled)
+		}
+	}
+	if l.err != nil {
+		ln.String("error", l.err.Error())
+	}
+	_ = ln.End()
+}
+
+// attrs returns l's fields as slog attributes, in the order of the fast line.
+func (l *requestLine) attrs() []slog.Attr {
+	attrs := []slog.Attr{
+		slog.String("op", l.op),
+		slog.Int("status", l.status),
+		slog.Int64("bytes_in", l.bytesIn),
+		slog.Int64("bytes_out", l.bytesOut),
+		slog.Float64("latency_ms", latencyMS(l.latency)),
+		slog.Group("httpRequest",
+			slog.String("requestMethod", l.method),
+			slog.String("requestUrl", l.url),
+			slog.String("status", strconv.Itoa(l.status)),
+			slog.String("requestSize", strconv.FormatInt(l.bytesIn, 10)),
+			slog.String("responseSize", strconv.FormatInt(l.bytesOut, 10)),
+			slog.String("latency", cloudLatency(l.latency)),
+			slog.String("remoteIp", l.remoteIP),
+			slog.String("userAgent", l.userAgent),
+		),
+	}
+	if l.usecase != "" {
+		attrs = append(attrs, slog.String("usecase", l.usecase))
+	}
+	if l.backend != "" {
+		attrs = append(attrs, slog.String("backend", l.backend))
+	}
+	if l.trace != "" {
+		attrs = append(attrs, slog.String(logging.TraceKey, l.trace))
+		if l.spanID != "" {
+			attrs = append(attrs, slog.String(logging.SpanIDKey, l.spanID))
+		}
+		if l.sampledKnown {
+			attrs = append(attrs, slog.Bool(logging.TraceSampledKey, l.sampled))
+		}
+	}
+	if l.err != nil {
+		attrs = append(attrs, slog.String("error", l.err.Error()))
+	}
+	return attrs
+}
+
+// latencyMS is the latency_ms field: milliseconds with microsecond precision.
+func latencyMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// cloudLatency is httpRequest.latency: seconds with a trailing "s", as Cloud Logging's
+// HttpRequest expects.
+func cloudLatency(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', 6, 64) + "s"
 }
