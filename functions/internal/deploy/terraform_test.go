@@ -993,8 +993,12 @@ func TestTerraform_FunctionsEnvironmentIsKnownToConfig(t *testing.T) {
 		"STRATA_PUSH_SERVICE_ACCOUNT":      "strata-dev-push@my-project.iam.gserviceaccount.com",
 		"STRATA_SCHEDULER_AUDIENCE":        "self",
 		"STRATA_SCHEDULER_SERVICE_ACCOUNT": "strata-dev-scheduler@my-project.iam.gserviceaccount.com",
+		"STRATA_TELEMETRY":                 "google",
+		"STRATA_TRACE_SAMPLE_RATIO":        "0.01",
+		"STRATA_CLEANUP_MAX_DELIVERIES":    "10",
 	}
-	var environ []string
+	// The functions module adds each function's memory model (its memory and concurrency).
+	environ := []string{"STRATA_MEMORY_LIMIT=1Gi", "STRATA_REQUEST_CONCURRENCY=80"}
 	for _, k := range keys {
 		v, ok := sample[k]
 		if !ok {

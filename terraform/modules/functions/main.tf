@@ -50,10 +50,15 @@ resource "google_cloudfunctions2_function" "function" {
     max_instance_request_concurrency = local.settings[each.key].concurrency
     min_instance_count               = local.settings[each.key].min_instances
     max_instance_count               = local.settings[each.key].max_instances
-    environment_variables            = var.environment_variables
-    ingress_settings                 = each.value.public ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision   = true
-    service_account_email            = var.service_account_emails[each.key]
+    # Each function's memory model (README "Capacity and cost") is its own instance's: its
+    # memory and its request concurrency size the large uploads it admits at once.
+    environment_variables = merge(var.environment_variables, {
+      STRATA_MEMORY_LIMIT        = local.settings[each.key].memory
+      STRATA_REQUEST_CONCURRENCY = tostring(local.settings[each.key].concurrency)
+    })
+    ingress_settings               = each.value.public ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+    service_account_email          = var.service_account_emails[each.key]
   }
 
   lifecycle {

@@ -22,3 +22,8 @@ output "dead_letter_subscription" {
   description = "Short name of the pull subscription that keeps dead-lettered cleanup tasks."
   value       = google_pubsub_subscription.dead_letter_pull.name
 }
+
+output "max_delivery_attempts" {
+  description = "Deliveries of a cleanup task before it goes to the dead-letter topic (the functions count a failure on the last one as dead-lettered)."
+  value       = var.max_delivery_attempts
+}

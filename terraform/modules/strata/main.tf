@@ -57,6 +57,10 @@ locals {
       STRATA_CLEANUP_TOPIC            = module.messaging.cleanup_topic_id
       STRATA_AUTH_ENFORCE             = tostring(!var.allow_unauthenticated)
       STRATA_LOG_LEVEL                = var.log_level
+      # Metrics to Cloud Monitoring and spans to Cloud Trace (functions/internal/telemetry).
+      STRATA_TELEMETRY              = "google"
+      STRATA_TRACE_SAMPLE_RATIO     = tostring(var.trace_sample_ratio)
+      STRATA_CLEANUP_MAX_DELIVERIES = tostring(module.messaging.max_delivery_attempts)
       # cleanup and recover check their caller's OIDC token themselves too. The audience is
       # each function's own URL ("self"), which cannot be written here without a cycle.
       STRATA_PUSH_AUDIENCE             = "self"

@@ -288,3 +288,14 @@ variable "alert_thresholds" {
   default  = {}
   nullable = false
 }
+
+variable "trace_sample_ratio" {
+  description = "STRATA_TRACE_SAMPLE_RATIO: share of requests the functions trace when the load balancer made no sampling decision (a decision it made is followed). Cost: Cloud Trace bills ingested spans beyond its free allotment, about (1 + backend calls) spans per traced request."
+  type        = number
+  default     = 0.01
+
+  validation {
+    condition     = var.trace_sample_ratio >= 0 && var.trace_sample_ratio <= 1
+    error_message = "The trace_sample_ratio must be between 0 and 1."
+  }
+}
