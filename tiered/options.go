@@ -1,8 +1,8 @@
 package tiered
 
 import (
-	"context"
 	"cmp"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"cloud.google.com/go/bigtable"
 
@@ -97,24 +96,9 @@ func (b *Backend) scannedEntry(ctx context.Context, r bigtable.Row) (driver.LogE
 		Owner: string(lease.Value), Heartbeat: lease.Timestamp.Time().UTC()}, true
 }
 
-// runJSON is the r cell: a driver.RecoveryRun.
-type runJSON struct {
-	Started    string `json:"started"` // RFC 3339, milliseconds
-	DurationMS int64  `json:"duration_ms"`
-	Error      string `json:"error,omitempty"`
-	Claimed    int    `json:"claimed"`
-	Settled    int    `json:"settled"`
-	Dispatched int    `json:"dispatched"`
-	Failed     int    `json:"failed"`
-	Instance   string `json:"instance"`
-}
-
 // runWrite is the whole reserved row: DeleteFromRow, then r at the run's start (ms).
 func runWrite(r driver.RecoveryRun) rowWrite {
-	v, _ := json.Marshal(runJSON{ // cannot fail: strings and numbers
-		Started: r.Started.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano), DurationMS: r.Duration.Milliseconds(),
-		Error: r.Error, Claimed: r.Claimed, Settled: r.Settled, Dispatched: r.Dispatched, Failed: r.Failed, Instance: r.Instance,
-	})
+	v, _ := json.Marshal(r) // driver.RecoveryRun's JSON form; cannot fail: strings and numbers
 	return rowWrite{DeleteRow: true, Cells: []cellWrite{{Family: familyChange, Column: colRun, TS: floorTS(r.Started), Value: v}}}
 }
 
@@ -140,14 +124,9 @@ func (b *Backend) LastRun(ctx context.Context) (driver.RecoveryRun, error) {
 	if len(row[familyChange]) == 0 {
 		return driver.RecoveryRun{}, fmt.Errorf("bigtable: no recovery run recorded: %w", object.ErrNotFound)
 	}
-	var j runJSON
-	if err := json.Unmarshal(row[familyChange][0].Value, &j); err != nil {
+	var r driver.RecoveryRun
+	if err := json.Unmarshal(row[familyChange][0].Value, &r); err != nil {
 		return driver.RecoveryRun{}, fmt.Errorf("bigtable: undecodable recovery run record: %v", err)
 	}
-	started, err := time.Parse(time.RFC3339Nano, j.Started)
-	if err != nil {
-		return driver.RecoveryRun{}, fmt.Errorf("bigtable: undecodable recovery run record: %v", err)
-	}
-	return driver.RecoveryRun{Started: started, Duration: time.Duration(j.DurationMS) * time.Millisecond, Error: j.Error,
-		Claimed: j.Claimed, Settled: j.Settled, Dispatched: j.Dispatched, Failed: j.Failed, Instance: j.Instance}, nil
+	return r, nil
 }

@@ -159,8 +159,9 @@
 // sorts after every UUID), in family c with a column of its own:
 //
 //	column  value                                                cell timestamp
-//	r       JSON {"started" (RFC 3339, ms), "duration_ms",        the run's start, ms, floor
-//	        "error" (absent when ok), "claimed", "settled",
+//	r       JSON (driver.RecoveryRun's): {"started"              the run's start, ms, floor
+//	        (RFC 3339, ms), "duration_ms", "ok", "error"
+//	        (absent when ok), "claimed", "settled",
 //	        "dispatched", "failed", "instance"}
 //
 // RecordRun is one MutateRow: DeleteFromRow, then r, so concurrent runs leave one whole

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -381,6 +382,43 @@ type RecoveryRun struct {
 
 // OK reports whether the run succeeded.
 func (r RecoveryRun) OK() bool { return r.Error == "" }
+
+// recoveryRunJSON is the one JSON form of a RecoveryRun: how backends store it and how
+// `strata status` reports it. "ok" is written for readers and ignored when decoding.
+type recoveryRunJSON struct {
+	Started    string `json:"started"` // RFC 3339, UTC, milliseconds
+	DurationMS int64  `json:"duration_ms"`
+	OK         bool   `json:"ok"`
+	Error      string `json:"error,omitempty"`
+	Claimed    int    `json:"claimed"`
+	Settled    int    `json:"settled"`
+	Dispatched int    `json:"dispatched"`
+	Failed     int    `json:"failed"`
+	Instance   string `json:"instance"`
+}
+
+// MarshalJSON encodes r at millisecond precision.
+func (r RecoveryRun) MarshalJSON() ([]byte, error) {
+	return json.Marshal(recoveryRunJSON{
+		Started: r.Started.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano), DurationMS: r.Duration.Milliseconds(),
+		OK: r.OK(), Error: r.Error, Claimed: r.Claimed, Settled: r.Settled, Dispatched: r.Dispatched, Failed: r.Failed, Instance: r.Instance,
+	})
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes.
+func (r *RecoveryRun) UnmarshalJSON(b []byte) error {
+	var j recoveryRunJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	started, err := time.Parse(time.RFC3339Nano, j.Started)
+	if err != nil {
+		return fmt.Errorf("recovery run: started: %w", err)
+	}
+	*r = RecoveryRun{Started: started, Duration: time.Duration(j.DurationMS) * time.Millisecond, Error: j.Error,
+		Claimed: j.Claimed, Settled: j.Settled, Dispatched: j.Dispatched, Failed: j.Failed, Instance: j.Instance}
+	return nil
+}
 
 // RunLog is the optional record of the last recovery run, kept next to the change log so
 // that another process (`strata status`) can read it. The Store finds it by type assertion

@@ -382,24 +382,10 @@ func (l *ChangeLog) Scan(ctx context.Context, fn func(driver.LogEntry) error) er
 	}
 }
 
-// runRecord is the stored form of a driver.RecoveryRun: JSON at key "last" of bucket
-// "recovery".
-type runRecord struct {
-	Started    time.Time `json:"started"`
-	DurationMS int64     `json:"duration_ms"`
-	Error      string    `json:"error,omitempty"`
-	Claimed    int       `json:"claimed"`
-	Settled    int       `json:"settled"`
-	Dispatched int       `json:"dispatched"`
-	Failed     int       `json:"failed"`
-	Instance   string    `json:"instance"`
-}
-
 // RecordRun replaces the recovery-run record in one transaction (fsynced), so concurrent
 // calls leave one of them whole: the last to commit.
 func (l *ChangeLog) RecordRun(ctx context.Context, r driver.RecoveryRun) error {
-	v, err := json.Marshal(runRecord{Started: r.Started.UTC().Truncate(time.Millisecond), DurationMS: r.Duration.Milliseconds(),
-		Error: r.Error, Claimed: r.Claimed, Settled: r.Settled, Dispatched: r.Dispatched, Failed: r.Failed, Instance: r.Instance})
+	v, err := json.Marshal(r) // driver.RecoveryRun's JSON form, at key "last" of bucket "recovery"
 	if err != nil {
 		return fmt.Errorf("localbackend: record recovery run: %w", err)
 	}
@@ -434,10 +420,9 @@ func (l *ChangeLog) LastRun(ctx context.Context) (driver.RecoveryRun, error) {
 	if len(v) == 0 {
 		return driver.RecoveryRun{}, fmt.Errorf("localbackend: last recovery run: %w", object.ErrNotFound)
 	}
-	var r runRecord
+	var r driver.RecoveryRun
 	if err := json.Unmarshal(v, &r); err != nil {
 		return driver.RecoveryRun{}, fmt.Errorf("localbackend: last recovery run: %w: %v", errCorrupt, err)
 	}
-	return driver.RecoveryRun{Started: r.Started, Duration: time.Duration(r.DurationMS) * time.Millisecond, Error: r.Error,
-		Claimed: r.Claimed, Settled: r.Settled, Dispatched: r.Dispatched, Failed: r.Failed, Instance: r.Instance}, nil
+	return r, nil
 }

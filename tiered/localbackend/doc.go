@@ -87,9 +87,9 @@
 //
 // driver.RunLog keeps the last recovery run at key "last" of its own bucket, never in
 // "changelog", so no claim or scan can see it. The bucket is created by the first RecordRun.
-// Value: JSON
+// Value: driver.RecoveryRun's JSON form
 //
-//	{"started": RFC 3339 (ms), "duration_ms": n, "error": "…" (absent when ok),
+//	{"started": RFC 3339 (ms), "duration_ms": n, "ok": bool, "error": "…" (absent when ok),
 //	 "claimed": n, "settled": n, "dispatched": n, "failed": n, "instance": "…"}
 //
 // Each RecordRun replaces it in one transaction: concurrent runs leave the last one whole.

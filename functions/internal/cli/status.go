@@ -42,16 +42,13 @@ const (
 // StatusReport is what PathStatus answers (runtime.StatusReport).
 type StatusReport = runtime.StatusReport
 
-// RunReport is a recorded recovery run as JSON (runtime.RunReport).
-type RunReport = runtime.RunReport
-
 // statusDoc is `strata status --json`.
 type statusDoc struct {
 	Storage string `json:"storage"`
 	// Source says where the status was read: the data directory, the server, Bigtable.
-	Source  string         `json:"source"`
-	Backlog tiered.Backlog `json:"backlog"`
-	LastRun *RunReport     `json:"last_run"`
+	Source  string               `json:"source"`
+	Backlog tiered.Backlog       `json:"backlog"`
+	LastRun *runtime.RecoveryRun `json:"last_run"`
 	// LastRunAgoMS is how long ago the last run started; Overdue flags it when that is more
 	// than 3 recovery intervals (or no run was recorded).
 	LastRunAgoMS       int64          `json:"last_run_ago_ms,omitempty"`
@@ -343,11 +340,11 @@ func writeStatus(w io.Writer, doc statusDoc) {
 		fmt.Fprintf(w, "last recovery run: none recorded  [OVERDUE: recovery runs every %s]\n", doc.recoverIntervalDur)
 	} else {
 		outcome := "ok"
-		if !r.OK {
+		if !r.OK() {
 			outcome = "FAILED: " + r.Error
 		}
 		fmt.Fprintf(w, "last recovery run: %s (%s ago), took %s, %s\n", r.Started.UTC().Format(time.RFC3339),
-			roundAge(time.Duration(doc.LastRunAgoMS)*time.Millisecond), time.Duration(r.DurationMS)*time.Millisecond, outcome)
+			roundAge(time.Duration(doc.LastRunAgoMS)*time.Millisecond), r.Duration, outcome)
 		fmt.Fprintf(w, "  claimed %d, settled %d, dispatched %d, failed %d; by %s\n", r.Claimed, r.Settled, r.Dispatched, r.Failed, r.Instance)
 		if doc.Overdue {
 			fmt.Fprintf(w, "  OVERDUE: older than %d × the %s recovery interval\n", overdueRuns, doc.recoverIntervalDur)

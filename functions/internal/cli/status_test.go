@@ -112,9 +112,9 @@ func TestStatus_LocalDataDir_JSON_OldRunOverdue(t *testing.T) {
 			Total   int            `json:"total"`
 			ByPhase map[string]int `json:"by_phase"`
 		} `json:"backlog"`
-		LastRun      *RunReport `json:"last_run"`
-		LastRunAgoMS int64      `json:"last_run_ago_ms"`
-		Overdue      bool       `json:"overdue"`
+		LastRun      *driver.RecoveryRun `json:"last_run"`
+		LastRunAgoMS int64               `json:"last_run_ago_ms"`
+		Overdue      bool                `json:"overdue"`
 		DeadLetter   struct {
 			Note string `json:"note"`
 		} `json:"dead_letter"`
@@ -122,7 +122,7 @@ func TestStatus_LocalDataDir_JSON_OldRunOverdue(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if doc.Backlog.Total != 3 || doc.Backlog.ByPhase["unknown"] != 1 || doc.LastRun == nil || !doc.LastRun.OK ||
+	if doc.Backlog.Total != 3 || doc.Backlog.ByPhase["unknown"] != 1 || doc.LastRun == nil || !doc.LastRun.OK() ||
 		doc.LastRun.Settled != 1 || doc.LastRunAgoMS != 120000 || !doc.Overdue || doc.DeadLetter.Note == "" {
 		t.Fatalf("status document: %s", out)
 	}

@@ -15,26 +15,8 @@ import (
 // StatusReport is what the local server's status endpoint (cli.PathStatus) answers: the change-log backlog and the last recovery run
 // (null when none was recorded).
 type StatusReport struct {
-	Backlog tiered.Backlog `json:"backlog"`
-	LastRun *RunReport     `json:"last_run"`
-}
-
-// RunReport is a driver.RecoveryRun as JSON.
-type RunReport struct {
-	Started    time.Time `json:"started"`
-	DurationMS int64     `json:"duration_ms"`
-	OK         bool      `json:"ok"`
-	Error      string    `json:"error,omitempty"`
-	Claimed    int       `json:"claimed"`
-	Settled    int       `json:"settled"`
-	Dispatched int       `json:"dispatched"`
-	Failed     int       `json:"failed"`
-	Instance   string    `json:"instance"`
-}
-
-func runReport(r driver.RecoveryRun) *RunReport {
-	return &RunReport{Started: r.Started, DurationMS: r.Duration.Milliseconds(), OK: r.OK(), Error: r.Error, Claimed: r.Claimed,
-		Settled: r.Settled, Dispatched: r.Dispatched, Failed: r.Failed, Instance: r.Instance}
+	Backlog tiered.Backlog      `json:"backlog"`
+	LastRun *driver.RecoveryRun `json:"last_run"`
 }
 
 // ReadStatus reads the backlog and the last run from a change log.
@@ -47,7 +29,7 @@ func ReadStatus(ctx context.Context, log driver.ChangeLog, now time.Time) (Statu
 	run, err := tiered.ReadLastRun(ctx, log)
 	switch {
 	case err == nil:
-		rep.LastRun = runReport(run)
+		rep.LastRun = &run
 	case !isNotFound(err):
 		return StatusReport{}, err
 	}
@@ -63,7 +45,7 @@ func StatusHandler(store *tiered.Store) http.Handler {
 			rep.Backlog = b
 			var run driver.RecoveryRun
 			if run, err = store.LastRun(r.Context()); err == nil {
-				rep.LastRun = runReport(run)
+				rep.LastRun = &run
 			} else if isNotFound(err) {
 				err = nil
 			}
@@ -76,5 +58,9 @@ func StatusHandler(store *tiered.Store) http.Handler {
 		_ = json.NewEncoder(w).Encode(rep)
 	})
 }
+
+// RecoveryRun is a recorded recovery run (driver.RecoveryRun), named here for the packages
+// above runtime, which do not import the driver contracts.
+type RecoveryRun = driver.RecoveryRun
 
 func isNotFound(err error) bool { return errors.Is(err, object.ErrNotFound) }
