@@ -210,7 +210,7 @@ func TestCrash_KillFunctionMidUpload_RecoverLeavesNoOrphan(t *testing.T) {
 	// Both recovered entries were cleaned by the cleanup process (the tasks carry only ids;
 	// the log line names the object).
 	for _, k := range keys {
-		if lines := logLines(topo.fns["cleanup"].logs(), `"cleanup done"`, objectID(sc, k).StoragePath()); len(lines) == 0 {
+		if lines := logLinesSoon(topo.fns["cleanup"], 1, `"cleanup done"`, objectID(sc, k).StoragePath()); len(lines) == 0 {
 			t.Errorf("the cleanup process ran no task for %s", k)
 		}
 	}

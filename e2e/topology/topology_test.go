@@ -785,6 +785,33 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // logLines returns the lines of logs containing every one of subs.
+// logLinesSoon is logLines of f's log, read again until at least want lines match or 10 s
+// pass: the functions buffer their INFO lines (logging.NewBuffered writes them out within
+// 100 ms), so a request's line shows up shortly after its answer, not with it.
+func logLinesSoon(f *function, want int, subs ...string) []string {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lines := logLines(f.logs(), subs...)
+		if len(lines) >= want || time.Now().After(deadline) {
+			return lines
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// soon re-checks cond until it holds or 10 s pass (see logLinesSoon), and reports the last
+// result.
+func soon(cond func() bool) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
 func logLines(logs string, subs ...string) []string {
 	var out []string
 	for line := range strings.SplitSeq(logs, "\n") {
