@@ -1,9 +1,9 @@
 package observe
 
 // The metric catalog: every metric Strata emits, once. The code creates its OpenTelemetry
-// instruments from this list (Instruments), the local /metrics endpoint lists it, and the
+// instruments from this list (NewMetrics), the local /metrics endpoint lists it, and the
 // Terraform monitoring module (metric descriptors, dashboard, alert policies) is generated
-// from it (functions/internal/telemetry's generator, `make monitoring`). Each entry names
+// from it (functions/internal/deploy's generator, `make monitoring`). Each entry names
 // the metric three ways, as the three systems that read it spell it; tests fail when the
 // Prometheus exporter or the Cloud Monitoring exporter spells a name otherwise, or when the
 // generated Terraform drifts from this list.
