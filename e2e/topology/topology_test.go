@@ -510,6 +510,8 @@ func (tp *topology) functionEnv(f *function) []string {
 		"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+tp.otlp.addr,
 		"OTEL_BSP_SCHEDULE_DELAY=500",
 		"STRATA_TRACE_SAMPLE_RATIO=0",
+		// The front door samples every request; follow all of them, not only 10 a second.
+		"STRATA_TRACE_FOLLOW_RATE=100000",
 	)
 }
 

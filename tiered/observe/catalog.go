@@ -69,7 +69,7 @@ var (
 	// RejectReasons are why admission refused a request.
 	RejectReasons = []string{
 		RejectRateLimited, RejectKillswitch, RejectOverloaded, RejectConcurrency,
-		RejectMemory, RejectSlowClient,
+		RejectMemory, RejectLargeUploads, RejectSlowClient,
 	}
 	// CleanupKinds are what a cleanup delete removed.
 	CleanupKinds = []string{CleanupRevision, CleanupUpload}
@@ -77,12 +77,13 @@ var (
 
 // Admission rejection reasons (strata.admission.rejections{reason}).
 const (
-	RejectRateLimited = "rate_limited" // a usecase or scope rate or bandwidth limit (429)
-	RejectKillswitch  = "killswitch"   // a killswitch matched (403)
-	RejectOverloaded  = "overloaded"   // the in-flight request cap (503)
-	RejectConcurrency = "concurrency"  // no storage permit within the queue timeout, or the tenant holds its share (429)
-	RejectMemory      = "memory"       // the memory budget is spent (503)
-	RejectSlowClient  = "slow_client"  // a body or response below the minimum rate (408)
+	RejectRateLimited  = "rate_limited"  // a usecase or scope rate or bandwidth limit (429)
+	RejectKillswitch   = "killswitch"    // a killswitch matched (403)
+	RejectOverloaded   = "overloaded"    // the in-flight request cap (503)
+	RejectConcurrency  = "concurrency"   // no storage permit within the queue timeout, or the tenant holds its share (429)
+	RejectMemory       = "memory"        // the memory budget is spent (503)
+	RejectLargeUploads = "large_uploads" // every large-upload slot of the instance is taken (503)
+	RejectSlowClient   = "slow_client"   // a body or response below the minimum rate (408)
 )
 
 // What a cleanup delete removed (strata.cleanup.deletes{kind}).

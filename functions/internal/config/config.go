@@ -256,6 +256,9 @@ type Telemetry struct {
 	// SampleRatio is the share of requests traced when the caller decided nothing
 	// (STRATA_TRACE_SAMPLE_RATIO), in [0, 1].
 	SampleRatio float64
+	// FollowRate bounds the requests per second one process traces because their caller
+	// marked its trace sampled (STRATA_TRACE_FOLLOW_RATE); beyond it SampleRatio decides.
+	FollowRate float64
 	// ExportInterval is the least time between request-driven exports to Cloud Monitoring
 	// (STRATA_METRICS_EXPORT_INTERVAL), at least MinMetricsExportInterval.
 	ExportInterval time.Duration
@@ -264,6 +267,7 @@ type Telemetry struct {
 // Telemetry defaults and bounds.
 const (
 	DefaultTraceSampleRatio      = 0.01
+	DefaultTraceFollowRate       = 10
 	DefaultMetricsExportInterval = 60 * time.Second
 	// MinMetricsExportInterval keeps exports well above Cloud Monitoring's limit of one point
 	// per time series every 5 seconds.
@@ -417,6 +421,14 @@ var variables = []variable{
 			return fmt.Errorf("%q is not a fraction in [0, 1]", v)
 		}
 		c.Telemetry.SampleRatio = f
+		return nil
+	}},
+	{"STRATA_TRACE_FOLLOW_RATE", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0 && f <= 1e6) {
+			return fmt.Errorf("%q is not a rate in (0, 1e6] per second", v)
+		}
+		c.Telemetry.FollowRate = f
 		return nil
 	}},
 	{"STRATA_METRICS_EXPORT_INTERVAL", func(c *Config, v string) error {
@@ -597,6 +609,7 @@ func Default() Config {
 		Telemetry: Telemetry{
 			Exporter:       TelemetryPrometheus,
 			SampleRatio:    DefaultTraceSampleRatio,
+			FollowRate:     DefaultTraceFollowRate,
 			ExportInterval: DefaultMetricsExportInterval,
 		},
 		CleanupMaxDeliveries: DefaultCleanupMaxDeliveries,

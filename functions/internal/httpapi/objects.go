@@ -198,7 +198,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call, body io
 	src := &sourceReader{r: body}
 	if _, err := io.Copy(s.out(w, c), src); err != nil && src.err != nil {
 		if c.info != nil {
-			c.info.err = src.err
+			c.info.err, c.info.aborted = src.err, true
 		}
 		abort(w)
 	}

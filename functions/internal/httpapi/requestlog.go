@@ -26,6 +26,10 @@ type reqInfo struct {
 	usecase string
 	backend string
 	err     error
+	// aborted: the response failed after its status went out (a backend stream error, a
+	// panic) and the connection was cut. The client saw a broken transfer, so the request is
+	// measured as a server error (5xx), whatever status was sent.
+	aborted bool
 }
 
 type infoKey struct{}
@@ -99,11 +103,15 @@ func (s *Server) logRequest(w http.ResponseWriter, r *http.Request, op string, n
 		if status == 0 {
 			status = http.StatusOK
 		}
-		s.metrics.Request(ctx, info.op, status, latency, body.n.Load(), rec.bytes)
+		measured := status
+		if info.aborted {
+			measured = http.StatusInternalServerError
+		}
+		s.metrics.Request(ctx, info.op, measured, latency, body.n.Load(), rec.bytes)
 		if reason := rejectReason(info.err); reason != "" {
 			s.metrics.Rejected(ctx, reason)
 		}
-		endSpan(span, r, status, info.err)
+		endSpan(span, r, measured, info.err)
 		defer s.opts.Telemetry.AfterRequest()
 		line := requestLine{
 			op:        info.op,
@@ -121,7 +129,7 @@ func (s *Server) logRequest(w http.ResponseWriter, r *http.Request, op string, n
 		}
 		line.trace, line.spanID, line.sampled, line.sampledKnown = logging.SpanIDs(span.SpanContext(), r.Header, s.opts.TraceProject)
 		level := slog.LevelInfo
-		if status >= 500 && status != statusClientClosed {
+		if measured >= 500 && measured != statusClientClosed {
 			level = slog.LevelError
 		}
 		s.writeRequestLine(r.Context(), level, &line)
@@ -163,6 +171,8 @@ func rejectReason(err error) string {
 		return observe.RejectOverloaded
 	case errors.Is(err, errBudget):
 		return observe.RejectMemory
+	case errors.Is(err, errStreamSlots):
+		return observe.RejectLargeUploads
 	case errors.Is(err, admission.ErrAtCapacity):
 		return observe.RejectConcurrency
 	case errors.As(err, &cse) && cse.tooSlow:

@@ -265,7 +265,7 @@ func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request) {
 	err := fmt.Errorf("panic: %v", v)
 	if rec, ok := w.(*recorder); ok && rec.status != 0 {
 		if info := infoFrom(r.Context()); info != nil {
-			info.err = err
+			info.err, info.aborted = err, true
 		}
 		abort(w)
 		return

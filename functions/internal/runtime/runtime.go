@@ -67,12 +67,13 @@ func Service(cfg config.Config) string {
 func (rt *Runtime) openTelemetry(ctx context.Context, b backends) (*telemetry.Telemetry, error) {
 	cfg := rt.Config
 	tel, err := telemetry.New(ctx, telemetry.Options{
-		Exporter:       cfg.Telemetry.Exporter,
-		Project:        cfg.Bigtable.Project,
-		Service:        Service(cfg),
-		SampleRatio:    cfg.Telemetry.SampleRatio,
-		ExportInterval: cfg.Telemetry.ExportInterval,
-		Logger:         rt.Logger,
+		Exporter:             cfg.Telemetry.Exporter,
+		Project:              cfg.Bigtable.Project,
+		Service:              Service(cfg),
+		SampleRatio:          cfg.Telemetry.SampleRatio,
+		MaxFollowedPerSecond: cfg.Telemetry.FollowRate,
+		ExportInterval:       cfg.Telemetry.ExportInterval,
+		Logger:               rt.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("STRATA_TELEMETRY: %w", err)

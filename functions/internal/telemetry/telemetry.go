@@ -33,6 +33,7 @@
 package telemetry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +60,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/time/rate"
 	"google.golang.org/api/option"
 
 	"github.com/stratastore/strata/tiered/observe"
@@ -81,6 +83,9 @@ const (
 	// DefaultSampleRatio is the share of requests traced when the caller (the load
 	// balancer) made no sampling decision.
 	DefaultSampleRatio = 0.01
+	// DefaultMaxFollowedPerSecond bounds, per process, the requests per second traced because
+	// their caller (a client, or the load balancer) marked its trace sampled.
+	DefaultMaxFollowedPerSecond = 10
 	// exportTimeout bounds one export.
 	exportTimeout = 30 * time.Second
 )
@@ -96,6 +101,9 @@ type Options struct {
 	// SampleRatio is the share of requests traced when the caller decided nothing; a sampled
 	// or unsampled caller is followed (parent-based).
 	SampleRatio float64
+	// MaxFollowedPerSecond bounds the requests per second traced because their caller said
+	// so (beyond it, SampleRatio decides); zero means DefaultMaxFollowedPerSecond.
+	MaxFollowedPerSecond float64
 	// ExportInterval is the least time between request-driven exports (ExporterGoogle);
 	// zero means DefaultExportInterval.
 	ExportInterval time.Duration
@@ -189,9 +197,14 @@ func New(ctx context.Context, opts Options) (*Telemetry, error) {
 	}
 	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	if spanExp != nil {
-		ratio := opts.SampleRatio
+		ratio := sdktrace.TraceIDRatioBased(opts.SampleRatio)
+		// A caller's sampled flag is followed, but only up to a rate: anyone can send
+		// "traceparent: …-01", and an unbounded follow would let a client trace, and bill,
+		// every request it makes.
+		followed := &cappedSampler{limit: rate.NewLimiter(rate.Limit(cmp.Or(opts.MaxFollowedPerSecond, DefaultMaxFollowedPerSecond)), 10), fallback: ratio}
 		topts = append(topts, sdktrace.WithBatcher(spanExp),
-			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
+			sdktrace.WithSampler(sdktrace.ParentBased(ratio,
+				sdktrace.WithRemoteParentSampled(followed), sdktrace.WithLocalParentSampled(sdktrace.AlwaysSample()))))
 	} else {
 		// Nothing would receive a span: record none, but still give every request a span
 		// id for its log line, in the caller's trace.
@@ -308,6 +321,10 @@ func (t *Telemetry) Flush(ctx context.Context) error {
 	}
 	var errs []error
 	if t.reader != nil {
+		// A flush counts as the interval's export: a request ending right after it (the
+		// recover function's own) must not export the same series again within Cloud
+		// Monitoring's 5 s.
+		t.lastExport.Store(t.now().UnixNano())
 		t.exportMu.Lock()
 		var rm metricdata.ResourceMetrics
 		err := t.reader.Collect(ctx, &rm)
@@ -336,4 +353,22 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, t.exporter.Shutdown(ctx))
 	}
 	return errors.Join(err, t.tp.Shutdown(ctx), t.mp.Shutdown(ctx))
+}
+
+// cappedSampler follows a remote parent's "sampled" decision up to a rate; beyond it, the
+// fallback (the configured ratio) decides.
+type cappedSampler struct {
+	limit    *rate.Limiter
+	fallback sdktrace.Sampler
+}
+
+func (c *cappedSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if c.limit.Allow() {
+		return sdktrace.AlwaysSample().ShouldSample(p)
+	}
+	return c.fallback.ShouldSample(p)
+}
+
+func (c *cappedSampler) Description() string {
+	return fmt.Sprintf("CappedRemoteSampled{%g/s, else %s}", float64(c.limit.Limit()), c.fallback.Description())
 }

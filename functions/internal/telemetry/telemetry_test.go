@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -331,3 +332,56 @@ type (
 	dtoFamily = dto.MetricFamily
 	dtoLabel  = dto.LabelPair
 )
+
+// A synchronous flush (the recover function's) counts as the interval's export: the request
+// ending right after it does not export the same series again.
+func TestFlush_CountsAsTheIntervalsExport(t *testing.T) {
+	f := startFakeGoogle(t)
+	tel := newGoogle(t, f, time.Hour)
+	everything(context.Background(), tel.Metrics)
+	if err := tel.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tel.AfterRequest()
+	time.Sleep(300 * time.Millisecond) // an export started by AfterRequest lands by now
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.writes != 1 {
+		t.Errorf("%d exports, want the flush's only", f.writes)
+	}
+}
+
+// A caller's sampled flag is followed only up to a rate: a client cannot have every one of
+// its requests traced.
+func TestSampling_FollowingTheCallerIsCapped(t *testing.T) {
+	f := startFakeGoogle(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	tel, err := telemetry.New(context.Background(), telemetry.Options{
+		Exporter: telemetry.ExporterGoogle, Project: "strata-test", SampleRatio: 0, MaxFollowedPerSecond: 1,
+		MonitoringOptions: f.clientOptions(), TraceOptions: f.clientOptions(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	sampled := 0
+	for i := range 200 {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Traceparent", fmt.Sprintf("00-%032x-00f067aa0ba902b7-01", i+1))
+		_, span := tel.StartRequest(r, "object_get")
+		if span.SpanContext().IsSampled() {
+			sampled++
+		}
+		span.End()
+	}
+	// The limiter's burst (10) and at most a couple more at 1/s while the loop runs.
+	if sampled == 0 || sampled > 15 {
+		t.Errorf("%d of 200 caller-sampled requests traced, want the capped few (1..15)", sampled)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+	if _, span := tel.StartRequest(r, "object_get"); span.SpanContext().IsSampled() {
+		t.Error("a caller's unsampled decision was overridden")
+	}
+}
