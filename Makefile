@@ -39,7 +39,8 @@ test-unit:
 
 test-race:
 	$(GO) test -timeout $(TEST_TIMEOUT) -count=1 -race ./tiered/... \
-		./functions/internal/admission/ ./functions/internal/cleanup/ ./functions/client/
+		./functions/internal/admission/ ./functions/internal/cleanup/ ./functions/client/ \
+		./functions/internal/telemetry/ ./functions/internal/logging/
 
 lint: tf-fmt gofmt vet
 
