@@ -189,10 +189,12 @@ func TestConn_StalledReaderIsCut(t *testing.T) {
 }
 
 func TestConn_TenantIsolation(t *testing.T) {
-	// Four storage permits, half per tenant; generous deadlines, so that the flood holds
-	// on for the whole test.
+	// Four storage permits, half per tenant, and a queue for the requests that find none
+	// free (without one, org=2's 20 concurrent clients sharing two permits were refused
+	// whenever both were taken at that instant: a flaky 429); generous deadlines, so that
+	// the flood holds on for the whole test.
 	e := newEnv(t, func(o *Options) {
-		o.Concurrency = admission.NewConcurrency(4, 0, time.Second, 60).WithTenantShare(0.5)
+		o.Concurrency = admission.NewConcurrency(4, 64, time.Second, 60).WithTenantShare(0.5)
 		o.ReadTimeout, o.WriteTimeout, o.MinRate = hang, hang, 1
 	})
 	e.put("big", strings.Repeat("x", 16<<20), nil)
