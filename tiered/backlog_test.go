@@ -2,13 +2,10 @@ package tiered_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/stratastore/strata/tiered"
 	"github.com/stratastore/strata/tiered/backendtest"
@@ -16,21 +13,12 @@ import (
 	"github.com/stratastore/strata/tiered/object"
 )
 
-// v7At returns a UUIDv7 change id whose time is t.
-func v7At(t time.Time) driver.ChangeID {
-	u := uuid.Must(uuid.NewV7())
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(t.UnixMilli()))
-	copy(u[0:6], ms[2:8])
-	return driver.ChangeID(u.String())
-}
-
 func TestStore_Backlog_CountsByPhaseAndAge_FindsOldest(t *testing.T) {
 	e := newEnv(t)
 	now := e.now.Now()
 	ctx := context.Background()
 	rec := func(key string, age time.Duration, p driver.Phase, hb time.Time) driver.LogEntry {
-		le := driver.LogEntry{ID: v7At(now.Add(-age)), Change: driver.Change{ID: id(key)}, Phase: p, Owner: "w", Heartbeat: hb}
+		le := driver.LogEntry{ID: backendtest.ChangeIDAt(now.Add(-age)), Change: driver.Change{ID: id(key)}, Phase: p, Owner: "w", Heartbeat: hb}
 		if err := e.log.Record(ctx, le); err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +167,7 @@ func TestStore_Recover_CountsSettled(t *testing.T) {
 	now := e.now.Now()
 	// An abandoned put (in progress) and a final entry whose cleanup was lost.
 	for i, p := range []driver.Phase{driver.PhaseRecorded, driver.PhaseUpdated} {
-		le := driver.LogEntry{ID: v7At(now.Add(-time.Hour)), Change: driver.Change{ID: id(string(rune('a' + i)))}, Phase: p,
+		le := driver.LogEntry{ID: backendtest.ChangeIDAt(now.Add(-time.Hour)), Change: driver.Change{ID: id(string(rune('a' + i)))}, Phase: p,
 			NotBefore: now.Add(-time.Hour), Owner: "crashed", Heartbeat: now.Add(-time.Hour)}
 		if err := e.log.Record(ctx, le); err != nil {
 			t.Fatal(err)

@@ -387,9 +387,8 @@ func TestCutover_StrataToObjectstore(t *testing.T) {
 			multipart := strings.HasPrefix(tc.name, "multipart")
 			completeURL := `"requestUrl":"/v1/objects:multipart:complete/` + usecase + "/run=" + sc + "/" + key + `"`
 			completes := len(logLines(topo.fns["multipart-complete"].logs(), completeURL))
-			for deadline := time.Now().Add(10 * time.Second); multipart && completes == 0 && time.Now().Before(deadline); {
-				time.Sleep(20 * time.Millisecond)
-				completes = len(logLines(topo.fns["multipart-complete"].logs(), completeURL))
+			if multipart {
+				completes = len(logLinesSoon(topo.fns["multipart-complete"], 1, completeURL))
 			}
 			if (completes > 0) != multipart {
 				t.Fatalf("%d multipart completes logged for %s", completes, key)

@@ -791,14 +791,9 @@ func sortedKeys[V any](m map[string]V) []string {
 // pass: the functions buffer their INFO lines (logging.NewBuffered writes them out within
 // 100 ms), so a request's line shows up shortly after its answer, not with it.
 func logLinesSoon(f *function, want int, subs ...string) []string {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		lines := logLines(f.logs(), subs...)
-		if len(lines) >= want || time.Now().After(deadline) {
-			return lines
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var lines []string
+	soon(func() bool { lines = logLines(f.logs(), subs...); return len(lines) >= want })
+	return lines
 }
 
 // soon re-checks cond until it holds or 10 s pass (see logLinesSoon), and reports the last

@@ -2,6 +2,7 @@ package backendtest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/object"
 )
@@ -209,4 +211,14 @@ func fullMetadata(policy object.ExpirationPolicy, expires time.Time, size int64)
 		Size:             size,
 		Custom:           map[string]string{"color": "blue", "owner": "team-a", "empty": ""},
 	}
+}
+
+// ChangeIDAt returns a fresh UUIDv7 change id whose embedded time is at (to the
+// millisecond), as the Store would have made at that time: backlog ages derive from it.
+func ChangeIDAt(at time.Time) driver.ChangeID {
+	u := uuid.Must(uuid.NewV7())
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(at.UnixMilli()))
+	copy(u[0:6], ms[2:8])
+	return driver.ChangeID(u.String())
 }

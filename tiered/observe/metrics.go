@@ -169,12 +169,7 @@ func (m *Metrics) build(k seriesKey, vals []string) *series {
 		}
 		vals = []string{"other", "other", "other"}[:len(vals)]
 	}
-	labels := mustCatalog(k.metric).Labels
-	kvs := make([]attribute.KeyValue, len(labels))
-	for i, l := range labels {
-		kvs[i] = attribute.String(l, vals[i])
-	}
-	opt := metric.WithAttributeSet(attribute.NewSet(kvs...))
+	opt := metric.WithAttributeSet(attribute.NewSet(labelled(k.metric, vals)...))
 	s := &series{add: []metric.AddOption{opt}, record: []metric.RecordOption{opt}}
 	if k.metric == MetricBackendDuration {
 		s.spanName = vals[0] + "." + vals[1]
@@ -254,12 +249,12 @@ func (m *Metrics) RecoveryRun(ctx context.Context, err error, claimed, failed in
 
 // ChangeLogBacklog records the fleet-wide change-log gauges: entries by phase name (phases
 // absent from byPhase are recorded as 0) and the age of the oldest entry.
-func (m *Metrics) ChangeLogBacklog(ctx context.Context, byPhase map[string]int64, oldest time.Duration) {
+func (m *Metrics) ChangeLogBacklog(ctx context.Context, byPhase map[string]int, oldest time.Duration) {
 	if m == nil {
 		return
 	}
 	for _, p := range Phases() {
-		m.clEntries.Record(ctx, byPhase[p], m.get(MetricChangeLog, p).record...)
+		m.clEntries.Record(ctx, int64(byPhase[p]), m.get(MetricChangeLog, p).record...)
 	}
 	m.clAge.Record(ctx, oldest.Seconds(), m.get(MetricChangeLogAge).record...)
 }
@@ -361,14 +356,20 @@ func (m *Metrics) Zero(ctx context.Context, s Series) {
 }
 
 func (m *Metrics) declare(name string, vals ...string) {
+	kvs := labelled(name, vals)
+	m.mu.Lock()
+	m.declared[name] = append(m.declared[name], kvs)
+	m.mu.Unlock()
+}
+
+// labelled pairs metric name's catalog labels with vals, in order.
+func labelled(name string, vals []string) []attribute.KeyValue {
 	labels := mustCatalog(name).Labels
 	kvs := make([]attribute.KeyValue, len(labels))
 	for i, l := range labels {
 		kvs[i] = attribute.String(l, vals[i])
 	}
-	m.mu.Lock()
-	m.declared[name] = append(m.declared[name], kvs)
-	m.mu.Unlock()
+	return kvs
 }
 
 // Declared returns the label tuples declared for histogram name by Zero.

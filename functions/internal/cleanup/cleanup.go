@@ -228,7 +228,7 @@ type Observed struct {
 	Metrics *observe.Metrics
 	// Backlog, when set, measures the change log after the pass: entries by phase name and
 	// the age of the oldest.
-	Backlog func(ctx context.Context) (byPhase map[string]int64, oldest time.Duration, err error)
+	Backlog func(ctx context.Context) (byPhase map[string]int, oldest time.Duration, err error)
 	// Flush, when set, exports at once: the recover function's instance may lose its CPU as
 	// soon as it answers.
 	Flush func(ctx context.Context) error

@@ -3,27 +3,17 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
+	"github.com/stratastore/strata/tiered/backendtest"
 	"github.com/stratastore/strata/tiered/driver"
 	"github.com/stratastore/strata/tiered/localbackend"
 	"github.com/stratastore/strata/tiered/object"
 )
-
-func v7At(t time.Time) driver.ChangeID {
-	u := uuid.Must(uuid.NewV7())
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(t.UnixMilli()))
-	copy(u[0:6], ms[2:8])
-	return driver.ChangeID(u.String())
-}
 
 // statusDataDir writes a data directory with three change-log entries and a recovery run.
 func statusDataDir(t *testing.T, now time.Time, runAgo time.Duration) string {
@@ -38,9 +28,9 @@ func statusDataDir(t *testing.T, now time.Time, runAgo time.Duration) string {
 		return object.NewID("attachments", []object.Scope{{Name: "org", Value: "1"}}, k)
 	}
 	for _, e := range []driver.LogEntry{
-		{ID: v7At(now.Add(-2 * time.Hour)), Change: driver.Change{ID: oid("old")}, Phase: driver.PhaseUnknown, Owner: "crashed", Heartbeat: now.Add(-2 * time.Hour)},
-		{ID: v7At(now.Add(-5 * time.Minute)), Change: driver.Change{ID: oid("mid")}, Phase: driver.PhaseUpdated, Owner: "w", Heartbeat: now},
-		{ID: v7At(now.Add(-10 * time.Second)), Change: driver.Change{ID: oid("new")}, Phase: driver.PhaseRecorded, Owner: "w", Heartbeat: now},
+		{ID: backendtest.ChangeIDAt(now.Add(-2 * time.Hour)), Change: driver.Change{ID: oid("old")}, Phase: driver.PhaseUnknown, Owner: "crashed", Heartbeat: now.Add(-2 * time.Hour)},
+		{ID: backendtest.ChangeIDAt(now.Add(-5 * time.Minute)), Change: driver.Change{ID: oid("mid")}, Phase: driver.PhaseUpdated, Owner: "w", Heartbeat: now},
+		{ID: backendtest.ChangeIDAt(now.Add(-10 * time.Second)), Change: driver.Change{ID: oid("new")}, Phase: driver.PhaseRecorded, Owner: "w", Heartbeat: now},
 	} {
 		if err := b.ChangeLog().Record(ctx, e); err != nil {
 			t.Fatal(err)

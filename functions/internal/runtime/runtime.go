@@ -187,20 +187,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Runtime, e
 
 // backlog measures the change log for the fleet-wide gauges: entries by phase and the age of
 // the oldest.
-func (rt *Runtime) backlog(ctx context.Context) (map[string]int64, time.Duration, error) {
+func (rt *Runtime) backlog(ctx context.Context) (map[string]int, time.Duration, error) {
 	b, err := rt.Store.Backlog(ctx)
-	if err != nil {
-		return nil, 0, err
+	if err != nil || b.Oldest == nil {
+		return b.ByPhase, 0, err
 	}
-	byPhase := make(map[string]int64, len(b.ByPhase))
-	for p, n := range b.ByPhase {
-		byPhase[p] = int64(n)
-	}
-	var oldest time.Duration
-	if b.Oldest != nil {
-		oldest = b.Oldest.Age
-	}
-	return byPhase, oldest, nil
+	return b.ByPhase, b.Oldest.Age, nil
 }
 
 // memoryBudget builds the payload budget and its large-upload slots from the instance's

@@ -247,3 +247,46 @@ func TestConfig_GCSChunkSizeDefaultIsTheBackends(t *testing.T) {
 		t.Errorf("config.DefaultGCSChunkSize %d, gcsbackend.DefaultChunkSize %d", config.DefaultGCSChunkSize, gcsbackend.DefaultChunkSize)
 	}
 }
+
+// scrapeMetrics returns rt's /metrics page.
+func scrapeMetrics(t *testing.T, rt *Runtime) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	rt.Telemetry.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
+
+// The fleet-wide change-log gauges come from the process that runs recovery only (the local
+// server, the recover function), never from every function; a recovery pass through
+// rt.Recoverer records the run and measures the backlog.
+func TestOpen_FleetGaugesComeFromRecovery(t *testing.T) {
+	for fn, fleet := range map[string]bool{"": true, "recover": true, "object-get": false} {
+		t.Run("function="+fn, func(t *testing.T) {
+			env := []string{"STRATA_DATA_DIR=" + t.TempDir()}
+			if fn != "" {
+				env = append(env, "FUNCTION_TARGET="+fn)
+			}
+			rt, err := Open(t.Context(), load(t, env...), logging.New(io.Discard, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Close(context.Background())
+			page := scrapeMetrics(t, rt)
+			if got := strings.Contains(page, `strata_changelog_entries{phase="recorded"}`); got != fleet {
+				t.Errorf("change-log gauge listed: %v, want %v", got, fleet)
+			}
+			if !fleet {
+				return
+			}
+			if _, err := rt.Recoverer.Recover(t.Context(), 10); err != nil {
+				t.Fatal(err)
+			}
+			page = scrapeMetrics(t, rt)
+			for _, want := range []string{`strata_recovery_runs_total{outcome="ok"} 1`, `strata_changelog_oldest_age_seconds 0`} {
+				if !strings.Contains(page, want) {
+					t.Errorf("after a recovery pass, /metrics lacks %s", want)
+				}
+			}
+		})
+	}
+}

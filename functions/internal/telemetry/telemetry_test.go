@@ -34,7 +34,7 @@ func everything(ctx context.Context, m *observe.Metrics) {
 	m.Request(ctx, "object_get", 200, time.Millisecond, 10, 20)
 	m.Backend(ctx, "bigtable", "GetTiered", nil, time.Millisecond)
 	m.Rejected(ctx, observe.RejectMemory)
-	m.ChangeLogBacklog(ctx, map[string]int64{"recorded": 2}, time.Minute)
+	m.ChangeLogBacklog(ctx, map[string]int{"recorded": 2}, time.Minute)
 	m.RecoveryRun(ctx, nil, 3, 1)
 	m.CleanupDeleted(ctx, observe.CleanupRevision)
 	m.CleanupRetried(ctx)
